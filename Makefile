@@ -1,0 +1,60 @@
+# MedAI Studio. Two commands on a fresh machine:
+#   make run    installs everything and runs the app on the embedded defaults
+#   make test   installs everything (and Chromium) and runs lint and the whole test suite
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(CURDIR)/$(VENV)/bin
+
+export PATH := $(BIN):$(PATH)
+export REFLEX_USE_NPM := 1
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export GRANIAN_WORKERS ?= 1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install install-dev browser lint unit integration e2e bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Debian's Chromium for the browser tests (never a downloaded browser) and a CJK font for screenshots.
+browser:
+	@command -v chromium >/dev/null && fc-list | grep -qi wenquanyi || { \
+	  $(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei; }; }
+
+run: $(VENV)/.installed
+	medai db upgrade
+	exec reflex run --env prod
+
+test: $(VENV)/.installed-dev browser
+	ruff check .
+	pytest tests
+
+lint: $(VENV)/.installed-dev
+	ruff check .
+
+unit: $(VENV)/.installed-dev
+	pytest tests/unit
+
+integration: $(VENV)/.installed-dev
+	pytest tests/integration
+
+e2e: $(VENV)/.installed-dev browser
+	pytest tests/e2e
+
+bench: $(VENV)/.installed-dev
+	python -m bench
+
+clean:
+	rm -rf $(VENV) .web .states

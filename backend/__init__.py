@@ -1,0 +1,1 @@
+"""MedAI Studio backend: plain Python services, adapters and APIs (never imports reflex)."""

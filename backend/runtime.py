@@ -1,0 +1,75 @@
+"""The composition root: the one place that turns settings into live adapters.
+
+A process builds one Runtime (``get_runtime``); tests build their own from a Settings
+object. Services never reach for globals: they get a Session and adapters from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from backend import db
+from backend.adapters.cache import Cache, build_cache
+from backend.services.controller import Controller
+from backend.settings import Settings, get_settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    cache: Cache
+    controller: Controller
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with db.session_scope(self.engine) as session:
+            yield session
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """While the app server runs: refuse an unmigrated database, run the controller loop."""
+        db.ensure_migrated(self.engine)
+        task = asyncio.create_task(self.controller.run(), name="medai-controller")
+        try:
+            yield
+        finally:
+            self.controller.stop()
+            await task
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    # Domain reconcilers (training jobs, deployments, workbenches, alerts) register on
+    # runtime.controller here as their issues land.
+    return Runtime(
+        settings=settings,
+        engine=db.create_db_engine(settings.database_url),
+        cache=build_cache(settings),
+        controller=Controller(interval_s=settings.controller_interval_s),
+    )
+
+
+def configure_logging(settings: Settings) -> None:
+    """Platform loggers (``backend``, ``medai``) at MEDAI_LOG_LEVEL, with time and place."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("backend", "medai"):
+        logger = logging.getLogger(name)
+        logger.setLevel(settings.log_level.upper())
+        if not logger.handlers:
+            logger.addHandler(handler)
+        logger.propagate = False
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    """This process's runtime, built on first use from the environment's settings."""
+    return build_runtime(get_settings())

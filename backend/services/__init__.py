@@ -1,0 +1,1 @@
+"""Domain logic, one module per domain. Functions take a Session and adapters as arguments."""

@@ -1,0 +1,104 @@
+"""Platform settings: environment variables with the MEDAI_ prefix, embedded defaults.
+
+Every external system has an embedded default that needs nothing but ``pip install`` and a
+production switch. Which one is in use is derived here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """All MEDAI_* settings. Empty strings mean "use the embedded default"."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDAI_", env_file=".env", extra="ignore")
+
+    # web server
+    host: str = Field("127.0.0.1", description="Address the app binds; 0.0.0.0 opens it to the network")
+    port: int = Field(3000, description="Single port serving the UI, /api and /v1")
+    public_url: str = Field("", description="URL browsers use to reach the app (default http://HOST:PORT)")
+    ui_language: Literal["zh", "en"] = Field("zh", description="Default UI language")
+    log_level: str = Field("INFO", description="Python log level")
+
+    # files on local disk
+    data_dir: Path = Field(Path("data"), description="Folder for every embedded store")
+
+    # relational data
+    database_url: str = Field("", description="SQLAlchemy URL; mysql+pymysql://user:pw@host:3306/db in production")
+
+    # cache, rate limits, Reflex state
+    redis_url: str = Field("", description="redis://host:6379/0; empty keeps caches in process")
+
+    # object storage
+    object_store_dir: Path | None = Field(None, description="Local object folder (default DATA_DIR/objects)")
+    s3_endpoint: str = Field("", description="host:port of MinIO/S3; set to switch from the local folder")
+    s3_access_key: str = Field("", description="S3 access key")
+    s3_secret_key: SecretStr = Field(SecretStr(""), description="S3 secret key")
+    s3_bucket: str = Field("medai", description="S3 bucket")
+    s3_region: str = Field("", description="S3 region (optional)")
+    s3_secure: bool = Field(True, description="Use HTTPS for S3")
+
+    # vectors
+    chroma_dir: Path | None = Field(None, description="Embedded Chroma folder (default DATA_DIR/chroma)")
+    chroma_url: str = Field("", description="Chroma server URL (http://host:8000); set to use HttpClient")
+
+    # metrics and telemetry
+    metrics_db: Path | None = Field(None, description="Embedded SQLite time-series file (default DATA_DIR/metrics.db)")
+    influx_url: str = Field("", description="InfluxDB 2 URL; set to switch from SQLite")
+    influx_token: SecretStr = Field(SecretStr(""), description="InfluxDB token")
+    influx_org: str = Field("medai", description="InfluxDB organisation")
+    influx_bucket: str = Field("medai", description="InfluxDB bucket")
+
+    # compute
+    compute_backend: Literal["local", "kubernetes"] = Field("local", description="Where jobs, services and IDEs run")
+    k8s_namespace: str = Field("medai", description="Kubernetes namespace for workloads")
+    kubeconfig: str = Field("", description="Path to a kubeconfig; empty means in-cluster config")
+
+    # controller loop
+    controller_interval_s: float = Field(1.0, gt=0, description="Seconds between reconciler passes")
+
+    @model_validator(mode="after")
+    def _fill_embedded_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        self.object_store_dir = (self.object_store_dir or self.data_dir / "objects").expanduser().resolve()
+        self.chroma_dir = (self.chroma_dir or self.data_dir / "chroma").expanduser().resolve()
+        self.metrics_db = (self.metrics_db or self.data_dir / "metrics.db").expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'medai.db'}"
+        if not self.public_url:
+            shown = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 (a comparison, not a bind)
+            self.public_url = f"http://{shown}:{self.port}"
+        return self
+
+    # which implementation each concern uses
+    @property
+    def database_backend(self) -> str:
+        return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def cache_backend(self) -> Literal["memory", "redis"]:
+        return "redis" if self.redis_url else "memory"
+
+    @property
+    def object_store_backend(self) -> Literal["local", "s3"]:
+        return "s3" if self.s3_endpoint else "local"
+
+    @property
+    def vector_backend(self) -> Literal["chroma-embedded", "chroma-server"]:
+        return "chroma-server" if self.chroma_url else "chroma-embedded"
+
+    @property
+    def metrics_backend(self) -> Literal["sqlite", "influxdb"]:
+        return "influxdb" if self.influx_url else "sqlite"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment (and .env)."""
+    return Settings()

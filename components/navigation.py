@@ -1,0 +1,13 @@
+"""The areas the sidebar lists. Each area's issue adds its entry when its page exists."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str  # translation key, see components.i18n
+    route: str
+    icon: str  # lucide icon name
+
+
+AREAS: tuple[Area, ...] = (Area("nav.home", "/", "activity"),)

@@ -1,0 +1,141 @@
+"""The layout every page sits in: sidebar with the areas, header with tenant switcher,
+language switch, theme toggle and user menu."""
+
+import reflex as rx
+
+from components.i18n import t
+from components.navigation import AREAS, Area
+from state.auth import AuthState
+from state.preferences import PreferencesState
+
+
+def _nav_item(area: Area) -> rx.Component:
+    active = rx.State.router.page.path == area.route
+    return rx.link(
+        rx.hstack(rx.icon(area.icon, size=18), rx.text(t(area.key), size="3"), align="center", spacing="3"),
+        href=area.route,
+        underline="none",
+        padding_x="12px",
+        padding_y="8px",
+        border_radius="8px",
+        width="100%",
+        color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 11)),
+        background=rx.cond(active, rx.color("accent", 3), "transparent"),
+        _hover={"background": rx.color("gray", 3)},
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.icon("hospital", size=26, color=rx.color("accent", 9)),
+            rx.vstack(
+                rx.heading("MedAI Studio", size="4"),
+                rx.text(t("app.tagline"), size="1", color=rx.color("gray", 10)),
+                spacing="0",
+            ),
+            align="center",
+            padding_bottom="16px",
+        ),
+        *[_nav_item(area) for area in AREAS],
+        rx.spacer(),
+        rx.link(
+            rx.hstack(rx.icon("book-open", size=16), rx.text(t("nav.api_docs"), size="2")),
+            href="/docs",
+            is_external=True,
+            color=rx.color("gray", 10),
+        ),
+        width="232px",
+        min_width="232px",
+        height="100vh",
+        position="sticky",
+        top="0",
+        padding="20px 14px",
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        background=rx.color("gray", 2),
+        spacing="1",
+        id="sidebar",
+    )
+
+
+def tenant_switcher() -> rx.Component:
+    return rx.cond(
+        AuthState.tenants.length() > 0,
+        rx.select.root(
+            rx.select.trigger(placeholder=t("header.tenant")),
+            rx.select.content(
+                rx.foreach(AuthState.tenants, lambda tenant: rx.select.item(tenant["name"], value=tenant["id"]))
+            ),
+            value=AuthState.tenant_id,
+            on_change=AuthState.switch_tenant,
+        ),
+        rx.badge(rx.icon("building-2", size=14), t("header.no_tenant"), variant="soft", color_scheme="gray"),
+    )
+
+
+def language_switch() -> rx.Component:
+    return rx.segmented_control.root(
+        rx.segmented_control.item("中文", value="zh"),
+        rx.segmented_control.item("EN", value="en"),
+        value=PreferencesState.lang,
+        on_change=PreferencesState.set_language,
+        size="1",
+        id="language-switch",
+        aria_label=t("header.language"),
+    )
+
+
+def theme_toggle() -> rx.Component:
+    return rx.icon_button(
+        rx.color_mode_cond(light=rx.icon("moon", size=16), dark=rx.icon("sun", size=16)),
+        on_click=rx.toggle_color_mode,
+        variant="ghost",
+        id="theme-toggle",
+        title=t("header.theme"),
+        aria_label=t("header.theme"),
+    )
+
+
+def user_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(
+                rx.icon("circle-user", size=18),
+                rx.cond(AuthState.signed_in, AuthState.user_name, t("user.guest")),
+                variant="ghost",
+                id="user-menu",
+            )
+        ),
+        rx.menu.content(rx.menu.item(t("user.sign_in_soon"), disabled=True)),
+    )
+
+
+def header(title_key: str) -> rx.Component:
+    return rx.hstack(
+        rx.heading(t(title_key), size="6"),
+        rx.spacer(),
+        tenant_switcher(),
+        language_switch(),
+        theme_toggle(),
+        user_menu(),
+        align="center",
+        spacing="4",
+        width="100%",
+        padding="16px 28px",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def page_shell(title_key: str, *children: rx.Component) -> rx.Component:
+    return rx.hstack(
+        sidebar(),
+        rx.vstack(
+            header(title_key),
+            rx.box(*children, padding="24px 28px", width="100%"),
+            width="100%",
+            spacing="0",
+        ),
+        spacing="0",
+        width="100%",
+        align="start",
+    )

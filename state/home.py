@@ -1,0 +1,37 @@
+"""Home page: platform health, from the same service as GET /api/health."""
+
+import asyncio
+
+import reflex as rx
+
+from backend.runtime import get_runtime
+from backend.services.health import check_platform
+from state.auth import AuthState
+
+
+class HomeState(AuthState):
+    components: dict[str, dict[str, str]] = {}
+    overall: str = ""
+    checked_at: str = ""
+    loading: bool = False
+
+    @rx.event
+    async def refresh(self):  # noqa: ANN201 (Reflex event generator)
+        self.loading = True
+        yield
+        try:
+            report = await asyncio.to_thread(check_platform, get_runtime())
+        finally:
+            self.loading = False
+        self.overall = report.status
+        self.checked_at = report.checked_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        self.components = {
+            c.name: {
+                "backend": c.backend,
+                "target": c.target,
+                "status": c.status,
+                "detail": c.detail,
+                "latency": f"{c.latency_ms:.0f} ms",
+            }
+            for c in report.components
+        }

@@ -1,0 +1,44 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.cli import app
+from backend.runtime import get_runtime
+from backend.settings import get_settings
+
+
+@pytest.fixture
+def cli_env(monkeypatch, tmp_path):
+    for name in list(__import__("os").environ):
+        if name.startswith("MEDAI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MEDAI_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    get_runtime.cache_clear()
+    yield CliRunner()
+    get_runtime().engine.dispose()
+    get_settings.cache_clear()
+    get_runtime.cache_clear()
+
+
+def test_db_upgrade_then_current(cli_env):
+    first = cli_env.invoke(app, ["db", "upgrade"])
+    assert first.exit_code == 0, first.output
+    assert "upgraded empty -> 0001" in first.output
+    again = cli_env.invoke(app, ["db", "upgrade"])
+    assert "already at revision 0001" in again.output
+    current = cli_env.invoke(app, ["db", "current"])
+    assert "database: 0001" in current.output and "code:     0001" in current.output
+
+
+def test_health_exit_code_follows_the_report(cli_env):
+    down = cli_env.invoke(app, ["health"])
+    assert down.exit_code == 1  # not migrated yet
+    assert "medai db upgrade" in down.output
+    cli_env.invoke(app, ["db", "upgrade"])
+    up = cli_env.invoke(app, ["health", "--json"])
+    assert up.exit_code == 0, up.output
+    report = json.loads(up.output)
+    assert report["status"] == "ok"
+    assert {c["name"] for c in report["components"]} >= {"database", "cache", "object_store", "compute"}
