@@ -39,7 +39,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev browser
 	ruff check .
-	pytest tests
+	pytest tests/unit tests/integration tests/e2e
 
 lint: $(VENV)/.installed-dev
 	ruff check .

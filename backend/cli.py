@@ -11,14 +11,18 @@ import typer
 from alembic import command
 
 from backend import db
+from backend.adapters import envelope
 from backend.errors import MedAIError
 from backend.runtime import configure_logging, get_runtime
+from backend.services import audit, secrets
 from backend.services.health import check_platform
 from backend.settings import get_settings
 
 app = typer.Typer(help="MedAI Studio command line.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="Master keys that wrap stored secrets.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 
 @db_app.command("upgrade")
@@ -54,8 +58,34 @@ def db_revision(message: Annotated[str, typer.Option("-m", "--message", help="Wh
     with tempfile.TemporaryDirectory() as scratch:
         engine = db.create_db_engine(f"sqlite:///{Path(scratch) / 'scratch.db'}")
         db.upgrade(engine)
-        command.revision(db.alembic_config(engine), message=message, autogenerate=True)
+        next_id = f"{int(db.head_revision()) + 1:04d}"
+        command.revision(db.alembic_config(engine), message=message, autogenerate=True, rev_id=next_id)
         engine.dispose()
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new random master key (base64 of 32 bytes) for MEDAI_MASTER_KEY."""
+    typer.echo(envelope.generate_master_key())
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-wrap every stored secret under MEDAI_MASTER_KEY; the old key must be in MEDAI_OLD_MASTER_KEYS."""
+    runtime = get_runtime()
+    ring = envelope.load_key_ring(runtime.settings)
+    with runtime.session() as session:
+        changed = secrets.rewrap_all(session, ring)
+        audit.record(
+            session,
+            action="keys.rotate",
+            outcome="ok",
+            actor_label="cli",
+            target_type="master_key",
+            target_id=envelope.key_id(ring.current),
+            detail={"rewrapped": changed},
+        )
+    typer.echo(f"re-wrapped {changed} secrets under master key {envelope.key_id(ring.current)}")
 
 
 @app.command("health")

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     k8s_namespace: str = Field("medai", description="Kubernetes namespace for workloads")
     kubeconfig: str = Field("", description="Path to a kubeconfig; empty means in-cluster config")
 
+    # secrets
+    master_key: SecretStr = Field(
+        SecretStr(""), description="base64 of 32 bytes wrapping stored secrets (default: key file DATA_DIR/master.key)"
+    )
+    old_master_keys: SecretStr = Field(SecretStr(""), description="Comma-separated earlier master keys, read-only")
+
     # controller loop
     controller_interval_s: float = Field(1.0, gt=0, description="Seconds between reconciler passes")
 

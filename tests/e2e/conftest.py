@@ -111,8 +111,9 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(app_server) -> Iterator[Browser]:
+    # module scope: Playwright's sync API holds an event loop that must not outlive e2e modules
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -1,0 +1,23 @@
+"""Master-key rotation: re-wrap every sealed secret under the current master key."""
+
+from sqlmodel import Session, select
+
+from backend.adapters.envelope import KeyRing
+from backend.models import User
+
+# Every column that holds a sealed secret; each domain adds its own (tool auth secrets, ...).
+SEALED_COLUMNS = ((User, "mfa_secret"),)
+
+
+def rewrap_all(session: Session, ring: KeyRing) -> int:
+    """Re-wrap sealed values whose data key is under an older master key; returns how many changed."""
+    changed = 0
+    for model, column in SEALED_COLUMNS:
+        for row in session.exec(select(model).where(getattr(model, column).is_not(None))):
+            sealed = getattr(row, column)
+            rewrapped = ring.rewrap(sealed)
+            if rewrapped != sealed:
+                setattr(row, column, rewrapped)
+                session.add(row)
+                changed += 1
+    return changed
