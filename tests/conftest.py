@@ -1,20 +1,27 @@
 """Fixtures shared by every test layer: isolated settings and a migrated runtime."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from backend import db
-from backend.runtime import Runtime, build_runtime
-from backend.settings import Settings
+from backend.runtime import Runtime, build_runtime, get_runtime
+from backend.settings import Settings, get_settings
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
-    """Embedded defaults under a fresh folder, whatever MEDAI_* the shell has set."""
-    for name in list(__import__("os").environ):
+def clean_env(monkeypatch) -> pytest.MonkeyPatch:
+    """No MEDAI_* variable from the shell leaks into a test."""
+    for name in list(os.environ):
         if name.startswith("MEDAI_"):
             monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
+def settings(tmp_path, clean_env) -> Settings:
+    """Embedded defaults under a fresh folder."""
     return Settings(data_dir=tmp_path / "data", _env_file=None)
 
 
@@ -24,3 +31,17 @@ def runtime(settings) -> Iterator[Runtime]:
     db.upgrade(rt.engine)
     yield rt
     rt.engine.dispose()
+
+
+@pytest.fixture
+def process_env(clean_env, tmp_path) -> Iterator[pytest.MonkeyPatch]:
+    """For code that reads the process's settings (CLI, app): a fresh data folder and fresh caches.
+    Set more MEDAI_* variables on the returned monkeypatch before the first get_runtime()."""
+    clean_env.setenv("MEDAI_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    get_runtime.cache_clear()
+    yield clean_env
+    if get_runtime.cache_info().currsize:
+        get_runtime().engine.dispose()
+    get_settings.cache_clear()
+    get_runtime.cache_clear()

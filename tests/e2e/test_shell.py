@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.services.health import COMPONENTS
-from tests.e2e.conftest import group_members, screenshot
+from tests.e2e.conftest import ROOT, group_members, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -81,4 +81,9 @@ def test_stopping_the_group_leaves_nothing_behind(app_server):
     assert not any(
         c.laddr.port == app_server.port and c.status == "LISTEN" for c in psutil.net_connections(kind="inet")
     )
-    assert not any("node" in cmd.split()[0] for cmd in group_members(app_server.pgid) if cmd)
+    # no node or vite process left anywhere working in the app's frontend folder
+    web = str(ROOT / ".web")
+    leftovers = [
+        p.info["cmdline"] for p in psutil.process_iter(["cmdline", "cwd"]) if (p.info["cwd"] or "").startswith(web)
+    ]
+    assert leftovers == []

@@ -5,22 +5,11 @@ from typer.testing import CliRunner
 
 from backend import db
 from backend.cli import app
-from backend.runtime import get_runtime
-from backend.settings import get_settings
 
 
 @pytest.fixture
-def cli_env(monkeypatch, tmp_path):
-    for name in list(__import__("os").environ):
-        if name.startswith("MEDAI_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("MEDAI_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
-    yield CliRunner()
-    get_runtime().engine.dispose()
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
+def cli_env(process_env) -> CliRunner:
+    return CliRunner()
 
 
 def test_db_upgrade_then_current(cli_env):

@@ -80,37 +80,25 @@ def test_configured_keys_win_and_bad_ones_are_refused(tmp_path):
     assert caught.value.code is ErrorCode.CONFIG_INVALID
 
 
-def test_cli_rotate_records_an_audit_row(monkeypatch, tmp_path):
+def test_cli_rotate_records_an_audit_row(process_env):
     from typer.testing import CliRunner
 
     from backend import db
     from backend.cli import app
     from backend.runtime import get_runtime
-    from backend.settings import get_settings
 
     old, new = generate_master_key(), generate_master_key()
-    for name in list(os.environ):
-        if name.startswith("MEDAI_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("MEDAI_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("MEDAI_MASTER_KEY", new)
-    monkeypatch.setenv("MEDAI_OLD_MASTER_KEYS", old)
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
-    try:
-        rt = get_runtime()
-        db.upgrade(rt.engine)
-        with rt.session() as session:
-            user = User(email="a@h.cn", display_name="a", password_hash="x")
-            user.mfa_secret = ring(parse_master_key(old)).seal("s", context=user.id)
-            session.add(user)
-        result = CliRunner().invoke(app, ["keys", "rotate"])
-        assert result.exit_code == 0, result.output
-        assert "re-wrapped 1 secrets" in result.output
-        with rt.session() as session:
-            event = session.exec(select(AuditEvent).where(AuditEvent.action == "keys.rotate")).one()
-        assert event.detail == {"rewrapped": 1} and event.outcome == "ok"
-        rt.engine.dispose()
-    finally:
-        get_settings.cache_clear()
-        get_runtime.cache_clear()
+    process_env.setenv("MEDAI_MASTER_KEY", new)
+    process_env.setenv("MEDAI_OLD_MASTER_KEYS", old)
+    rt = get_runtime()
+    db.upgrade(rt.engine)
+    with rt.session() as session:
+        user = User(email="a@h.cn", display_name="a", password_hash="x")
+        user.mfa_secret = ring(parse_master_key(old)).seal("s", context=user.id)
+        session.add(user)
+    result = CliRunner().invoke(app, ["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "re-wrapped 1 secrets" in result.output
+    with rt.session() as session:
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "keys.rotate")).one()
+    assert event.detail == {"rewrapped": 1} and event.outcome == "ok"
