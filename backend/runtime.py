@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from backend import db
 from backend.adapters.cache import Cache, build_cache
+from backend.services import identity
 from backend.services.controller import Controller
 from backend.settings import Settings, get_settings
 
@@ -36,14 +37,30 @@ class Runtime:
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
-        """While the app server runs: refuse an unmigrated database, run the controller loop."""
+        """While the app server runs: refuse an unmigrated database, make the first platform
+        admin on an empty one, and run the controller loop."""
         db.ensure_migrated(self.engine)
+        self.bootstrap_admin()
         task = asyncio.create_task(self.controller.run(), name="medai-controller")
         try:
             yield
         finally:
             self.controller.stop()
             await task
+
+    def bootstrap_admin(self) -> None:
+        """On an empty database, create the platform admin; a generated password is shown once."""
+        settings = self.settings
+        with self.session() as session:
+            one_time = identity.bootstrap_platform_admin(
+                session, settings.admin_email, settings.admin_password.get_secret_value() or None
+            )
+        if one_time:  # printed, never logged: the console is the one place it appears
+            print(
+                f"\n  First run: platform admin {settings.admin_email} created.\n"
+                f"  One-time password: {one_time}\n  Sign in and change it; it will not be shown again.\n",
+                flush=True,
+            )
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     k8s_namespace: str = Field("medai", description="Kubernetes namespace for workloads")
     kubeconfig: str = Field("", description="Path to a kubeconfig; empty means in-cluster config")
 
+    # first run
+    admin_email: str = Field("admin@medai.local", description="E-mail of the platform admin made on an empty database")
+    admin_password: SecretStr = Field(
+        SecretStr(""), description="Password for that admin; empty prints a one-time password to the console"
+    )
+
     # secrets
     master_key: SecretStr = Field(
         SecretStr(""), description="base64 of 32 bytes wrapping stored secrets (default: key file DATA_DIR/master.key)"

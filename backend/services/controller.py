@@ -76,7 +76,6 @@ class Controller:
 
     async def run(self) -> None:
         """Loop until ``stop`` is called; each pass starts ``interval_s`` after the previous one."""
-        self._stop.clear()
         self._running = True
         logger.info("controller started with %d reconcilers", len(self._reconcilers))
         try:
@@ -88,6 +87,7 @@ class Controller:
                     await asyncio.wait_for(self._stop.wait(), timeout=max(0.0, remaining))
         finally:
             self._running = False
+            self._stop.clear()  # a stop asked before the loop began is honoured, then forgotten
             logger.info("controller stopped after %d passes", self._passes)
 
     def stop(self) -> None:

@@ -53,6 +53,19 @@ async def test_loop_keeps_calling_until_stopped_and_recovers_after_errors():
     assert status.seconds_since_last_pass is not None
 
 
+async def test_a_stop_before_the_first_pass_is_honoured():
+    controller = Controller(interval_s=0.01)
+    task = asyncio.create_task(controller.run())
+    controller.stop()  # before the task has had a chance to start
+    await asyncio.wait_for(task, timeout=2)
+    assert controller.status().passes <= 1
+    second = asyncio.create_task(controller.run())  # and the controller can run again
+    await asyncio.sleep(0.05)
+    assert controller.status().running
+    controller.stop()
+    await asyncio.wait_for(second, timeout=2)
+
+
 def test_names_are_unique():
     controller = Controller()
     controller.register("jobs", lambda: None)
