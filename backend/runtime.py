@@ -40,7 +40,7 @@ class Runtime:
         """While the app server runs: refuse an unmigrated database, make the first platform
         admin on an empty one, and run the controller loop."""
         db.ensure_migrated(self.engine)
-        self.bootstrap_admin()
+        await asyncio.to_thread(self.bootstrap_admin)  # argon2 hashing stays off the event loop
         task = asyncio.create_task(self.controller.run(), name="medai-controller")
         try:
             yield
