@@ -73,7 +73,7 @@ def keys_generate() -> None:
 def keys_rotate() -> None:
     """Re-wrap every stored secret under MEDAI_MASTER_KEY; the old key must be in MEDAI_OLD_MASTER_KEYS."""
     runtime = get_runtime()
-    ring = envelope.load_key_ring(runtime.settings)
+    ring = runtime.keys
     with runtime.session() as session:
         changed = secrets.rewrap_all(session, ring)
         audit.record(

@@ -74,6 +74,7 @@ class MedAIError(Exception):
         message: str,
         remedy: str | None = None,
         http_status: int | None = None,
+        retry_after_s: int | None = None,
     ) -> None:
         super().__init__(message)
         defaults = _DEFAULTS[code]
@@ -81,6 +82,7 @@ class MedAIError(Exception):
         self.message = message
         self.remedy = remedy or defaults.remedy
         self.http_status = http_status or defaults.status
+        self.retry_after_s = retry_after_s  # RATE_LIMITED: seconds until a retry can succeed
 
     def to_payload(self) -> dict[str, dict[str, str]]:
         """The JSON body the API returns."""

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 
 from sqlalchemy import Engine
@@ -18,8 +19,10 @@ from sqlmodel import Session
 
 from backend import db
 from backend.adapters.cache import Cache, build_cache
+from backend.adapters.envelope import KeyRing, load_key_ring
 from backend.services import identity
 from backend.services.controller import Controller
+from backend.services.ratelimit import Limit
 from backend.settings import Settings, get_settings
 
 
@@ -29,6 +32,19 @@ class Runtime:
     engine: Engine
     cache: Cache
     controller: Controller
+    keys: KeyRing
+
+    @property
+    def login_limit(self) -> Limit:
+        return Limit("login", self.settings.login_rate_limit, 60)
+
+    @property
+    def api_limit(self) -> Limit:
+        return Limit("api", self.settings.api_rate_limit, 60)
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(hours=self.settings.session_hours)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -71,6 +87,7 @@ def build_runtime(settings: Settings) -> Runtime:
         engine=db.create_db_engine(settings.database_url),
         cache=build_cache(settings),
         controller=Controller(interval_s=settings.controller_interval_s),
+        keys=load_key_ring(settings),
     )
 
 

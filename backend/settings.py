@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     )
     old_master_keys: SecretStr = Field(SecretStr(""), description="Comma-separated earlier master keys, read-only")
 
+    # sign-in and API protection
+    session_hours: float = Field(12, gt=0, description="Hours a browser sign-in lasts")
+    login_rate_limit: int = Field(10, gt=0, description="Sign-in attempts per minute per client address and per e-mail")
+    api_rate_limit: int = Field(600, gt=0, description="API requests per minute per key or user")
+
     # controller loop
     controller_interval_s: float = Field(1.0, gt=0, description="Seconds between reconciler passes")
 

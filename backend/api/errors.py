@@ -21,7 +21,10 @@ _HTTP_CODES = {
 
 
 def error_response(error: MedAIError) -> JSONResponse:
-    return JSONResponse(status_code=error.http_status, content=error.to_payload())
+    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s is not None else None
+    if error.http_status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return JSONResponse(status_code=error.http_status, content=error.to_payload(), headers=headers)
 
 
 async def _medai_error(_request: Request, exc: Exception) -> JSONResponse:

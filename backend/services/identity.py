@@ -15,27 +15,18 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from backend.adapters.cache import Cache
 from backend.errors import ErrorCode, MedAIError
-from backend.models import Membership, User, UserSession
+from backend.models import Membership, Tenant, User, UserSession
 from backend.models.base import utcnow
-from backend.services import audit
+from backend.services import audit, ratelimit
+from backend.services.access import Principal, require_interactive
+from backend.services.ratelimit import Limit
 
 PASSWORD_MIN_LENGTH = 10
 LOCKOUT_AFTER_FAILURES = 5
 LOCKOUT_FOR = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=12)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is acting, in which tenant, with which role; every service function takes one."""
-
-    user_id: str
-    label: str
-    is_platform_admin: bool = False
-    tenant_id: str | None = None
-    role: str | None = None
-    client_address: str = ""
 
 
 def _hasher() -> PasswordHasher:
@@ -147,10 +138,39 @@ def authenticate(session: Session, email: str, password: str, client_address: st
     return user
 
 
+@dataclass(frozen=True)
+class SignIn:
+    token: str
+    display_name: str
+    mfa_required: bool  # the session opens only after complete_sign_in with a code
+    must_change_password: bool
+
+
+def sign_in(
+    session: Session,
+    cache: Cache,
+    limit: Limit,
+    email: str,
+    password: str,
+    client_address: str = "",
+    ttl: timedelta = SESSION_TTL,
+) -> SignIn:
+    """The first step of signing in: rate limits per client address and per e-mail, then the
+    password. Returns a session token that still needs a code when the user has MFA on."""
+    ratelimit.hit(cache, limit, f"address:{client_address or 'unknown'}")
+    ratelimit.hit(cache, limit, f"email:{email.strip().lower()}")
+    user = authenticate(session, email, password, client_address)
+    token = open_session(session, user, client_address, ttl)
+    return SignIn(token, user.display_name, user.mfa_enabled, user.must_change_password)
+
+
 def open_session(session: Session, user: User, client_address: str = "", ttl: timedelta = SESSION_TTL) -> str:
     """Start a browser session in the user's first tenant; returns the token (stored only as a hash)."""
     membership = session.exec(
-        select(Membership).where(Membership.user_id == user.id).order_by(Membership.created_at)
+        select(Membership)
+        .join(Tenant, Tenant.id == Membership.tenant_id)
+        .where(Membership.user_id == user.id, Tenant.status == "active")
+        .order_by(Membership.created_at)
     ).first()
     token = secrets.token_urlsafe(32)
     session.add(
@@ -168,10 +188,9 @@ def open_session(session: Session, user: User, client_address: str = "", ttl: ti
 
 def resolve_session(session: Session, token: str, now: datetime | None = None) -> Principal:
     """The principal behind a session token, or UNAUTHENTICATED when it is unknown, expired or revoked."""
-    now = now or utcnow()
-    row = session.exec(select(UserSession).where(UserSession.token_hash == token_hash(token))).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= now or row.mfa_pending:
-        raise _refuse_sign_in("Your session has ended.", "Sign in again.")
+    row = _live_session_row(session, token, now)
+    if row.mfa_pending:
+        raise _refuse_sign_in("This sign-in still needs its one-time code.", "Enter the code from your authenticator.")
     user = session.get(User, row.user_id)
     if user is None or user.status != "active":
         raise _refuse_sign_in("This account is disabled.", "Ask an administrator to enable it.")
@@ -188,6 +207,89 @@ def resolve_session(session: Session, token: str, now: datetime | None = None) -
         tenant_id=row.tenant_id if role or user.is_platform_admin else None,
         role=role,
         client_address=row.client_address,
+        must_change_password=user.must_change_password,
+    )
+
+
+def _live_session_row(session: Session, token: str, now: datetime | None = None) -> UserSession:
+    row = session.exec(select(UserSession).where(UserSession.token_hash == token_hash(token))).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= (now or utcnow()):
+        raise _refuse_sign_in("Your session has ended.", "Sign in again.")
+    return row
+
+
+def pending_mfa_user(session: Session, token: str) -> tuple[UserSession, User]:
+    """The half-open session that still needs its second factor, and its user."""
+    row = _live_session_row(session, token)
+    user = session.get(User, row.user_id)
+    if not row.mfa_pending or user is None or user.status != "active":
+        raise _refuse_sign_in("There is no sign-in waiting for a code.", "Sign in with your password first.")
+    return row, user
+
+
+def switch_tenant(session: Session, principal: Principal, token: str, tenant_id: str) -> Principal:
+    """Act in another tenant the user belongs to (platform admins: any active tenant)."""
+    require_interactive(session, principal, "auth.switch_tenant")
+    row = _live_session_row(session, token)
+    tenant = session.get(Tenant, tenant_id)
+    member = session.exec(
+        select(Membership).where(Membership.user_id == principal.user_id, Membership.tenant_id == tenant_id)
+    ).first()
+    if row.user_id != principal.user_id or tenant is None or (member is None and not principal.is_platform_admin):
+        raise MedAIError(ErrorCode.NOT_FOUND, "No such tenant among yours.", "Pick a tenant from the list.")
+    if tenant.status != "active" and not principal.is_platform_admin:
+        raise MedAIError(ErrorCode.FORBIDDEN, f"Tenant {tenant.name} is suspended.", "Ask a platform admin.")
+    row.tenant_id = tenant_id
+    session.add(row)
+    audit.record(
+        session,
+        action="auth.switch_tenant",
+        outcome="ok",
+        actor_id=principal.user_id,
+        actor_label=principal.label,
+        tenant_id=tenant_id,
+        client_address=principal.client_address,
+    )
+    session.flush()
+    return resolve_session(session, token)
+
+
+def change_password(session: Session, principal: Principal, token: str, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every other session of the user ends."""
+    require_interactive(session, principal, "user.change_password")
+    user = session.get(User, principal.user_id)
+    if user is None or not verify_password(user.password_hash, current):
+        audit.record(
+            session,
+            action="user.change_password",
+            outcome="failed",
+            actor_id=principal.user_id,
+            actor_label=principal.label,
+            client_address=principal.client_address,
+        )
+        session.commit()
+        raise MedAIError(ErrorCode.DATA_INVALID, "The current password is wrong.", "Type your current password.")
+    if current == new:
+        raise MedAIError(ErrorCode.DATA_INVALID, "The new password is the same as the old one.", "Choose another.")
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    session.add(user)
+    keep = token_hash(token)
+    for other in session.exec(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+    ):
+        if other.token_hash != keep:
+            other.revoked_at = utcnow()
+            session.add(other)
+    audit.record(
+        session,
+        action="user.change_password",
+        outcome="ok",
+        actor_id=user.id,
+        actor_label=user.email,
+        target_type="user",
+        target_id=user.id,
+        client_address=principal.client_address,
     )
 
 

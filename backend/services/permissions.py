@@ -76,6 +76,24 @@ MATRIX: dict[Role, dict[Area, frozenset[Action]]] = {
 TENANT_ROLES: tuple[Role, ...] = (Role.TENANT_OWNER, Role.TENANT_ADMIN, Role.DEVELOPER, Role.CLINICIAN, Role.VIEWER)
 
 
+# API-key scopes (source §3.4) and the (area, action) pairs each one opens. A key never
+# does more than its scopes, and a personal key never more than its owner's role.
+_Grant = frozenset[tuple[Area, Action]]
+SCOPES: dict[str, _Grant] = {
+    "models:invoke": frozenset({(Area.DEPLOY, Action.VIEW)}),
+    "models:read": frozenset({(Area.ASSETS, Action.VIEW), (Area.DEPLOY, Action.VIEW)}),
+    "agents:invoke": frozenset({(Area.AGENTS, Action.VIEW)}),
+    "knowledge:read": frozenset({(Area.KNOWLEDGE, Action.VIEW)}),
+    "jobs:write": frozenset(
+        {(Area.RESEARCH, a) for a in (Action.VIEW, Action.CREATE, Action.UPDATE)}
+        | {(Area.ORCHESTRATION, Action.VIEW), (Area.ORCHESTRATION, Action.CREATE)}
+    ),
+    "logs:read": frozenset({(Area.OPS, Action.VIEW)}),
+    "members:read": frozenset({(Area.MEMBERS, Action.VIEW)}),
+    "audit:read": frozenset({(Area.AUDIT, Action.VIEW)}),
+}
+
+
 def allowed(role: Role | str | None, area: Area, action: Action) -> bool:
     if role is None:
         return False

@@ -1,0 +1,60 @@
+"""Who is calling the REST API: a Bearer API key, a Bearer session token, or (for reads
+only, so a forged cross-site form cannot write) the browser's session cookie.
+
+Every authenticated request counts against MEDAI_API_RATE_LIMIT, per key or per client
+address, before the database is touched; over it the answer is 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from backend.api.dependencies import runtime
+from backend.errors import ErrorCode, MedAIError
+from backend.runtime import Runtime
+from backend.services import api_keys, identity, ratelimit
+from backend.services.access import Principal
+
+SESSION_COOKIE = "medai_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def bearer_token(request: Request) -> str:
+    """The Bearer token, or the session cookie on a read; empty when neither is there."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if request.method in _SAFE_METHODS:
+        return request.cookies.get(SESSION_COOKIE, "")
+    return ""
+
+
+def _rate_bucket(token: str, address: str) -> str:
+    return f"key:{token.split('_')[1]}" if api_keys.is_api_key(token) else f"address:{address or 'unknown'}"
+
+
+def current_principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Principal:
+    token = bearer_token(request)
+    if not token:
+        raise MedAIError(
+            ErrorCode.UNAUTHENTICATED,
+            "This endpoint needs credentials.",
+            "Send `Authorization: Bearer <API key>`; create keys on your account page.",
+        )
+    address = client_address(request)
+    ratelimit.hit(rt.cache, rt.api_limit, _rate_bucket(token, address))
+    with rt.session() as session:
+        if api_keys.is_api_key(token):
+            return api_keys.authenticate_api_key(session, token, address)
+        return dataclasses.replace(identity.resolve_session(session, token), client_address=address)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -1,0 +1,144 @@
+"""Who is acting, and whether they may: the one gate every service function passes.
+
+``authorize`` combines the principal's tenant, its role in the matrix and, for API keys,
+the key's scopes. A refusal is written to the audit trail (committed at once, so the
+caller's rollback cannot erase it) and raised as FORBIDDEN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from backend.errors import ErrorCode, MedAIError
+from backend.models import Tenant
+from backend.services import audit
+from backend.services.permissions import SCOPES, Action, Area, Role, allowed
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting, in which tenant, with which role; every service function takes one.
+
+    ``scopes`` is None for a person signed in through the browser; for an API key it holds
+    the key's scopes, which cap what the role allows.
+    """
+
+    user_id: str
+    label: str
+    is_platform_admin: bool = False
+    tenant_id: str | None = None
+    role: str | None = None
+    client_address: str = ""
+    scopes: frozenset[str] | None = None
+    api_key_id: str | None = None
+    must_change_password: bool = False
+
+    @property
+    def via_api_key(self) -> bool:
+        return self.scopes is not None
+
+
+def _scopes_allow(scopes: frozenset[str], area: Area, action: Action) -> bool:
+    return any((area, action) in SCOPES.get(scope, frozenset()) for scope in scopes)
+
+
+def _reason(session: Session, principal: Principal, area: Area, action: Action, tenant_id: str | None) -> str | None:
+    """Why the principal may not act, or None when it may."""
+    if principal.must_change_password:
+        return "password_change_required"
+    if principal.scopes is not None and not _scopes_allow(principal.scopes, area, action):
+        return "scope"
+    if principal.is_platform_admin:
+        return None
+    if area is Area.PLATFORM:
+        return "platform_admin_only"
+    if principal.tenant_id is None or (tenant_id is not None and tenant_id != principal.tenant_id):
+        return "other_tenant"
+    tenant = session.get(Tenant, principal.tenant_id)
+    if tenant is None or tenant.status != "active":
+        return "tenant_suspended"
+    if not allowed(principal.role, area, action):
+        return "role"
+    return None
+
+
+_MESSAGES = {
+    "password_change_required": (
+        "You must change your password before doing anything else.",
+        "Open your account page and set a new password.",
+    ),
+    "scope": ("This API key's scopes do not cover this action.", "Create a key with the needed scope."),
+    "platform_admin_only": ("Only a platform admin may do this.", "Ask a platform admin."),
+    "other_tenant": (
+        "This belongs to a tenant you are not acting in.",
+        "Switch to that tenant in the header, or ask its admin for membership.",
+    ),
+    "tenant_suspended": ("This tenant is suspended.", "Ask a platform admin to reactivate it."),
+    "role": ("Your role does not allow this action.", "Ask a tenant admin for a role that allows it."),
+    "interactive_only": ("API keys cannot do this.", "Sign in to the web app to manage keys and sign-in settings."),
+}
+
+
+def deny(session: Session, principal: Principal, action: str, reason: str, tenant_id: str | None) -> MedAIError:
+    """Record a refusal (committed now) and return the FORBIDDEN error to raise."""
+    audit.record(
+        session,
+        action=action,
+        outcome="denied",
+        actor_id=principal.user_id,
+        actor_label=principal.label,
+        tenant_id=tenant_id or principal.tenant_id,
+        client_address=principal.client_address,
+        detail={"reason": reason, **({"api_key": principal.api_key_id} if principal.api_key_id else {})},
+    )
+    session.commit()
+    message, remedy = _MESSAGES.get(reason, ("This action is not allowed.", None))
+    return MedAIError(ErrorCode.FORBIDDEN, message, remedy)
+
+
+def authorize(
+    session: Session, principal: Principal, area: Area, action: Action, tenant_id: str | None = None
+) -> str | None:
+    """Allow or refuse ``action`` in ``area`` of ``tenant_id`` (default: the principal's tenant).
+
+    Returns the tenant the action runs in. Raises FORBIDDEN, audited, when refused.
+    """
+    target = tenant_id if tenant_id is not None else principal.tenant_id
+    reason = _reason(session, principal, area, action, target)
+    if reason is not None:
+        raise deny(session, principal, f"{area.value}.{action.value}", reason, target)
+    return target
+
+
+def require_member(session: Session, principal: Principal, action: str) -> str:
+    """Acting inside a tenant with any role: for one's own things, such as personal API keys."""
+    reason = "password_change_required" if principal.must_change_password else None
+    tenant = session.get(Tenant, principal.tenant_id) if principal.tenant_id else None
+    if reason is None and tenant is None:
+        reason = "other_tenant"
+    elif reason is None and tenant is not None and tenant.status != "active":
+        reason = "tenant_suspended"
+    elif reason is None and principal.role is None and not principal.is_platform_admin:
+        reason = "role"
+    if reason is not None or tenant is None:
+        raise deny(session, principal, action, reason or "other_tenant", principal.tenant_id)
+    return tenant.id
+
+
+def require_interactive(session: Session, principal: Principal, action: str) -> None:
+    """Some things only a person signed in through the browser may do (managing keys, MFA)."""
+    if principal.via_api_key:
+        raise deny(session, principal, action, "interactive_only", principal.tenant_id)
+
+
+def may(session: Session, principal: Principal, area: Area, action: Action, tenant_id: str | None = None) -> bool:
+    """The same decision as ``authorize`` without raising or auditing: for showing or hiding UI."""
+    target = tenant_id if tenant_id is not None else principal.tenant_id
+    return _reason(session, principal, area, action, target) is None
+
+
+def granting_needs_approval(role: str) -> bool:
+    """Making someone an owner or admin is an approval, which tenant admins do not hold."""
+    return role in (Role.TENANT_OWNER, Role.TENANT_ADMIN)
