@@ -20,6 +20,7 @@ from sqlmodel import Session
 from backend import db
 from backend.adapters.cache import Cache, build_cache
 from backend.adapters.envelope import KeyRing, load_key_ring
+from backend.adapters.objectstore import ObjectStore, build_object_store
 from backend.services import identity
 from backend.services.controller import Controller
 from backend.services.ratelimit import Limit
@@ -33,6 +34,7 @@ class Runtime:
     cache: Cache
     controller: Controller
     keys: KeyRing
+    objects: ObjectStore
 
     @property
     def login_limit(self) -> Limit:
@@ -82,12 +84,14 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     # Domain reconcilers (training jobs, deployments, workbenches, alerts) register on
     # runtime.controller here as their issues land.
+    keys = load_key_ring(settings)
     return Runtime(
         settings=settings,
         engine=db.create_db_engine(settings.database_url),
         cache=build_cache(settings),
         controller=Controller(interval_s=settings.controller_interval_s),
-        keys=load_key_ring(settings),
+        keys=keys,
+        objects=build_object_store(settings, keys),
     )
 
 

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 from kubernetes import client
@@ -20,7 +21,8 @@ KINDS = {
 def _load() -> list:
     api = client.ApiClient()
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "medai-studio.yaml").read_text()))
-    return [(doc, api.deserialize(json.dumps(doc), KINDS[doc["kind"]], "application/json")) for doc in documents]
+    # deserialize() reads a REST response's .data, as it does for answers from a cluster
+    return [(doc, api.deserialize(SimpleNamespace(data=json.dumps(doc)), KINDS[doc["kind"]])) for doc in documents]
 
 
 def test_every_document_is_a_known_kind_in_one_namespace():
