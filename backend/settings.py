@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     s3_region: str = Field("", description="S3 region (optional)")
     s3_secure: bool = Field(True, description="Use HTTPS for S3")
 
+    model_import_dirs: str = Field(
+        "", description="Comma-separated server folders models may be registered from (default DATA_DIR/imports)"
+    )
+
     # vectors
     chroma_dir: Path | None = Field(None, description="Embedded Chroma folder (default DATA_DIR/chroma)")
     chroma_url: str = Field("", description="Chroma server URL (http://host:8000); set to use HttpClient")
@@ -92,6 +96,16 @@ class Settings(BaseSettings):
             shown = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 (a comparison, not a bind)
             self.public_url = f"http://{shown}:{self.port}"
         return self
+
+    @property
+    def model_import_roots(self) -> list[Path]:
+        given = [Path(p.strip()).expanduser() for p in self.model_import_dirs.split(",") if p.strip()]
+        return given or [self.data_dir / "imports"]
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where uploads wait while they are checked; always removed afterwards."""
+        return self.data_dir / "scratch"
 
     # which implementation each concern uses
     @property

@@ -1,7 +1,23 @@
 """SQLModel tables, one module per domain. Importing this package registers every table
 on ``SQLModel.metadata``, which is what Alembic compares migrations against."""
 
+from backend.models.assets import ContainerImage, Dataset, DatasetVersion, LineageEdge, ModelAsset, ModelVersion
 from backend.models.identity import ApiKey, AuditEvent, Membership, RecoveryCode, Tenant, User, UserSession
 from backend.models.platform import PlatformSetting
 
-__all__ = ["ApiKey", "AuditEvent", "Membership", "PlatformSetting", "RecoveryCode", "Tenant", "User", "UserSession"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "ContainerImage",
+    "Dataset",
+    "DatasetVersion",
+    "LineageEdge",
+    "Membership",
+    "ModelAsset",
+    "ModelVersion",
+    "PlatformSetting",
+    "RecoveryCode",
+    "Tenant",
+    "User",
+    "UserSession",
+]

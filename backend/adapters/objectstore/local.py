@@ -94,8 +94,8 @@ class LocalObjectStore:
         self._meta_path(key).unlink(missing_ok=True)
 
     def list(self, prefix: str) -> list[ObjectInfo]:
-        base = self.root / prefix if prefix else self.root
-        start = base if base.is_dir() else base.parent
+        base = self.root / prefix
+        start = base if base.is_dir() or base == self.root else base.parent
         if not start.is_dir():
             return []
         found = []
