@@ -68,6 +68,7 @@ class Kind:
     mask: str
     check: Callable[[str], bool] | None = None
     group: int = 0  # the part of the match that is masked (labels such as 病历号 stay)
+    hint: re.Pattern[str] | None = None  # a cheap search that must succeed before the full pattern runs
 
 
 KINDS: tuple[Kind, ...] = (
@@ -78,10 +79,16 @@ KINDS: tuple[Kind, ...] = (
         ),
         "[身份证号]",
         _valid_resident_id,
+        hint=re.compile(r"\d{6}"),
     ),
-    Kind("phone", re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"), "[电话]"),
-    Kind("phone", re.compile(r"(?<!\d)0\d{2,3}-\d{7,8}(?!\d)"), "[电话]"),
-    Kind("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[邮箱]"),
+    Kind(
+        "phone",
+        re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)"),
+        "[电话]",
+        hint=re.compile(r"1[3-9]\d"),
+    ),
+    Kind("phone", re.compile(r"(?<!\d)0\d{2,3}-\d{7,8}(?!\d)"), "[电话]", hint=re.compile(r"-\d{7}")),
+    Kind("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[邮箱]", hint=re.compile("@")),
     Kind(
         "medical_record_number",
         re.compile(
@@ -91,12 +98,16 @@ KINDS: tuple[Kind, ...] = (
         ),
         "[病历号]",
         group=1,
+        hint=re.compile(r"病历|病案|住院号|门诊号|MRN|Medical Record", re.IGNORECASE),
     ),
     Kind(
         "name",
-        re.compile(r"(?:患者|病人|患儿)([\u4e00-\u9fff]{2,4}?)(?=[，,。；;：:\s（(]|$|[男女]|\d|主诉|因|于|自|诉|入院|就诊|来院)"),
+        re.compile(
+            r"(?:患者|病人|患儿)([\u4e00-\u9fff]{2,4}?)(?=[，,。；;：:\s（(]|$|[男女]|\d|主诉|因|于|自|诉|入院|就诊|来院)"
+        ),
         "[姓名]",
         group=1,
+        hint=re.compile("患者|病人|患儿"),
     ),
     Kind(
         "name",
@@ -104,12 +115,14 @@ KINDS: tuple[Kind, ...] = (
         "[姓名]",
         lambda found: _ROLE_WORDS.isdisjoint({found[:2], found[-2:]}),
         group=1,
+        hint=re.compile("医生|大夫|主任|护士|教授"),
     ),
     Kind(
         "name",
         re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"),
         "[NAME]",
         group=1,
+        hint=re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Prof)\b"),
     ),
 )
 
@@ -127,6 +140,8 @@ class PhiSummary:
 def _spans(text: str) -> list[tuple[int, int, Kind]]:
     found: list[tuple[int, int, Kind]] = []
     for kind in KINDS:
+        if kind.hint is not None and kind.hint.search(text) is None:
+            continue
         for match in kind.pattern.finditer(text):
             if kind.check is not None and not kind.check(match.group(kind.group)):
                 continue
