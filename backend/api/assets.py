@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.adapters.objectstore.local import DOWNLOAD_PATH, LocalObjectStore
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
-from backend.services import datasets, images, lineage, model_registry
+from backend.services import datasets, images, lineage, model_registry, token_counting
 
 router = APIRouter(prefix="/api", tags=["assets"])
 
@@ -158,10 +158,16 @@ def post_dataset(
     description: Annotated[str, Form()] = "",
     mask_phi: Annotated[bool, Form()] = False,
     cutoff: Annotated[int, Form(ge=16, le=131072)] = 2048,
+    tokenizer_version_id: Annotated[str, Form(description="model version whose tokenizer counts tokens")] = "",
 ) -> Any:
     """Import a file as the next version of dataset ``name``. An invalid file answers 422 with
     the validation report under ``error.report``; nothing is stored then."""
     with rt.session() as session:
+        tokenizer = None
+        if tokenizer_version_id:
+            tokenizer = token_counting.counter_for(
+                session, rt.objects, principal, tokenizer_version_id, rt.settings.data_dir / "cache"
+            )
         row = datasets.import_version(
             session,
             rt.objects,
@@ -173,6 +179,7 @@ def post_dataset(
             description=description,
             mask_phi=mask_phi,
             cutoff=cutoff,
+            tokenizer=tokenizer,
         )
         return DatasetVersionOut.model_validate(row)
 

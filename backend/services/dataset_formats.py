@@ -278,7 +278,7 @@ def _check(shape: Shape, record: dict[str, Any], empty: Counter[str]) -> tuple[l
                 problems.append(f"'{name}' is empty")
     if shape is Shape.PREFERENCE and record.get("chosen") == record.get("rejected"):
         problems.append("'chosen' and 'rejected' are the same")
-    text = "\n".join(str(record.get(name) or "") for name in (*optional, *required) if name != "rejected")
+    text = "\n".join(str(record[name]) for name in (*optional, *required) if name != "rejected" and record.get(name))
     return problems, text
 
 

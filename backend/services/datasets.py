@@ -131,8 +131,10 @@ def import_version(
     description: str = "",
     mask_phi: bool = False,
     cutoff: int = 2048,
+    tokenizer: tuple[str, dataset_formats.TokenCounter] | None = None,
 ) -> DatasetVersion:
-    """Validate an uploaded file and store it as the next version of dataset ``name``."""
+    """Validate an uploaded file and store it as the next version of dataset ``name``.
+    ``tokenizer`` (name, counter) measures token lengths; default: a tokenizer-free estimate."""
     tenant_id = authorize(session, principal, Area.ASSETS, Action.CREATE)
     assert tenant_id is not None
     name = _check_name(name)
@@ -144,7 +146,10 @@ def import_version(
             "Upload .jsonl, .json, .csv or .parquet.",
         )
     with _scratch_copy(stream, scratch_dir, "." + file_type) as path:
-        report = dataset_formats.validate(path, file_type, cutoff=cutoff)
+        name_and_counter = tokenizer or ("approximate", dataset_formats.approximate_tokens)
+        report = dataset_formats.validate(
+            path, file_type, cutoff=cutoff, tokenizer_name=name_and_counter[0], count_tokens=name_and_counter[1]
+        )
         if not report.ok:
             _audit(session, principal, "dataset.import", name, "failed", filename=filename, summary=report.summary())
             session.commit()

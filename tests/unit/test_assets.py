@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, Dataset, DatasetVersion, ModelVersion, Tenant
-from backend.services import datasets, images, lineage, model_registry
+from backend.services import datasets, images, lineage, model_registry, token_counting
 from backend.services.access import Principal
 
 ALPACA = [
@@ -240,3 +240,31 @@ def test_other_tenants_and_viewers_are_kept_out(runtime, dev):
     with runtime.session() as session:
         denied = session.exec(select(AuditEvent).where(AuditEvent.outcome == "denied")).all()
     assert [(e.action, e.actor_label) for e in denied] == [("assets.create", "v@ruijin.cn")]
+
+
+def test_token_lengths_with_a_registered_models_tokenizer(runtime, dev, tmp_path):
+    from tests.tiny_model import build_model
+
+    folder = build_model(runtime.settings.model_import_roots[0] / "tiny-llama")
+    spec = model_registry.VersionSpec(model_name="tiny-llama")
+    version_id, _, _ = _register(
+        runtime, dev, model_registry.folder_files(folder, runtime.settings.model_import_roots), spec
+    )
+    with runtime.session() as session:
+        name, count = token_counting.counter_for(session, runtime.objects, dev, version_id, tmp_path / "cache")
+    assert name == "tiny-llama v1"
+    text = "高血压患者应低盐低脂饮食"
+    assert 0 < count(text) < len(text.encode())  # BPE merges learned from the corpus shorten it
+    _, _, _ = _import(runtime, dev, _jsonl(ALPACA), tokenizer=(name, count))
+    with runtime.session() as session:
+        report = session.exec(select(DatasetVersion)).one().report
+    assert report["tokenizer"] == "tiny-llama v1"
+    expected = count(ALPACA[1]["instruction"] + "\n" + ALPACA[1]["output"])
+    assert report["token_stats"]["min"] <= expected <= report["token_stats"]["max"]
+
+
+def test_a_version_without_tokenizer_files_is_refused_as_tokenizer(runtime, dev, tmp_path):
+    version_id, _, _ = _register(runtime, dev, [("model.safetensors", io.BytesIO(b"\0"))])
+    with runtime.session() as session, pytest.raises(MedAIError) as caught:
+        token_counting.counter_for(session, runtime.objects, dev, version_id, tmp_path)
+    assert "no tokenizer files" in caught.value.message
