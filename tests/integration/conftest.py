@@ -3,8 +3,11 @@ elsewhere the test is skipped and says why."""
 
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
+from moto.server import ThreadedMotoServer
+from sqlalchemy import MetaData
 
 MARIADB_URL = os.environ.get("MEDAI_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("MEDAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -37,3 +40,27 @@ def mariadb_url() -> str:
 def redis_url() -> str:
     require_server("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+def drop_everything(engine) -> None:
+    """Empty the test database (every table, whatever made it)."""
+    metadata = MetaData()
+    metadata.reflect(engine)
+    metadata.drop_all(engine)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server (moto's server mode) on 127.0.0.1 for this test session; any
+    access key works. No MinIO binary exists in the registries these machines reach."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop()

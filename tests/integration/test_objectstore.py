@@ -3,33 +3,15 @@ minio SDK, against an S3-compatible server (moto's server mode) started for this
 
 import hashlib
 import io
-import socket
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from backend.adapters.envelope import KeyRing
 from backend.adapters.objectstore import ObjectStore, tenant_prefix
 from backend.adapters.objectstore.local import LocalObjectStore
 from backend.adapters.objectstore.s3 import PART_SIZE, S3ObjectStore
 from backend.errors import ErrorCode, MedAIError
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop()
 
 
 class _Chunks(io.RawIOBase):
