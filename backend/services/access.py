@@ -64,6 +64,8 @@ def _reason(session: Session, principal: Principal, area: Area, action: Action, 
     return None
 
 
+_ID_LENGTH = 32  # ids are 32 hex characters; the audit trail's tenant column holds no more
+
 _MESSAGES = {
     "password_change_required": (
         "You must change your password before doing anything else.",
@@ -77,21 +79,30 @@ _MESSAGES = {
     ),
     "tenant_suspended": ("This tenant is suspended.", "Ask a platform admin to reactivate it."),
     "role": ("Your role does not allow this action.", "Ask a tenant admin for a role that allows it."),
+    "cross_tenant_invite": (
+        "This person already belongs to another tenant.",
+        "Ask a platform admin to add them to this tenant as well.",
+    ),
     "interactive_only": ("API keys cannot do this.", "Sign in to the web app to manage keys and sign-in settings."),
 }
 
 
 def deny(session: Session, principal: Principal, action: str, reason: str, tenant_id: str | None) -> MedAIError:
     """Record a refusal (committed now) and return the FORBIDDEN error to raise."""
+    detail = {"reason": reason, **({"api_key": principal.api_key_id} if principal.api_key_id else {})}
+    recorded = tenant_id or principal.tenant_id
+    if recorded is not None and len(recorded) > _ID_LENGTH:  # a made-up id from a request: no tenant has it
+        detail["requested_tenant"] = recorded[:128]
+        recorded = principal.tenant_id
     audit.record(
         session,
         action=action,
         outcome="denied",
         actor_id=principal.user_id,
         actor_label=principal.label,
-        tenant_id=tenant_id or principal.tenant_id,
+        tenant_id=recorded,
         client_address=principal.client_address,
-        detail={"reason": reason, **({"api_key": principal.api_key_id} if principal.api_key_id else {})},
+        detail=detail,
     )
     session.commit()
     message, remedy = _MESSAGES.get(reason, ("This action is not allowed.", None))

@@ -22,11 +22,12 @@ from backend.models import RecoveryCode, User, UserSession
 from backend.models.base import utcnow
 from backend.services import audit
 from backend.services.access import Principal, require_interactive
-from backend.services.identity import pending_mfa_user, token_hash
+from backend.services.identity import SESSION_TTL, pending_mfa_user, token_hash
 
 ISSUER = "MedAI Studio"
 RECOVERY_CODES = 10
 _WINDOW = 1  # accept the previous and next 30-second step too (clock drift)
+MAX_CODE_FAILURES = 5  # wrong codes before a half-open sign-in ends and the password is asked again
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,20 @@ def complete_sign_in(session: Session, cache: Cache, ring: KeyRing, token: str, 
     elif _use_recovery_code(session, user, normalized):
         method = "recovery_code"
     else:
-        _audit(session, user, "auth.mfa", "failed", row.client_address)
+        # guessing a 6-digit code must cost a password sign-in (rate-limited) every few tries
+        failures = cache.incr(f"mfa-fail:{row.id}", ttl_s=SESSION_TTL.total_seconds())
+        ended = failures >= MAX_CODE_FAILURES
+        if ended:
+            row.revoked_at = utcnow()
+            session.add(row)
+        _audit(session, user, "auth.mfa", "failed", row.client_address, session_ended=ended)
         session.commit()
+        if ended:
+            raise MedAIError(
+                ErrorCode.UNAUTHENTICATED,
+                "That code is not valid, and too many were wrong: this sign-in has ended.",
+                "Sign in with your password again.",
+            )
         raise MedAIError(
             ErrorCode.UNAUTHENTICATED,
             "That code is not valid.",
@@ -159,6 +172,11 @@ def complete_sign_in(session: Session, cache: Cache, ring: KeyRing, token: str, 
     session.add(row)
     _audit(session, user, "auth.mfa", "ok", row.client_address, method=method)
     return user
+
+
+def is_enabled(session: Session, principal: Principal) -> bool:
+    """Whether the signed-in user has two-step sign-in on (for the account page)."""
+    return _user(session, principal).mfa_enabled
 
 
 def remaining_recovery_codes(session: Session, principal: Principal) -> int:

@@ -221,10 +221,13 @@ def invite_member(
         session.add(user)
         session.flush()  # the membership's foreign key needs the row
         _record(session, principal, "user.create", "user", user.id, tenant_id=tenant.id, email=email)
-    elif session.exec(
-        select(Membership.id).where(Membership.tenant_id == tenant_id, Membership.user_id == user.id)
-    ).first():
-        raise MedAIError(ErrorCode.CONFLICT, f"{email} is already a member of {tenant.name}.", "Change their role.")
+    else:
+        elsewhere = set(session.exec(select(Membership.tenant_id).where(Membership.user_id == user.id)).all())
+        if tenant_id in elsewhere:
+            raise MedAIError(ErrorCode.CONFLICT, f"{email} is already a member of {tenant.name}.", "Change their role.")
+        if elsewhere and not principal.is_platform_admin:
+            # staff of another hospital join only through a platform admin, never by a tenant's own say
+            raise deny(session, principal, "member.add", "cross_tenant_invite", tenant_id)
     session.add(Membership(user_id=user.id, tenant_id=tenant_id, role=role))
     _record(session, principal, "member.add", "user", user.id, tenant_id=tenant_id, role=role)
     return Invitation(user.id, email, temporary)
@@ -288,7 +291,8 @@ def list_users(session: Session, principal: Principal) -> list[UserView]:
 
 def _manageable_user(session: Session, principal: Principal, user_id: str, action: str) -> User:
     """A platform admin manages anyone; a tenant admin only people who belong to no other tenant
-    than the one they administer, so one tenant can never lock out another's staff."""
+    than the one they administer, so one tenant can never lock out another's staff; and owners or
+    admins only with the approval right (owners), as for changing their role."""
     user = session.get(User, user_id)
     if user is None:
         raise MedAIError(ErrorCode.NOT_FOUND, "No such user.", "Reload the user list.")
@@ -297,10 +301,14 @@ def _manageable_user(session: Session, principal: Principal, user_id: str, actio
         return user
     if user.is_platform_admin or user.id == principal.user_id:
         raise deny(session, principal, action, "role", principal.tenant_id)
-    tenants = set(session.exec(select(Membership.tenant_id).where(Membership.user_id == user.id)).all())
-    if tenants != {principal.tenant_id}:
+    memberships = dict(
+        session.exec(select(Membership.tenant_id, Membership.role).where(Membership.user_id == user.id)).all()
+    )
+    if set(memberships) != {principal.tenant_id}:
         raise MedAIError(ErrorCode.NOT_FOUND, "No such user in this tenant.", "Reload the member list.")
     authorize(session, principal, Area.MEMBERS, Action.UPDATE)
+    if granting_needs_approval(memberships[principal.tenant_id]):  # owners and admins: as for their role
+        authorize(session, principal, Area.MEMBERS, Action.APPROVE)
     return user
 
 

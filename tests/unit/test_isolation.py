@@ -1,0 +1,638 @@
+"""Cross-tenant isolation: every /api endpoint and every service function that takes a principal,
+tried by tenant Beta's owner (browser session), Beta's personal key and Beta's tenant key against
+tenant Alpha's things. Each must refuse (401/403/404, FORBIDDEN/NOT_FOUND) or, when it acts on the
+caller's own tenant, show nothing of Alpha; and Alpha's data must be unchanged afterwards.
+
+A new endpoint or service function fails ``test_*_matrix_covers_*`` until a case for it is added
+here: that is the point, so isolation is checked for every future route too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import io
+import json
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, select
+
+import backend.api
+import backend.services
+from backend.api import create_api
+from backend.api.dependencies import runtime as runtime_dependency
+from backend.api.errors import unknown_path_router
+from backend.errors import ErrorCode, MedAIError
+from backend.models import DatasetVersion, Membership, ModelVersion, Tenant, User, UserSession
+from backend.runtime import Runtime
+from backend.services import (
+    access,
+    api_keys,
+    audit_log,
+    datasets,
+    identity,
+    images,
+    lineage,
+    mfa,
+    model_registry,
+    tenancy,
+    token_counting,
+)
+from backend.services.access import Principal
+from backend.services.permissions import SCOPES, Action, Area
+from tests.unit.identity_world import PASSWORD, add_tenant, add_user, sign
+
+ALL_SCOPES = sorted(SCOPES)
+ROWS = b'{"instruction": "Diet for hypertension?", "output": "Less salt."}\n{"instruction": "q", "output": "a"}\n'
+
+
+@dataclass
+class Side:
+    """One tenant's things."""
+
+    tenant: Tenant
+    owner: User
+    member: User
+    key_id: str = ""  # the owner's personal key
+    member_key_id: str = ""
+    tenant_key_id: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)  # credential name -> bearer token
+    principals: dict[str, Principal] = field(default_factory=dict)
+    dataset: DatasetVersion | None = None
+    models: tuple[ModelVersion, ...] = ()  # two versions of one model, trained on the dataset
+    image_id: str = ""
+
+
+@dataclass
+class World:
+    a: Side
+    b: Side
+    markers: tuple[str, ...]  # anything of Alpha's that must never reach Beta
+    rt: Runtime
+
+
+def _key(rt, principal: Principal, kind: str, name: str) -> tuple[str, str]:
+    with rt.session() as session:
+        view, token = api_keys.create_api_key(session, principal, kind=kind, name=name, scopes=ALL_SCOPES)
+    return view.id, token
+
+
+def _side(rt, slug: str, title: str) -> Side:
+    tenant = add_tenant(rt, slug, f"{title} Hospital")
+    owner = add_user(rt, f"owner@{slug}.cn", [(tenant, "tenant_owner")], name=f"{title} Owner")
+    member = add_user(rt, f"dev@{slug}.cn", [(tenant, "developer")], name=f"{title} Dev")
+    side = Side(tenant, owner, member)
+    owner_token, owner_principal = sign(rt, owner)
+    _, member_principal = sign(rt, member)
+    side.key_id, personal = _key(rt, owner_principal, "personal", f"{title} owner laptop")
+    member_key, _ = _key(rt, member_principal, "personal", f"{title} dev notebook")
+    side.tenant_key_id, tenant_token = _key(rt, owner_principal, "tenant", f"{title} PACS bridge")
+    with rt.session() as session:  # some history in the tenant's audit trail, and MFA to reset
+        tenancy.invite_member(session, owner_principal, tenant.id, f"nurse@{slug}.cn", f"{title} Nurse", "clinician")
+        row = session.get(User, member.id)
+        row.mfa_enabled = True
+        session.add(row)
+    side.member_key_id = member_key
+    side.tokens = {"session": owner_token, "personal key": personal, "tenant key": tenant_token}
+    _assets(rt, side, owner_principal, slug, title)
+    with rt.session() as session:
+        side.principals = {
+            "session": owner_principal,
+            "personal key": api_keys.authenticate_api_key(session, personal),
+            "tenant key": api_keys.authenticate_api_key(session, tenant_token),
+        }
+    return side
+
+
+def _assets(rt, side: Side, owner: Principal, slug: str, title: str) -> None:
+    """A dataset, a model with two versions trained on it (lineage), and a container image."""
+    with rt.session() as session:
+        side.dataset = datasets.import_version(
+            session,
+            rt.objects,
+            owner,
+            name=f"{title} notes",
+            filename="notes.jsonl",
+            stream=io.BytesIO(ROWS),
+            scratch_dir=rt.settings.scratch_dir,
+        )
+        side.models = tuple(
+            model_registry.register_version(
+                session,
+                rt.objects,
+                owner,
+                model_registry.VersionSpec(
+                    model_name=f"{slug}-model",
+                    parameters={"lr": lr},
+                    dataset_version_ids=(side.dataset.id,),
+                ),
+                [("model.safetensors", io.BytesIO(b"weights"))],
+                "upload",
+            )
+            for lr in (1e-4, 2e-4)
+        )
+        side.image_id = images.register_image(session, owner, f"registry.{slug}.cn/{slug}/trainer:1", "training").id
+
+
+def _tenant_scoped_tables() -> list[Any]:
+    return [t for t in SQLModel.metadata.sorted_tables if "tenant_id" in t.c and t.name != "audit_event"]
+
+
+def _rows(session: Session, table: Any, tenant_id: str) -> list[dict[str, Any]]:
+    query = sa_select(table).where(table.c.tenant_id == tenant_id)
+    return [dict(row) for row in session.connection().execute(query).mappings().all()]
+
+
+@pytest.fixture
+def world(runtime) -> World:
+    a, b = _side(runtime, "alpha-hospital", "Alpha"), _side(runtime, "beta-clinic", "Beta")
+    found: list[str] = ["alpha", *a.tokens.values()]  # "alpha": every name, e-mail and slug of Alpha's has it
+    with runtime.session() as session:  # the id of every row Alpha owns, in every tenant-scoped table
+        for table in _tenant_scoped_tables():
+            found += [row["id"] for row in _rows(session, table, a.tenant.id) if isinstance(row.get("id"), str)]
+        found += [row["prefix"] for row in _rows(session, SQLModel.metadata.tables["api_key"], a.tenant.id)]
+        found += session.exec(select(Membership.user_id).where(Membership.tenant_id == a.tenant.id)).all()
+    assert a.dataset is not None and a.dataset.id in found and a.image_id in found
+    return World(a, b, tuple(dict.fromkeys(found)), runtime)
+
+
+def leaked(world: World, text: str) -> list[str]:
+    lowered = text.lower()
+    return [m for m in world.markers if m.lower() in lowered]
+
+
+def snapshot(rt, side: Side) -> dict[str, Any]:
+    """Every row of the tenant in every tenant-scoped table, its people and their sessions, and its
+    stored objects: what another tenant could try to change. Audit rows are left out on purpose
+    (Beta's refused attempts are recorded in Alpha's trail) and so is when a key was last used."""
+    with rt.session() as session:
+        state: dict[str, Any] = {
+            table.name: sorted(
+                str({k: v for k, v in row.items() if k != "last_used_at"})
+                for row in _rows(session, table, side.tenant.id)
+            )
+            for table in _tenant_scoped_tables()
+        }
+        users = session.exec(
+            select(User).join(Membership, Membership.user_id == User.id).where(Membership.tenant_id == side.tenant.id)
+        ).all()
+        state["users"] = sorted(str(u.model_dump()) for u in users)
+        state["sessions"] = sorted(
+            str(s.model_dump())
+            for s in session.exec(select(UserSession).where(UserSession.user_id.in_([u.id for u in users]))).all()
+        )
+    state["objects"] = sorted((o.key, o.sha256) for o in rt.objects.list(f"tenants/{side.tenant.id}/"))
+    return state
+
+
+# (a) every REST endpoint ---------------------------------------------------------------------
+
+Fill = Callable[[World], dict[str, Any]]
+
+
+def _none(_w: World) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One way of calling an endpoint as Beta: path parameters, query, JSON body or multipart
+    form and files, from the world. ``own`` calls act on Beta's own tenant: they may succeed but
+    must show nothing of Alpha's; the others must be refused (401, 403 or 404)."""
+
+    path: Fill = _none
+    query: Fill = _none
+    body: Callable[[World], Any] = lambda _w: None
+    form: Fill = _none
+    files: Callable[[World], Any] = lambda _w: None
+    own: bool = False
+
+
+def _a_tenant(w: World) -> dict[str, Any]:
+    return {"tenant_id": w.a.tenant.id}
+
+
+def _a_member(w: World) -> dict[str, Any]:
+    return {"tenant_id": w.a.tenant.id, "user_id": w.a.member.id}
+
+
+def _a_member_from_b(w: World) -> dict[str, Any]:  # Alpha's person, through Beta's own tenant
+    return {"tenant_id": w.b.tenant.id, "user_id": w.a.member.id}
+
+
+def _a_dataset_version(w: World) -> dict[str, Any]:
+    assert w.a.dataset is not None
+    return {"version_id": w.a.dataset.id}
+
+
+def _a_model_version(w: World) -> dict[str, Any]:
+    return {"version_id": w.a.models[0].id}
+
+
+def _upload(_w: World) -> Any:
+    return {"file": ("notes.jsonl", io.BytesIO(ROWS), "application/octet-stream")}
+
+
+def _weights(_w: World) -> Any:
+    return [("files", ("model.safetensors", io.BytesIO(b"weights"), "application/octet-stream"))]
+
+
+def _spec_trained_on_alphas_data(w: World) -> dict[str, Any]:
+    assert w.a.dataset is not None
+    return {"model_name": "beta-borrowed", "dataset_version_ids": [w.a.dataset.id]}
+
+
+def _forged_download(w: World) -> dict[str, Any]:
+    """Beta's own signed link for its dataset, with the key changed to Alpha's file."""
+    assert w.a.dataset is not None and w.b.dataset is not None
+    with w.rt.session() as session:
+        url = datasets.download_url(session, w.rt.objects, w.b.principals["session"], w.b.dataset.id)
+    return {**dict(parse_qsl(urlsplit(url).query)), "key": w.a.dataset.object_key}
+
+
+# Needs no cross-tenant case: no credentials, or nothing of another tenant can be named.
+PUBLIC = {
+    ("GET", "/api/health"): "no credentials; platform health only",
+    ("POST", "/api/auth/login"): "password sign-in; takes no tenant's identifiers",
+    ("POST", "/api/auth/mfa"): "finishes one's own sign-in with its own token",
+    ("POST", "/api/auth/logout"): "ends the token it is sent with",
+    ("POST", "/api/auth/password"): "changes the caller's own password",
+    ("GET", "/api/permissions"): "the same static matrix for everyone",
+}
+
+CASES: dict[tuple[str, str], tuple[Call, ...]] = {
+    ("GET", "/api/me"): (Call(own=True),),
+    ("POST", "/api/auth/tenant"): (Call(body=lambda w: {"tenant_id": w.a.tenant.id}),),
+    ("GET", "/api/tenants"): (Call(own=True),),
+    ("POST", "/api/tenants"): (Call(body=lambda w: {"slug": w.a.tenant.slug, "name": "Taken"}),),
+    ("PATCH", "/api/tenants/{tenant_id}"): (Call(path=_a_tenant, body=lambda _w: {"status": "suspended"}),),
+    ("GET", "/api/tenants/{tenant_id}/members"): (Call(path=_a_tenant),),
+    ("POST", "/api/tenants/{tenant_id}/members"): (
+        Call(path=_a_tenant, body=lambda _w: {"email": "spy@beta-clinic.cn", "role": "tenant_owner"}),
+    ),
+    ("PATCH", "/api/tenants/{tenant_id}/members/{user_id}"): (
+        Call(path=_a_member, body=lambda _w: {"role": "viewer"}),
+        Call(path=_a_member_from_b, body=lambda _w: {"role": "viewer"}),
+    ),
+    ("DELETE", "/api/tenants/{tenant_id}/members/{user_id}"): (Call(path=_a_member), Call(path=_a_member_from_b)),
+    ("GET", "/api/users"): (Call(),),
+    ("PATCH", "/api/users/{user_id}"): (
+        Call(path=lambda w: {"user_id": w.a.member.id}, body=lambda _w: {"status": "disabled"}),
+        Call(path=lambda w: {"user_id": w.a.owner.id}, body=lambda _w: {"status": "disabled"}),
+    ),
+    ("POST", "/api/users/{user_id}/reset-mfa"): (Call(path=lambda w: {"user_id": w.a.member.id}),),
+    ("GET", "/api/keys"): (Call(own=True),),
+    ("POST", "/api/keys"): (Call(own=True, body=lambda _w: {"name": "beta script", "scopes": ["logs:read"]}),),
+    ("DELETE", "/api/keys/{key_id}"): (
+        Call(path=lambda w: {"key_id": w.a.key_id}),
+        Call(path=lambda w: {"key_id": w.a.tenant_key_id}),
+        Call(path=lambda w: {"key_id": w.a.member_key_id}),
+    ),
+    ("GET", "/api/audit"): (Call(own=True), Call(query=_a_tenant)),
+    ("GET", "/api/audit.csv"): (Call(own=True), Call(query=_a_tenant)),
+    # assets
+    ("GET", "/api/datasets"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "alpha"})),
+    ("POST", "/api/datasets"): (
+        Call(own=True, form=lambda _w: {"name": "beta upload"}, files=_upload),
+        Call(  # counting tokens with the tokenizer of Alpha's model
+            form=lambda w: {"name": "beta upload", "tokenizer_version_id": w.a.models[0].id}, files=_upload
+        ),
+    ),
+    ("GET", "/api/datasets/{dataset_id}"): (Call(path=lambda w: {"dataset_id": w.a.dataset.dataset_id}),),
+    ("GET", "/api/datasets/versions/{version_id}/download"): (Call(path=_a_dataset_version),),
+    ("POST", "/api/datasets/versions/{version_id}/retire"): (Call(path=_a_dataset_version),),
+    ("DELETE", "/api/datasets/versions/{version_id}"): (Call(path=_a_dataset_version),),
+    ("GET", "/api/objects/download"): (Call(query=_forged_download),),
+    ("GET", "/api/models"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "alpha"})),
+    ("POST", "/api/models"): (
+        Call(own=True, form=lambda _w: {"spec": json.dumps({"model_name": "beta-model-2"})}, files=_weights),
+        Call(form=lambda w: {"spec": json.dumps(_spec_trained_on_alphas_data(w))}, files=_weights),
+    ),
+    ("POST", "/api/models/import-path"): (
+        Call(
+            body=lambda w: {"path": str(w.rt.settings.model_import_roots[0]), "spec": _spec_trained_on_alphas_data(w)}
+        ),
+        Call(body=lambda w: {"path": str(w.rt.settings.object_store_dir), "spec": {"model_name": "beta-copy"}}),
+    ),
+    ("GET", "/api/models/{model_id}"): (Call(path=lambda w: {"model_id": w.a.models[0].model_id}),),
+    ("GET", "/api/models/versions/{before_id}/diff/{after_id}"): (
+        Call(path=lambda w: {"before_id": w.a.models[0].id, "after_id": w.a.models[1].id}),
+        Call(path=lambda w: {"before_id": w.b.models[0].id, "after_id": w.a.models[1].id}),
+    ),
+    ("POST", "/api/models/versions/{version_id}/promote"): (Call(path=_a_model_version),),
+    ("PATCH", "/api/models/versions/{version_id}"): (
+        Call(path=_a_model_version, body=lambda _w: {"status": "retired"}),
+    ),
+    ("DELETE", "/api/models/versions/{version_id}"): (Call(path=_a_model_version),),
+    ("GET", "/api/images"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "alpha"})),
+    ("POST", "/api/images"): (
+        Call(own=True, body=lambda _w: {"reference": "registry.beta-clinic.cn/b/serve:2", "purpose": "serving"}),
+    ),
+    ("POST", "/api/images/{image_id}/retire"): (Call(path=lambda w: {"image_id": w.a.image_id}),),
+    # an unknown node has no edges in Beta's tenant: 200 with an empty list, nothing of Alpha's
+    ("GET", "/api/lineage/{node_type}/{node_id}"): (
+        Call(own=True, path=lambda w: {"node_type": "dataset_version", "node_id": w.a.dataset.id}),
+        Call(own=True, path=lambda w: {"node_type": "model_version", "node_id": w.a.models[1].id}),
+    ),
+}
+
+
+def _walk(routes: list[Any]) -> list[APIRoute]:
+    """The real APIRoute objects, also inside FastAPI's wrappers for included routers."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif getattr(route, "original_router", None) is not None:
+            found.extend(_walk(route.original_router.routes))
+        elif getattr(route, "routes", None):
+            found.extend(_walk(route.routes))
+    return found
+
+
+def platform_routes() -> set[tuple[str, str]]:
+    app = backend.api.app
+    catch_all = {id(r) for r in unknown_path_router.routes}
+    walked = {
+        (method, route.path)
+        for route in _walk(app.routes)
+        if id(route) not in catch_all
+        for method in route.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops}
+    return {(m, p) for m, p in walked | documented if p.startswith(("/api/", "/v1/"))}
+
+
+def test_the_endpoint_matrix_covers_every_route():
+    routes = platform_routes()
+    assert ("GET", "/api/keys") in routes  # the walk found the included routers
+    unknown = sorted(routes - set(CASES) - set(PUBLIC))
+    assert not unknown, f"add cross-tenant cases to tests/unit/test_isolation.py::CASES for {unknown}"
+    stale = sorted((set(CASES) | set(PUBLIC)) - routes)
+    assert not stale, f"these routes no longer exist; drop them from the isolation matrix: {stale}"
+
+
+@pytest.fixture
+def client(runtime) -> TestClient:
+    api = create_api()
+    api.dependency_overrides[runtime_dependency] = lambda: runtime
+    return TestClient(api, raise_server_exceptions=False)
+
+
+def test_no_endpoint_lets_another_tenant_in(runtime, world, client):
+    before = snapshot(runtime, world.a)
+    problems: list[str] = []
+    for (method, template), calls in CASES.items():
+        for call in calls:
+            url = template.format(**call.path(world))
+            for credential, token in world.b.tokens.items():
+                response = client.request(
+                    method,
+                    url,
+                    params=call.query(world),
+                    json=call.body(world),
+                    data=call.form(world) or None,
+                    files=call.files(world),
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                where = f"{method} {url} as Beta's {credential} -> {response.status_code}"
+                expected = response.status_code < 500 if call.own else response.status_code in (401, 403, 404)
+                if not expected:
+                    problems.append(f"{where}: {response.text[:200]}")
+                if leaked(world, response.text):
+                    problems.append(f"{where} shows Alpha's {leaked(world, response.text)}")
+    assert not problems, "\n".join(problems)
+    assert snapshot(runtime, world.a) == before
+
+
+LISTS = (
+    "/api/me",
+    "/api/tenants",
+    "/api/keys",
+    "/api/audit",
+    "/api/audit.csv",
+    "/api/audit?actor=owner",
+    "/api/datasets",
+    "/api/models",
+    "/api/images",
+)
+
+
+def test_lists_show_beta_its_own_things_and_nothing_of_alphas(world, client):
+    for path in LISTS:
+        response = client.get(path, headers={"Authorization": f"Bearer {world.b.tokens['session']}"})
+        assert response.status_code == 200, path
+        assert "beta" in response.text.lower(), path  # not vacuous: Beta's own data is there
+        assert leaked(world, response.text) == [], path
+
+
+# (b) every service function that takes the acting principal ---------------------------------
+
+Invoke = Callable[[World, Session, Principal], Any]
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    invoke: Invoke
+    own: bool = False  # acts on the caller's own user or tenant; may succeed, must return nothing of Alpha's
+
+
+def _refused(*invokes: Invoke) -> tuple[ServiceCall, ...]:
+    return tuple(ServiceCall(i) for i in invokes)
+
+
+def _own(*invokes: Invoke) -> tuple[ServiceCall, ...]:
+    return tuple(ServiceCall(i, own=True) for i in invokes)
+
+
+def _without_role_in_a(p: Principal, w: World) -> Principal:
+    return dataclasses.replace(p, tenant_id=w.a.tenant.id, role=None)
+
+
+def _refuse_unless_false(allowed: bool) -> None:
+    if allowed:
+        raise AssertionError("may() allowed it")
+    raise MedAIError(ErrorCode.FORBIDDEN, "may() said no")
+
+
+SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
+    "access.authorize": _refused(
+        lambda w, s, p: access.authorize(s, p, Area.MEMBERS, Action.VIEW, w.a.tenant.id),
+        lambda w, s, p: access.authorize(s, p, Area.AUDIT, Action.VIEW, w.a.tenant.id),
+    ),
+    "access.may": _refused(
+        lambda w, s, p: _refuse_unless_false(access.may(s, p, Area.MEMBERS, Action.VIEW, w.a.tenant.id))
+    ),
+    "access.require_member": _refused(
+        lambda w, s, p: access.require_member(s, _without_role_in_a(p, w), "api_key.create")
+    ),
+    "access.require_interactive": _own(lambda w, s, p: access.require_interactive(s, p, "api_key.create")),
+    "access.deny": _own(lambda w, s, p: access.deny(s, p, "members.view", "other_tenant", w.a.tenant.id)),
+    "identity.switch_tenant": _refused(
+        lambda w, s, p: identity.switch_tenant(s, p, w.b.tokens["session"], w.a.tenant.id)
+    ),
+    "identity.change_password": _own(
+        lambda w, s, p: identity.change_password(s, p, w.b.tokens["session"], PASSWORD, "beta's new passphrase")
+    ),
+    "tenancy.create_tenant": _refused(lambda w, s, p: tenancy.create_tenant(s, p, w.a.tenant.slug, "Taken")),
+    "tenancy.set_tenant_status": _refused(lambda w, s, p: tenancy.set_tenant_status(s, p, w.a.tenant.id, "suspended")),
+    "tenancy.list_tenants": _own(lambda w, s, p: tenancy.list_tenants(s, p)),
+    "tenancy.list_members": _refused(lambda w, s, p: tenancy.list_members(s, p, w.a.tenant.id)),
+    "tenancy.invite_member": _refused(
+        lambda w, s, p: tenancy.invite_member(s, p, w.a.tenant.id, "spy@beta-clinic.cn", "Spy", "viewer")
+    ),
+    "tenancy.set_member_role": _refused(
+        lambda w, s, p: tenancy.set_member_role(s, p, w.a.tenant.id, w.a.member.id, "viewer"),
+        lambda w, s, p: tenancy.set_member_role(s, p, w.b.tenant.id, w.a.member.id, "viewer"),
+    ),
+    "tenancy.remove_member": _refused(
+        lambda w, s, p: tenancy.remove_member(s, p, w.a.tenant.id, w.a.member.id),
+        lambda w, s, p: tenancy.remove_member(s, p, w.b.tenant.id, w.a.member.id),
+    ),
+    "tenancy.list_users": _refused(lambda w, s, p: tenancy.list_users(s, p)),
+    "tenancy.set_user_status": _refused(
+        lambda w, s, p: tenancy.set_user_status(s, p, w.a.member.id, "disabled"),
+        lambda w, s, p: tenancy.set_user_status(s, p, w.a.owner.id, "disabled"),
+    ),
+    "tenancy.reset_mfa": _refused(lambda w, s, p: tenancy.reset_mfa(s, p, w.a.member.id)),
+    "api_keys.create_api_key": _own(
+        lambda w, s, p: api_keys.create_api_key(s, p, kind="personal", name="beta", scopes=["logs:read"])
+    ),
+    "api_keys.list_api_keys": _own(lambda w, s, p: api_keys.list_api_keys(s, p)),
+    "api_keys.revoke_api_key": _refused(
+        lambda w, s, p: api_keys.revoke_api_key(s, p, w.a.key_id),
+        lambda w, s, p: api_keys.revoke_api_key(s, p, w.a.tenant_key_id),
+    ),
+    "audit_log.search": _refused(lambda w, s, p: audit_log.search(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id)))
+    + _own(lambda w, s, p: audit_log.search(s, p, audit_log.AuditFilter())),
+    "audit_log.export_csv": _refused(
+        lambda w, s, p: audit_log.export_csv(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id))
+    )
+    + _own(lambda w, s, p: audit_log.export_csv(s, p, audit_log.AuditFilter())),
+    # The second factor is always the caller's own: nothing of another user can be named.
+    "mfa.begin_enrollment": _own(lambda w, s, p: mfa.begin_enrollment(s, w.rt.keys, p)),
+    "mfa.confirm_enrollment": _own(lambda w, s, p: mfa.confirm_enrollment(s, w.rt.cache, w.rt.keys, p, "000000")),
+    "mfa.regenerate_recovery_codes": _own(
+        lambda w, s, p: mfa.regenerate_recovery_codes(s, w.rt.cache, w.rt.keys, p, "000000")
+    ),
+    "mfa.disable": _own(lambda w, s, p: mfa.disable(s, w.rt.cache, w.rt.keys, p, "000000")),
+    "mfa.remaining_recovery_codes": _own(lambda w, s, p: mfa.remaining_recovery_codes(s, p)),
+    "mfa.is_enabled": _own(lambda w, s, p: mfa.is_enabled(s, p)),
+    # assets
+    "datasets.import_version": _own(
+        lambda w, s, p: datasets.import_version(
+            s,
+            w.rt.objects,
+            p,
+            name="beta",
+            filename="b.jsonl",
+            stream=io.BytesIO(ROWS),
+            scratch_dir=w.rt.settings.scratch_dir,
+        )
+    ),
+    "datasets.list_datasets": _own(
+        lambda w, s, p: datasets.list_datasets(s, p), lambda w, s, p: datasets.list_datasets(s, p, "alpha")
+    ),
+    "datasets.get_dataset": _refused(lambda w, s, p: datasets.get_dataset(s, p, w.a.dataset.dataset_id)),
+    "datasets.download_url": _refused(lambda w, s, p: datasets.download_url(s, w.rt.objects, p, w.a.dataset.id)),
+    "datasets.retire_version": _refused(lambda w, s, p: datasets.retire_version(s, p, w.a.dataset.id)),
+    "datasets.delete_version": _refused(lambda w, s, p: datasets.delete_version(s, w.rt.objects, p, w.a.dataset.id)),
+    "model_registry.register_version": _refused(
+        lambda w, s, p: model_registry.register_version(
+            s,
+            w.rt.objects,
+            p,
+            model_registry.VersionSpec(**{**_spec_trained_on_alphas_data(w), "dataset_version_ids": (w.a.dataset.id,)}),
+            [("model.safetensors", io.BytesIO(b"weights"))],
+            "upload",
+        )
+    ),
+    "model_registry.list_models": _own(
+        lambda w, s, p: model_registry.list_models(s, p), lambda w, s, p: model_registry.list_models(s, p, "alpha")
+    ),
+    "model_registry.get_model": _refused(lambda w, s, p: model_registry.get_model(s, p, w.a.models[0].model_id)),
+    "model_registry.diff_parameters": _refused(
+        lambda w, s, p: model_registry.diff_parameters(s, p, w.a.models[0].id, w.a.models[1].id),
+        lambda w, s, p: model_registry.diff_parameters(s, p, w.b.models[0].id, w.a.models[1].id),
+    ),
+    "model_registry.promote": _refused(lambda w, s, p: model_registry.promote(s, p, w.a.models[0].id)),
+    "model_registry.set_status": _refused(lambda w, s, p: model_registry.set_status(s, p, w.a.models[0].id, "retired")),
+    "model_registry.delete_version": _refused(
+        lambda w, s, p: model_registry.delete_version(s, w.rt.objects, p, w.a.models[1].id)
+    ),
+    "images.register_image": _own(
+        lambda w, s, p: images.register_image(s, p, "registry.beta-clinic.cn/b/lab:3", "workbench")
+    ),
+    "images.list_images": _own(
+        lambda w, s, p: images.list_images(s, p), lambda w, s, p: images.list_images(s, p, "", "alpha")
+    ),
+    "images.retire_image": _refused(lambda w, s, p: images.retire_image(s, p, w.a.image_id)),
+    "lineage.graph": _own(
+        lambda w, s, p: lineage.graph(s, p, lineage.Node("dataset_version", w.a.dataset.id)),
+        lambda w, s, p: lineage.graph(s, p, lineage.Node("model_version", w.a.models[0].id)),
+    ),
+    "token_counting.counter_for": _refused(
+        lambda w, s, p: token_counting.counter_for(
+            s, w.rt.objects, p, w.a.models[0].id, w.rt.settings.data_dir / "cache"
+        )
+    ),
+}
+
+
+def principal_functions() -> set[str]:
+    """Every public function of every backend.services module that takes the acting principal."""
+    names = set()
+    for info in pkgutil.iter_modules(backend.services.__path__):
+        module = importlib.import_module(f"backend.services.{info.name}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            public = function.__module__ == module.__name__ and not name.startswith("_")
+            if public and "principal" in inspect.signature(function).parameters:
+                names.add(f"{module.__name__.rsplit('.', 1)[1]}.{name}")
+    return names
+
+
+def test_the_service_matrix_covers_every_function_that_takes_a_principal():
+    functions = principal_functions()
+    assert "tenancy.list_members" in functions
+    unknown = sorted(functions - set(SERVICE_CASES))
+    assert not unknown, f"add cross-tenant cases to tests/unit/test_isolation.py::SERVICE_CASES for {unknown}"
+    stale = sorted(set(SERVICE_CASES) - functions)
+    assert not stale, f"these functions no longer exist or take no principal; drop them: {stale}"
+
+
+def test_no_service_function_lets_another_tenant_in(runtime, world):
+    before = snapshot(runtime, world.a)
+    problems: list[str] = []
+    for name, calls in SERVICE_CASES.items():
+        for number, call in enumerate(calls):
+            for credential, principal in world.b.principals.items():
+                where = f"{name} case {number} as Beta's {credential}"
+                try:
+                    with runtime.session() as session:
+                        result = call.invoke(world, session, principal)
+                except MedAIError as error:
+                    shown = f"{error.message} {error.remedy}"
+                    if not call.own and error.code not in (ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND):
+                        problems.append(f"{where} raised {error.code}, not FORBIDDEN/NOT_FOUND: {error.message}")
+                    if leaked(world, shown):
+                        problems.append(f"{where} error shows Alpha's {leaked(world, shown)}")
+                    continue
+                if not call.own:
+                    problems.append(f"{where} was allowed and returned {result!r:.200}")
+                if leaked(world, repr(result)):
+                    problems.append(f"{where} returned Alpha's {leaked(world, repr(result))}")
+    assert not problems, "\n".join(problems)
+    assert snapshot(runtime, world.a) == before
+    with runtime.session() as session:  # Alpha's people still sign in and act as before
+        assert identity.resolve_session(session, world.a.tokens["session"]).tenant_id == world.a.tenant.id
+        for token in (world.a.tokens["personal key"], world.a.tokens["tenant key"]):
+            assert api_keys.authenticate_api_key(session, token).tenant_id == world.a.tenant.id

@@ -1,0 +1,118 @@
+"""Fixed-window rate limits on the cache's counters, and the sign-in limits built on them."""
+
+import functools
+
+import pytest
+from sqlmodel import select
+
+from backend.adapters.cache.memory import MemoryCache
+from backend.errors import ErrorCode, MedAIError
+from backend.models import User
+from backend.services import identity, ratelimit
+from backend.services.ratelimit import Limit
+from tests.unit.identity_world import PASSWORD, add_tenant, add_user, events
+
+LIMIT = Limit("api", 3, 60)
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limited(cache, limit, who, clock) -> MedAIError:
+    with pytest.raises(MedAIError) as caught:
+        ratelimit.hit(cache, limit, who, clock)
+    assert caught.value.code is ErrorCode.RATE_LIMITED and caught.value.http_status == 429
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("now", "retry_after"),
+    [(6_000_000.0, 60), (6_000_000.25, 60), (6_000_020.5, 40), (6_000_059.0, 1), (6_000_059.9, 1)],
+)
+def test_over_the_limit_says_when_the_window_ends(now, retry_after):
+    cache, clock = MemoryCache(), Clock(now)  # 6_000_000 is a window start (a multiple of 60)
+    assert [ratelimit.hit(cache, LIMIT, "key:a", clock) for _ in range(3)] == [2, 1, 0]
+    error = limited(cache, LIMIT, "key:a", clock)
+    assert error.retry_after_s == retry_after and 0 < error.retry_after_s <= LIMIT.window_s
+    assert f"{retry_after} s" in error.remedy and "MEDAI_API_RATE_LIMIT" in error.remedy
+    limited(cache, LIMIT, "key:a", clock)  # refused requests still count: it stays closed
+
+
+def test_a_new_window_starts_afresh():
+    cache, clock = MemoryCache(), Clock(6_000_030.0)
+    for _ in range(3):
+        ratelimit.hit(cache, LIMIT, "key:a", clock)
+    limited(cache, LIMIT, "key:a", clock)
+    clock.now = 6_000_059.999
+    limited(cache, LIMIT, "key:a", clock)
+    clock.now = 6_000_060.0
+    assert ratelimit.hit(cache, LIMIT, "key:a", clock) == 2
+
+
+def test_buckets_and_limits_are_independent():
+    cache, clock = MemoryCache(), Clock(6_000_000.0)
+    for _ in range(3):
+        ratelimit.hit(cache, LIMIT, "key:a", clock)
+    limited(cache, LIMIT, "key:a", clock)
+    assert ratelimit.hit(cache, LIMIT, "key:b", clock) == 2
+    assert ratelimit.hit(cache, Limit("login", 3, 60), "key:a", clock) == 2
+    assert ratelimit.hit(MemoryCache(), LIMIT, "key:a", clock) == 2  # another process without Redis
+
+
+def test_the_counter_expires_with_its_window():
+    monotonic = Clock(100.0)
+    cache = MemoryCache(clock=monotonic)
+    ratelimit.hit(cache, LIMIT, "key:a", Clock(6_000_000.0))
+    monotonic.now += LIMIT.window_s + 1
+    assert cache.get(f"ratelimit:api:key:a:{6_000_000 // 60}") is None  # nothing piles up in the cache
+
+
+# sign-in ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def login(runtime, monkeypatch):
+    """Sign-in with a limit of 3 per minute, on a clock that stays inside one window."""
+    ruijin = add_tenant(runtime, "ruijin")
+    for email in ("a@ruijin.cn", "b@ruijin.cn", "c@ruijin.cn", "d@ruijin.cn"):
+        add_user(runtime, email, [(ruijin, "developer")])
+    monkeypatch.setattr(ratelimit, "hit", functools.partial(ratelimit.hit, clock=Clock(6_000_030.0)))
+    limit = Limit("login", 3, 60)
+
+    def attempt(email, address, password=PASSWORD):
+        if password == PASSWORD:
+            with runtime.session() as session:
+                return identity.sign_in(session, runtime.cache, limit, email, password, address)
+        with pytest.raises(MedAIError) as caught, runtime.session() as session:
+            identity.sign_in(session, runtime.cache, limit, email, password, address)
+        assert caught.value.code is ErrorCode.UNAUTHENTICATED  # counted, but not yet limited
+        return None
+
+    return attempt
+
+
+def test_sign_in_is_limited_per_client_address(runtime, login):
+    for email in ("a@ruijin.cn", "b@ruijin.cn", "c@ruijin.cn"):
+        login(email, "10.0.0.1", "wrong password!")
+    with pytest.raises(MedAIError) as caught:
+        login("d@ruijin.cn", "10.0.0.1")  # a fourth account from the same address, right password
+    assert (caught.value.code, caught.value.retry_after_s) == (ErrorCode.RATE_LIMITED, 30)
+    assert login("d@ruijin.cn", "10.0.0.2").token  # another address is not affected
+    # refused before the password was even checked: no audit row, no failure counted
+    assert [e.actor_label for e in events(runtime, "auth.login")].count("d@ruijin.cn") == 1
+    with runtime.session() as session:
+        assert session.exec(select(User.failed_logins).where(User.email == "d@ruijin.cn")).one() == 0
+
+
+def test_sign_in_is_limited_per_email_across_addresses(runtime, login):
+    for n in range(3):
+        login("a@ruijin.cn", f"10.0.1.{n}", "wrong password!")
+    with pytest.raises(MedAIError) as caught:
+        login(" A@Ruijin.cn ", "10.0.1.99")  # the same account however it is typed
+    assert caught.value.code is ErrorCode.RATE_LIMITED
+    assert login("b@ruijin.cn", "10.0.1.99").token
