@@ -20,6 +20,7 @@ from sqlmodel import Session
 from backend import db
 from backend.adapters.cache import Cache, build_cache
 from backend.adapters.envelope import KeyRing, load_key_ring
+from backend.adapters.metrics import MetricsStore, build_metrics_store
 from backend.adapters.objectstore import ObjectStore, build_object_store
 from backend.services import identity
 from backend.services.controller import Controller
@@ -35,6 +36,7 @@ class Runtime:
     controller: Controller
     keys: KeyRing
     objects: ObjectStore
+    metrics: MetricsStore
 
     @property
     def login_limit(self) -> Limit:
@@ -92,6 +94,7 @@ def build_runtime(settings: Settings) -> Runtime:
         controller=Controller(interval_s=settings.controller_interval_s),
         keys=keys,
         objects=build_object_store(settings, keys),
+        metrics=build_metrics_store(settings),
     )
 
 
