@@ -1,0 +1,333 @@
+"""The training worker: one process per job attempt, run by the local compute adapter or as
+a Kubernetes Job. It talks to the platform only through the object store and the metrics
+store, so it runs the same on a laptop and in a pod:
+
+  in:  the job spec (a JSON file), base model files and dataset files from object storage,
+       and the latest checkpoint when the attempt resumes;
+  out: a point per logged step in the metrics store (loss, eval loss, learning rate, grad
+       norm, tokens/s, epoch, step, ETA), every checkpoint uploaded as it is saved, the
+       final model under ``output/``, and ``result.json`` saying how it ended.
+
+Run: ``python -m backend.workers.train SPEC.json``; exit status 0 on success.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from backend.adapters.envelope import load_key_ring
+from backend.adapters.metrics import MetricsStore, Point, build_metrics_store
+from backend.adapters.objectstore import ObjectStore, build_object_store
+from backend.settings import get_settings
+
+logger = logging.getLogger("medai.train")
+
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}{{ eos_token }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+_ROLE = {"human": "user", "gpt": "assistant", "observation": "tool", "function_call": "assistant"}
+
+
+@dataclass
+class DatasetFile:
+    object_key: str
+    file_type: str
+    shape: str
+
+
+@dataclass
+class TrainSpec:
+    job_id: str
+    tenant_id: str
+    type: str  # sft | dpo
+    base_model_prefix: str  # object prefix of the base model version's files
+    base_model_files: list[str]
+    train: list[DatasetFile]
+    hyperparameters: dict[str, Any]
+    job_prefix: str  # object prefix for checkpoints/, output/ and result.json
+    workdir: str
+    resume: bool = False
+    eval: list[DatasetFile] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainSpec:
+        data = json.loads(path.read_text())
+        data["train"] = [DatasetFile(**d) for d in data["train"]]
+        data["eval"] = [DatasetFile(**d) for d in data.get("eval", [])]
+        return cls(**data)
+
+    def dump(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1))
+
+
+# data -------------------------------------------------------------------------------------
+
+
+def _turns(record: dict[str, Any]) -> list[dict[str, str]]:
+    turns = record.get("messages", record.get("conversations")) or []
+    return [
+        {
+            "role": _ROLE.get(t.get("role", t.get("from")), t.get("role", t.get("from"))),
+            "content": str(t.get("content", t.get("value", ""))),
+        }
+        for t in turns
+    ]
+
+
+def sft_example(shape: str, record: dict[str, Any]) -> dict[str, Any]:
+    """One record in the form TRL's SFTTrainer takes: chat messages, or plain text."""
+    if shape == "text":
+        return {"text": str(record["text"])}
+    if shape == "sharegpt":
+        return {"messages": _turns(record)}
+    prompt = str(record["instruction"]) + (f"\n{record['input']}" if record.get("input") else "")
+    messages = [{"role": "system", "content": str(record["system"])}] if record.get("system") else []
+    return {
+        "messages": [
+            *messages,
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": str(record["output"])},
+        ]
+    }
+
+
+def preference_example(record: dict[str, Any]) -> dict[str, Any]:
+    return {"prompt": str(record["prompt"]), "chosen": str(record["chosen"]), "rejected": str(record["rejected"])}
+
+
+def _load_rows(objects: ObjectStore, files: list[DatasetFile], folder: Path, kind: str) -> list[dict[str, Any]]:
+    from backend.services.dataset_formats import Issue, records
+
+    rows: list[dict[str, Any]] = []
+    for index, item in enumerate(files):
+        local = folder / f"{index}.{item.file_type}"
+        _download(objects, item.object_key, local)
+        for _, record in records(local, item.file_type):
+            if isinstance(record, Issue):
+                continue  # the file was validated at import; nothing unreadable is left
+            rows.append(preference_example(record) if kind == "dpo" else sft_example(item.shape, record))
+    return rows
+
+
+# storage ----------------------------------------------------------------------------------
+
+
+def _download(objects: ObjectStore, key: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        for chunk in objects.open(key):
+            out.write(chunk)
+
+
+def _upload_folder(objects: ObjectStore, folder: Path, prefix: str) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                objects.put(prefix + path.relative_to(folder).as_posix(), handle)
+
+
+def latest_checkpoint(objects: ObjectStore, job_prefix: str) -> tuple[int, str] | None:
+    """(step, prefix) of the newest complete checkpoint (one with its trainer_state.json)."""
+    steps = {}
+    for info in objects.list(job_prefix + "checkpoints/"):
+        parts = info.key.removeprefix(job_prefix + "checkpoints/").split("/")
+        if len(parts) >= 2 and parts[0].startswith("checkpoint-") and parts[-1] == "trainer_state.json":
+            steps[int(parts[0].split("-")[1])] = f"{job_prefix}checkpoints/{parts[0]}/"
+    if not steps:
+        return None
+    step = max(steps)
+    return step, steps[step]
+
+
+def _fetch_prefix(objects: ObjectStore, prefix: str, folder: Path) -> None:
+    for info in objects.list(prefix):
+        _download(objects, info.key, folder / info.key.removeprefix(prefix))
+
+
+# training ---------------------------------------------------------------------------------
+
+
+def _callback(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore, started: float):  # noqa: ANN202
+    from transformers import TrainerCallback
+
+    class PlatformCallback(TrainerCallback):
+        """Every log line to the metrics store, every checkpoint to object storage."""
+
+        def __init__(self) -> None:
+            self._last_tokens: tuple[float, float] | None = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs) -> None:  # noqa: ANN001, ANN003
+            logs = logs or {}
+            now = time.monotonic()
+            fields = {k: float(v) for k, v in logs.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+            fields["step"] = float(state.global_step)
+            fields["total_steps"] = float(state.max_steps)
+            if state.global_step:
+                per_step = (now - started) / state.global_step
+                fields["eta_s"] = max(0.0, (state.max_steps - state.global_step) * per_step)
+            if "num_tokens" in logs:
+                if self._last_tokens is not None and now > self._last_tokens[1]:
+                    fields["tokens_per_s"] = (float(logs["num_tokens"]) - self._last_tokens[0]) / (
+                        now - self._last_tokens[1]
+                    )
+                self._last_tokens = (float(logs["num_tokens"]), now)
+            metrics.write(
+                [Point("train", {"job_id": spec.job_id, "tenant_id": spec.tenant_id}, fields, datetime.now(UTC))]
+            )
+            logger.info("step %s/%s %s", state.global_step, state.max_steps, json.dumps(logs, default=str))
+
+        def on_save(self, args, state, control, **kwargs) -> None:  # noqa: ANN001, ANN003
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                _upload_folder(objects, folder, f"{spec.job_prefix}checkpoints/checkpoint-{state.global_step}/")
+                logger.info("checkpoint %s uploaded", state.global_step)
+
+    return PlatformCallback()
+
+
+def _precision(wanted: str) -> dict[str, bool]:
+    import torch
+
+    if wanted == "bf16" and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return {"bf16": True, "fp16": False}
+    if wanted == "fp16" and torch.cuda.is_available():
+        return {"bf16": False, "fp16": True}
+    return {"bf16": False, "fp16": False}  # CPU, or fp32 asked for
+
+
+def _common_args(spec: TrainSpec, output_dir: Path, has_eval: bool) -> dict[str, Any]:
+    import torch
+
+    h = spec.hyperparameters
+    return {
+        "output_dir": str(output_dir),
+        "learning_rate": h["learning_rate"],
+        "num_train_epochs": h["num_train_epochs"],
+        "max_steps": h["max_steps"],
+        "per_device_train_batch_size": h["per_device_train_batch_size"],
+        "gradient_accumulation_steps": h["gradient_accumulation_steps"],
+        "lr_scheduler_type": h["lr_scheduler_type"],
+        "warmup_steps": h["warmup_ratio"],  # a float in [0, 1) is a ratio of the total steps
+        "logging_steps": h["logging_steps"],
+        "save_steps": h["save_steps"],
+        "save_total_limit": h["save_total_limit"],
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": h["eval_steps"] if has_eval else None,
+        "seed": h["seed"],
+        "report_to": [],
+        "use_cpu": not torch.cuda.is_available(),
+        "max_length": h["cutoff_len"],
+        "disable_tqdm": True,
+        **_precision(h["precision"]),
+    }
+
+
+def _peft_config(spec: TrainSpec):  # noqa: ANN202
+    h = spec.hyperparameters
+    if h["finetuning"] != "lora":
+        return None
+    from peft import LoraConfig
+
+    targets = h["lora_target"] if h["lora_target"] == "all-linear" else [t.strip() for t in h["lora_target"].split(",")]
+    return LoraConfig(
+        r=h["lora_rank"],
+        lora_alpha=h["lora_alpha"],
+        lora_dropout=h["lora_dropout"],
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[str, Any]:
+    """One attempt of a job; returns the summary that goes into result.json."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+    workdir = Path(spec.workdir)
+    base = workdir / "base"
+    for name in spec.base_model_files:
+        if not (base / name).exists():
+            _download(objects, spec.base_model_prefix + name, base / name)
+    train_rows = _load_rows(objects, spec.train, workdir / "data" / "train", spec.type)
+    eval_rows = _load_rows(objects, spec.eval, workdir / "data" / "eval", spec.type) if spec.eval else []
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
+    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
+    output_dir = workdir / "checkpoints"
+    resume_from = None
+    if spec.resume and (found := latest_checkpoint(objects, spec.job_prefix)) is not None:
+        step, prefix = found
+        resume_from = output_dir / f"checkpoint-{step}"
+        if not resume_from.is_dir():
+            _fetch_prefix(objects, prefix, resume_from)
+        logger.info("resuming from checkpoint %s", step)
+    args = _common_args(spec, output_dir, bool(eval_rows))
+    trainer_kwargs = {
+        "model": model,
+        "train_dataset": Dataset.from_list(train_rows),
+        "eval_dataset": Dataset.from_list(eval_rows) if eval_rows else None,
+        "processing_class": tokenizer,
+        "peft_config": _peft_config(spec),
+        "callbacks": [_callback(spec, objects, metrics, time.monotonic())],
+    }
+    if spec.type == "dpo":
+        h = spec.hyperparameters
+        trainer = DPOTrainer(args=DPOConfig(**args, beta=h["dpo_beta"], loss_type=h["dpo_loss_type"]), **trainer_kwargs)
+    else:
+        trainer = SFTTrainer(args=SFTConfig(**args), **trainer_kwargs)
+    result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    final = workdir / "final"
+    trained = trainer.model.merge_and_unload() if hasattr(trainer.model, "merge_and_unload") else trainer.model
+    trained.save_pretrained(final, safe_serialization=True)
+    tokenizer.save_pretrained(final)
+    _upload_folder(objects, final, spec.job_prefix + "output/")
+    summary = {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
+    return {
+        "status": "succeeded",
+        "global_step": result.global_step,
+        "metrics": summary,
+        "resumed_from": str(resume_from or ""),
+    }
+
+
+def _write_result(objects: ObjectStore, spec: TrainSpec, result: dict[str, Any]) -> None:
+    import io
+
+    result["finished_at"] = datetime.now(UTC).isoformat()
+    objects.put(spec.job_prefix + "result.json", io.BytesIO(json.dumps(result).encode()), "application/json")
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    spec = TrainSpec.load(Path(argv[0]))
+    settings = get_settings()
+    objects = build_object_store(settings, load_key_ring(settings))
+    metrics = build_metrics_store(settings)
+    try:
+        result = run(spec, objects, metrics)
+    except Exception as error:  # the reason goes to result.json and the log; the controller decides on retries
+        logger.error("training failed: %s\n%s", error, traceback.format_exc())
+        _write_result(objects, spec, {"status": "failed", "error": f"{type(error).__name__}: {error}"[:2000]})
+        return 1
+    _write_result(objects, spec, result)
+    shutil.rmtree(Path(spec.workdir) / "checkpoints", ignore_errors=True)  # uploaded already
+    logger.info("training finished: %s", json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

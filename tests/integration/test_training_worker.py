@@ -1,0 +1,151 @@
+"""The training worker for real, as its own process: a tiny Llama (built here, with a locally
+trained tokenizer) fine-tuned with SFT and with DPO on CPU; the loss goes down, checkpoints
+and the final model land in object storage; a worker killed with SIGKILL resumes from its
+last uploaded checkpoint."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from backend.adapters.envelope import load_key_ring
+from backend.adapters.metrics import build_metrics_store
+from backend.adapters.objectstore import build_object_store
+from backend.services.training_presets import resolve
+from backend.settings import Settings
+from backend.workers.train import DatasetFile, TrainSpec, latest_checkpoint
+from tests.tiny_model import build_model
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+SFT_ROWS = [
+    {"instruction": "高血压患者饮食要注意什么？", "output": "低盐低脂，多吃蔬菜水果，规律服药。"},
+    {"instruction": "What is a normal resting heart rate?", "output": "60 to 100 beats per minute for adults."},
+    {"instruction": "糖尿病需要监测什么？", "output": "空腹血糖和糖化血红蛋白。"},
+] * 8
+DPO_ROWS = [
+    {"prompt": "孕妇可以服用布洛芬吗？", "chosen": "孕晚期应避免，请咨询医生。", "rejected": "可以随便吃。"},
+    {
+        "prompt": "Can I stop antibiotics early?",
+        "chosen": "Finish the course unless your doctor says otherwise.",
+        "rejected": "Yes, stop when you feel better.",
+    },
+] * 8
+
+
+@pytest.fixture
+def world(tmp_path, clean_env):
+    """Settings the worker will read from the environment, a base model and a dataset in storage."""
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)
+    objects = build_object_store(settings, load_key_ring(settings))
+    base = build_model(tmp_path / "base")
+    names = sorted(p.name for p in base.iterdir() if p.is_file())
+    for name in names:
+        with (base / name).open("rb") as handle:
+            objects.put(f"tenants/t1/models/base/v1/{name}", handle)
+    for shape, rows in (("alpaca", SFT_ROWS), ("preference", DPO_ROWS)):
+        payload = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+        objects.put(f"tenants/t1/datasets/{shape}.jsonl", io.BytesIO(payload))
+    clean_env.setenv("MEDAI_DATA_DIR", str(settings.data_dir))
+    return settings, objects, names
+
+
+def _spec(settings, names, job_id: str, kind: str, shape: str, **overrides) -> Path:
+    spec = TrainSpec(
+        job_id=job_id,
+        tenant_id="t1",
+        type=kind,
+        base_model_prefix="tenants/t1/models/base/v1/",
+        base_model_files=names,
+        train=[DatasetFile(f"tenants/t1/datasets/{shape}.jsonl", "jsonl", shape)],
+        hyperparameters=resolve(
+            "quick-check",
+            {
+                "finetuning": "full",
+                "learning_rate": 3e-3,
+                "cutoff_len": 64,
+                "per_device_train_batch_size": 4,
+                "gradient_accumulation_steps": 1,
+                **overrides,
+            },
+        ),
+        job_prefix=f"tenants/t1/jobs/{job_id}/",
+        workdir=str(settings.data_dir / "jobs" / job_id),
+    )
+    Path(spec.workdir).mkdir(parents=True, exist_ok=True)
+    path = Path(spec.workdir) / "spec.json"
+    spec.dump(path)
+    return path
+
+
+def _start(spec_path: Path, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "backend.workers.train", str(spec_path)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _losses(settings, job_id: str) -> list[float]:
+    store = build_metrics_store(settings)
+    series = store.query("train", {"job_id": job_id}, datetime.now(UTC) - timedelta(hours=1), fields=["loss"])
+    return series[0].values if series else []
+
+
+def _result(objects, job_id: str) -> dict:
+    return json.loads(b"".join(objects.open(f"tenants/t1/jobs/{job_id}/result.json")))
+
+
+@pytest.mark.parametrize(("kind", "shape"), [("sft", "alpaca"), ("dpo", "preference")])
+def test_training_lowers_the_loss_and_stores_the_model(world, tmp_path, kind, shape):
+    settings, objects, names = world
+    job = f"job-{kind}"
+    worker = _start(_spec(settings, names, job, kind, shape, max_steps=16), tmp_path / "worker.log")
+    assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    result = _result(objects, job)
+    assert result["status"] == "succeeded" and result["global_step"] == 16
+    losses = _losses(settings, job)
+    assert len(losses) >= 8
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3  # it learned something
+    stored = {o.key.rsplit("/", 1)[-1] for o in objects.list(f"tenants/t1/jobs/{job}/output/")}
+    assert {"model.safetensors", "config.json", "tokenizer.json"} <= stored
+    assert latest_checkpoint(objects, f"tenants/t1/jobs/{job}/")[0] == 16
+
+
+def test_a_killed_worker_resumes_from_its_last_checkpoint(world, tmp_path):
+    settings, objects, names = world
+    job = "job-resume"
+    spec_path = _spec(settings, names, job, "sft", "alpaca", max_steps=400, save_steps=5, logging_steps=1)
+    worker = _start(spec_path, tmp_path / "first.log")
+    deadline = time.monotonic() + 300
+    while latest_checkpoint(objects, f"tenants/t1/jobs/{job}/") is None:
+        assert worker.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "no checkpoint was uploaded in time"
+        time.sleep(0.2)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+    step, _ = latest_checkpoint(objects, f"tenants/t1/jobs/{job}/")
+    assert step < 400
+
+    spec = TrainSpec.load(spec_path)
+    spec.resume, spec.hyperparameters["max_steps"] = True, step + 10
+    spec.dump(spec_path)
+    second = _start(spec_path, tmp_path / "second.log")
+    assert second.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()[-3000:]
+    result = _result(objects, job)
+    assert result["status"] == "succeeded" and result["global_step"] == step + 10
+    assert result["resumed_from"].endswith(f"checkpoint-{step}")
+    assert f"resuming from checkpoint {step}" in (tmp_path / "second.log").read_text()
