@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     compute_backend: Literal["local", "kubernetes"] = Field("local", description="Where jobs, services and IDEs run")
     k8s_namespace: str = Field("medai", description="Kubernetes namespace for workloads")
     kubeconfig: str = Field("", description="Path to a kubeconfig; empty means in-cluster config")
+    training_image: str = Field(
+        "registry.local/medai/train:latest", description="Container image Kubernetes training Jobs run"
+    )
 
     # first run
     admin_email: str = Field("admin@medai.local", description="E-mail of the platform admin made on an empty database")

@@ -4,6 +4,7 @@ on ``SQLModel.metadata``, which is what Alembic compares migrations against."""
 from backend.models.assets import ContainerImage, Dataset, DatasetVersion, LineageEdge, ModelAsset, ModelVersion
 from backend.models.identity import ApiKey, AuditEvent, Membership, RecoveryCode, Tenant, User, UserSession
 from backend.models.platform import PlatformSetting
+from backend.models.training import JobEvent, JobQueue, ResourcePool, TrainingJob
 
 __all__ = [
     "ApiKey",
@@ -11,13 +12,17 @@ __all__ = [
     "ContainerImage",
     "Dataset",
     "DatasetVersion",
+    "JobEvent",
+    "JobQueue",
     "LineageEdge",
     "Membership",
     "ModelAsset",
     "ModelVersion",
     "PlatformSetting",
     "RecoveryCode",
+    "ResourcePool",
     "Tenant",
+    "TrainingJob",
     "User",
     "UserSession",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -61,13 +62,20 @@ class TrainSpec:
 
     @classmethod
     def load(cls, path: Path) -> TrainSpec:
-        data = json.loads(path.read_text())
+        return cls.loads(path.read_text())
+
+    @classmethod
+    def loads(cls, text: str) -> TrainSpec:
+        data = json.loads(text)
         data["train"] = [DatasetFile(**d) for d in data["train"]]
         data["eval"] = [DatasetFile(**d) for d in data.get("eval", [])]
         return cls(**data)
 
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
     def dump(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1))
+        path.write_text(self.dumps())
 
 
 # data -------------------------------------------------------------------------------------
@@ -313,7 +321,7 @@ def _write_result(objects: ObjectStore, spec: TrainSpec, result: dict[str, Any])
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
-    spec = TrainSpec.load(Path(argv[0]))
+    spec = TrainSpec.loads(os.environ["MEDAI_TRAIN_SPEC"]) if argv[0] == "-" else TrainSpec.load(Path(argv[0]))
     settings = get_settings()
     objects = build_object_store(settings, load_key_ring(settings))
     metrics = build_metrics_store(settings)

@@ -1,0 +1,143 @@
+"""Job attempts as Kubernetes Jobs (batch/v1) through the official client.
+
+One Job per attempt: GPUs as ``nvidia.com/gpu`` limits, the pool's node selector and
+tolerations, the ``kueue.x-k8s.io/queue-name`` label when Kueue admits the pool's work
+(the Job is then created suspended and Kueue unsuspends it), several GPUs through torchrun.
+The worker gets its spec in an environment variable and reaches object storage and the
+metrics store with the credentials of the ``medai-worker-env`` Secret.
+
+No kube-apiserver runs on the development machines: manifests are checked against the
+official OpenAPI schema (kubernetes-validate) in the tests; the API calls are not exercised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.adapters.compute import Launch, RunState
+from backend.settings import Settings
+
+WORKER_SECRET = "medai-worker-env"  # noqa: S105 (the name of a Kubernetes Secret, not a secret)
+MANAGED_BY = "medai-studio"
+
+
+def job_name(launch: Launch) -> str:
+    return f"medai-train-{launch.job_id[:20]}-{launch.attempt}"
+
+
+def job_manifest(launch: Launch, namespace: str, image: str) -> dict[str, Any]:
+    """The batch/v1 Job for one attempt, as a plain dict (validated in tests)."""
+    name = job_name(launch)
+    limits: dict[str, str] = {"cpu": f"{launch.cpu:g}", "memory": f"{int(launch.memory_gb * 1024)}Mi"}
+    if launch.gpus:
+        limits["nvidia.com/gpu"] = str(launch.gpus)
+    command = (
+        ["torchrun", "--standalone", f"--nproc_per_node={launch.gpus}", "-m", "backend.workers.train", "-"]
+        if launch.gpus > 1
+        else ["python", "-m", "backend.workers.train", "-"]
+    )
+    labels = {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "medai/job-id": launch.job_id,
+        "medai/attempt": str(launch.attempt),
+    }
+    if launch.kueue_queue:
+        labels["kueue.x-k8s.io/queue-name"] = launch.kueue_queue
+    node_selector = dict(launch.node_selector)
+    if launch.gpu_type and launch.gpus:
+        node_selector.setdefault("nvidia.com/gpu.product", launch.gpu_type)
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [
+            {
+                "name": "train",
+                "image": image,
+                "command": command,
+                "env": [
+                    {"name": "MEDAI_TRAIN_SPEC", "value": launch.spec_json},
+                    {"name": "MEDAI_DATA_DIR", "value": "/workspace"},
+                    {"name": "HF_HUB_OFFLINE", "value": "1"},
+                ],
+                "envFrom": [{"secretRef": {"name": WORKER_SECRET}}],
+                "resources": {"limits": limits, "requests": dict(limits)},
+                "volumeMounts": [
+                    {"name": "workspace", "mountPath": "/workspace"},
+                    {"name": "shm", "mountPath": "/dev/shm"},  # noqa: S108 (shared memory for data loaders)
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "workspace", "emptyDir": {}},
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}},
+        ],
+    }
+    if node_selector:
+        pod_spec["nodeSelector"] = node_selector
+    if launch.tolerations:
+        pod_spec["tolerations"] = list(launch.tolerations)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": 0,  # retries are the platform's decision, from the last checkpoint
+            "ttlSecondsAfterFinished": 86400,
+            "suspend": bool(launch.kueue_queue),
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+class KubernetesCompute:
+    backend = "kubernetes"
+
+    def __init__(self, settings: Settings) -> None:
+        from kubernetes import client, config
+
+        if settings.kubeconfig:
+            config.load_kube_config(config_file=settings.kubeconfig)
+        else:
+            config.load_incluster_config()
+        self._batch = client.BatchV1Api()
+        self._core = client.CoreV1Api()
+        self._namespace = settings.k8s_namespace
+        self._image = settings.training_image
+
+    def start(self, launch: Launch) -> str:
+        manifest = job_manifest(launch, self._namespace, self._image)
+        self._batch.create_namespaced_job(self._namespace, manifest)
+        return manifest["metadata"]["name"]
+
+    def state(self, ref: str) -> RunState:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            job = self._batch.read_namespaced_job_status(ref, self._namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return RunState("missing")
+            raise
+        status = job.status
+        if status.succeeded:
+            return RunState("exited", 0)
+        if status.failed:
+            reason = next((c.message for c in (status.conditions or []) if c.type == "Failed"), "")
+            return RunState("exited", 1, reason or "the pod failed")
+        if job.spec.suspend:
+            return RunState("running", detail="waiting for Kueue to admit it")
+        return RunState("running")
+
+    def cancel(self, ref: str) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self._batch.delete_namespaced_job(ref, self._namespace, propagation_policy="Foreground")
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def log_tail(self, ref: str, lines: int = 200) -> str:
+        pods = self._core.list_namespaced_pod(self._namespace, label_selector=f"job-name={ref}").items
+        if not pods:
+            return ""
+        return self._core.read_namespaced_pod_log(pods[0].metadata.name, self._namespace, tail_lines=lines)

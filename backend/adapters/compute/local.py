@@ -1,0 +1,122 @@
+"""Job attempts as local processes: each in its own session (so cancelling stops its whole
+process group), output captured to a log file, tracked by pid plus the kernel's start time
+so a reused pid is never mistaken for the job after a platform restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+from backend.adapters.compute import Launch, RunState
+
+
+def _start_ticks(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, ticks: str) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        state = stat.read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and _start_ticks(pid) == ticks
+
+
+class LocalCompute:
+    backend = "local"
+
+    def __init__(self, runs_dir: Path, project_root: Path) -> None:
+        self.runs_dir = runs_dir
+        self._root = project_root
+        self._children: dict[int, subprocess.Popen] = {}
+        self._exit_codes: dict[int, int] = {}
+
+    def _folder(self, launch: Launch) -> Path:
+        return self.runs_dir / launch.job_id / f"attempt-{launch.attempt}"
+
+    def start(self, launch: Launch) -> str:
+        folder = self._folder(launch)
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = folder / "spec.json"
+        spec.write_text(launch.spec_json)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(self._root),
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "OMP_NUM_THREADS": str(max(1, int(launch.cpu))),
+            "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "") if launch.gpus else "",
+        }
+        with (folder / "worker.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "backend.workers.train", str(spec)],
+                cwd=self._root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self._children[process.pid] = process
+        ticks = _start_ticks(process.pid) or "0"
+        return f"{process.pid}:{ticks}:{folder}"
+
+    @staticmethod
+    def _parse(ref: str) -> tuple[int, str, Path]:
+        pid, ticks, folder = ref.split(":", 2)
+        return int(pid), ticks, Path(folder)
+
+    def state(self, ref: str) -> RunState:
+        pid, ticks, folder = self._parse(ref)
+        child = self._children.get(pid)
+        if child is not None:
+            code = child.poll()
+            if code is None:
+                return RunState("running")
+            self._children.pop(pid, None)
+            self._exit_codes[pid] = code
+        if pid in self._exit_codes:
+            return RunState("exited", self._exit_codes[pid])
+        if _alive(pid, ticks):
+            return RunState("running", detail="re-attached after a restart")
+        # not our child (the platform restarted): the exit code is gone, result.json tells the outcome
+        return (
+            RunState("exited", None, "the process ended while the platform was down")
+            if folder.is_dir()
+            else RunState("missing")
+        )
+
+    def cancel(self, ref: str) -> None:
+        pid, ticks, _ = self._parse(ref)
+        if not (_alive(pid, ticks) or pid in self._children):
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while _alive(pid, ticks) and time.monotonic() < deadline:
+            if (child := self._children.get(pid)) is not None and child.poll() is not None:
+                break
+            time.sleep(0.2)
+        if _alive(pid, ticks):
+            os.killpg(pid, signal.SIGKILL)
+        if (child := self._children.pop(pid, None)) is not None:
+            child.wait(timeout=10)
+
+    def log_tail(self, ref: str, lines: int = 200) -> str:
+        _, _, folder = self._parse(ref)
+        log = folder / "worker.log"
+        if not log.is_file():
+            return ""
+        with log.open(errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines))

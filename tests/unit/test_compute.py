@@ -1,0 +1,81 @@
+"""Compute backends: the local one for real (start, state, cancel of the whole process
+group, re-attach by pid after a restart), Kubernetes Job manifests against the official
+schema (no kube-apiserver runs here)."""
+
+import json
+import time
+
+import kubernetes_validate
+import pytest
+
+from backend.adapters.compute import Launch
+from backend.adapters.compute.kubernetes import job_manifest
+from backend.adapters.compute.local import LocalCompute, _alive
+from tests.e2e.conftest import group_members
+
+
+def _launch(spec: str = "{}", gpus: int = 0, kueue: str = "", job: str = "job1") -> Launch:
+    return Launch(job, 1, spec, gpus, 2.0, 4.0, {"pool": "a100"}, [{"key": "gpu", "operator": "Exists"}], kueue, "A100")
+
+
+@pytest.mark.parametrize(("gpus", "kueue"), [(0, ""), (1, ""), (4, "cardio-queue")])
+def test_job_manifests_are_valid_batch_v1_jobs(gpus, kueue):
+    manifest = job_manifest(
+        _launch(json.dumps({"job_id": "job1"}), gpus, kueue), "medai", "registry.local/medai/train:1"
+    )
+    kubernetes_validate.validate(manifest, "1.37.0", strict=True)
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"].get("nvidia.com/gpu") == (str(gpus) if gpus else None)
+    assert ("torchrun" in container["command"]) == (gpus > 1)
+    assert manifest["spec"]["suspend"] is bool(kueue)
+    assert manifest["metadata"]["labels"].get("kueue.x-k8s.io/queue-name") == (kueue or None)
+    assert manifest["spec"]["backoffLimit"] == 0
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert json.loads(env["MEDAI_TRAIN_SPEC"]) == {"job_id": "job1"}
+
+
+def test_an_invalid_manifest_is_caught_by_the_schema():
+    manifest = job_manifest(_launch(), "medai", "img")
+    manifest["spec"]["template"]["spec"]["restartPolicy"] = 7
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(manifest, "1.37.0", strict=True)
+
+
+def test_local_process_runs_is_reattached_and_cancelled_with_its_children(tmp_path, monkeypatch):
+    compute = LocalCompute(tmp_path / "runs", tmp_path)
+    # a stand-in worker: a shell that starts a child and waits (the real worker is tested in integration)
+    worker = tmp_path / "backend" / "workers"
+    worker.mkdir(parents=True)
+    (tmp_path / "backend" / "__init__.py").write_text("")
+    (worker / "__init__.py").write_text("")
+    (worker / "train.py").write_text(
+        "import subprocess, sys, time\nprint('started', flush=True)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ntime.sleep(60)\n"
+    )
+    ref = compute.start(_launch())
+    pid = int(ref.split(":")[0])
+    deadline = time.monotonic() + 20
+    while len(group_members(pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert compute.state(ref).phase == "running" and len(group_members(pid)) == 2
+    restarted = LocalCompute(tmp_path / "runs", tmp_path)  # the platform came back: no child handle
+    assert restarted.state(ref).phase == "running"
+    assert "started" in restarted.log_tail(ref)
+    compute.cancel(ref)
+    assert group_members(pid) == [] and not _alive(pid, ref.split(":")[1])
+    assert compute.state(ref).phase == "exited"
+
+
+def test_a_finished_process_reports_its_exit_code(tmp_path):
+    compute = LocalCompute(tmp_path / "runs", tmp_path)
+    worker = tmp_path / "backend" / "workers"
+    worker.mkdir(parents=True)
+    (tmp_path / "backend" / "__init__.py").write_text("")
+    (worker / "__init__.py").write_text("")
+    (worker / "train.py").write_text("import sys; sys.exit(3)\n")
+    ref = compute.start(_launch())
+    deadline = time.monotonic() + 20
+    while (state := compute.state(ref)).phase == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (state.phase, state.exit_code) == ("exited", 3)
+    assert compute.state(ref).exit_code == 3  # asked again, still known
