@@ -19,10 +19,11 @@ from sqlmodel import Session
 
 from backend import db
 from backend.adapters.cache import Cache, build_cache
+from backend.adapters.compute import Compute, build_compute
 from backend.adapters.envelope import KeyRing, load_key_ring
 from backend.adapters.metrics import MetricsStore, build_metrics_store
 from backend.adapters.objectstore import ObjectStore, build_object_store
-from backend.services import identity
+from backend.services import identity, training
 from backend.services.controller import Controller
 from backend.services.ratelimit import Limit
 from backend.settings import Settings, get_settings
@@ -37,6 +38,7 @@ class Runtime:
     keys: KeyRing
     objects: ObjectStore
     metrics: MetricsStore
+    compute: Compute
 
     @property
     def login_limit(self) -> Limit:
@@ -68,6 +70,10 @@ class Runtime:
             self.controller.stop()
             await task
 
+    def reconcile_training(self) -> None:
+        with self.session() as session:
+            training.reconcile(session, self.compute, self.objects, str(self.settings.data_dir))
+
     def bootstrap_admin(self) -> None:
         """On an empty database, create the platform admin; a generated password is shown once."""
         settings = self.settings
@@ -84,10 +90,10 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    # Domain reconcilers (training jobs, deployments, workbenches, alerts) register on
-    # runtime.controller here as their issues land.
+    # Domain reconcilers register on runtime.controller here (deployments, workbenches and
+    # alerts join training as their issues land).
     keys = load_key_ring(settings)
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         engine=db.create_db_engine(settings.database_url),
         cache=build_cache(settings),
@@ -95,7 +101,10 @@ def build_runtime(settings: Settings) -> Runtime:
         keys=keys,
         objects=build_object_store(settings, keys),
         metrics=build_metrics_store(settings),
+        compute=build_compute(settings),
     )
+    runtime.controller.register("training", runtime.reconcile_training)
+    return runtime
 
 
 def configure_logging(settings: Settings) -> None:

@@ -46,6 +46,7 @@ from backend.services import (
     model_registry,
     tenancy,
     token_counting,
+    training,
 )
 from backend.services.access import Principal
 from backend.services.permissions import SCOPES, Action, Area
@@ -70,6 +71,7 @@ class Side:
     dataset: DatasetVersion | None = None
     models: tuple[ModelVersion, ...] = ()  # two versions of one model, trained on the dataset
     image_id: str = ""
+    job_id: str = ""
 
 
 @dataclass
@@ -141,6 +143,11 @@ def _assets(rt, side: Side, owner: Principal, slug: str, title: str) -> None:
             for lr in (1e-4, 2e-4)
         )
         side.image_id = images.register_image(session, owner, f"registry.{slug}.cn/{slug}/trainer:1", "training").id
+        side.job_id = training.submit_job(
+            session,
+            owner,
+            training.JobRequest(f"{slug}-sft", "sft", side.models[0].id, (side.dataset.id,), preset="quick-check"),
+        ).id
 
 
 def _tenant_scoped_tables() -> list[Any]:
@@ -556,6 +563,17 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             "upload",
         )
     ),
+    "training.submit_job": _refused(
+        lambda w, s, p: training.submit_job(s, p, training.JobRequest("x", "sft", w.a.models[0].id, (w.b.dataset.id,))),
+        lambda w, s, p: training.submit_job(s, p, training.JobRequest("x", "sft", w.b.models[0].id, (w.a.dataset.id,))),
+    ),
+    # (ids, names and tenants only: hyper-parameters hold the word "lora_alpha", which is no leak)
+    "training.list_jobs": _own(lambda w, s, p: [(j.id, j.name, j.tenant_id) for j in training.list_jobs(s, p)]),
+    "training.get_job": _refused(lambda w, s, p: training.get_job(s, p, w.a.job_id)),
+    "training.job_curves": _refused(lambda w, s, p: training.job_curves(s, w.rt.metrics, p, w.a.job_id)),
+    "training.job_log": _refused(lambda w, s, p: training.job_log(s, w.rt.compute, p, w.a.job_id)),
+    "training.cancel_job": _refused(lambda w, s, p: training.cancel_job(s, w.rt.compute, p, w.a.job_id)),
+    "training.retry_job": _refused(lambda w, s, p: training.retry_job(s, p, w.a.job_id)),
     "model_registry.list_models": _own(
         lambda w, s, p: model_registry.list_models(s, p), lambda w, s, p: model_registry.list_models(s, p, "alpha")
     ),

@@ -51,6 +51,34 @@ class Compute(Protocol):
     def log_tail(self, ref: str, lines: int = 200) -> str: ...
 
 
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The settings a worker needs to reach the same object store and metrics store as the platform."""
+    names = (
+        "data_dir",
+        "object_store_dir",
+        "metrics_db",
+        "s3_endpoint",
+        "s3_access_key",
+        "s3_secret_key",
+        "s3_bucket",
+        "s3_region",
+        "s3_secure",
+        "influx_url",
+        "influx_token",
+        "influx_org",
+        "influx_bucket",
+        "master_key",
+        "old_master_keys",
+        "log_level",
+    )
+    env = {}
+    for name in names:
+        value = getattr(settings, name)
+        value = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        env[f"MEDAI_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value or "")
+    return env
+
+
 def build_compute(settings: Settings) -> Compute:
     if settings.compute_backend == "kubernetes":
         from backend.adapters.compute.kubernetes import KubernetesCompute
@@ -58,4 +86,4 @@ def build_compute(settings: Settings) -> Compute:
         return KubernetesCompute(settings)
     from backend.adapters.compute.local import LocalCompute
 
-    return LocalCompute(settings.data_dir / "runs", Path(__file__).resolve().parents[3])
+    return LocalCompute(settings.data_dir / "runs", Path(__file__).resolve().parents[3], worker_environment(settings))

@@ -92,16 +92,30 @@ class KubernetesCompute:
     backend = "kubernetes"
 
     def __init__(self, settings: Settings) -> None:
-        from kubernetes import client, config
-
-        if settings.kubeconfig:
-            config.load_kube_config(config_file=settings.kubeconfig)
-        else:
-            config.load_incluster_config()
-        self._batch = client.BatchV1Api()
-        self._core = client.CoreV1Api()
+        self._kubeconfig = settings.kubeconfig
         self._namespace = settings.k8s_namespace
         self._image = settings.training_image
+        self._clients: tuple[Any, Any] | None = None
+
+    def _api(self) -> tuple[Any, Any]:
+        """(BatchV1Api, CoreV1Api), configured on first use so the app starts even when the cluster is away."""
+        if self._clients is None:
+            from kubernetes import client, config
+
+            if self._kubeconfig:
+                config.load_kube_config(config_file=self._kubeconfig)
+            else:
+                config.load_incluster_config()
+            self._clients = (client.BatchV1Api(), client.CoreV1Api())
+        return self._clients
+
+    @property
+    def _batch(self) -> Any:
+        return self._api()[0]
+
+    @property
+    def _core(self) -> Any:
+        return self._api()[1]
 
     def start(self, launch: Launch) -> str:
         manifest = job_manifest(launch, self._namespace, self._image)

@@ -34,9 +34,10 @@ def _alive(pid: int, ticks: str) -> bool:
 class LocalCompute:
     backend = "local"
 
-    def __init__(self, runs_dir: Path, project_root: Path) -> None:
+    def __init__(self, runs_dir: Path, project_root: Path, worker_env: dict[str, str] | None = None) -> None:
         self.runs_dir = runs_dir
         self._root = project_root
+        self._worker_env = worker_env or {}
         self._children: dict[int, subprocess.Popen] = {}
         self._exit_codes: dict[int, int] = {}
 
@@ -50,6 +51,7 @@ class LocalCompute:
         spec.write_text(launch.spec_json)
         env = {
             **os.environ,
+            **self._worker_env,
             "PYTHONPATH": str(self._root),
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",

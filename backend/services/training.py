@@ -1,0 +1,483 @@
+"""Training jobs: submit, follow, cancel, retry; and the controller's reconcile pass that
+admits queued jobs, starts attempts, watches them, resumes failed ones from their last
+checkpoint and registers the trained model with its lineage (source §2.3.1, §6.1, §6.2).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psutil
+from sqlmodel import Session, select
+
+from backend.adapters.compute import Compute, Launch
+from backend.adapters.metrics import MetricsStore, Series
+from backend.adapters.objectstore import ObjectStore, tenant_prefix
+from backend.errors import ErrorCode, MedAIError
+from backend.models import (
+    DatasetVersion,
+    JobEvent,
+    JobQueue,
+    Membership,
+    ModelAsset,
+    ModelVersion,
+    ResourcePool,
+    TrainingJob,
+)
+from backend.models.base import utcnow
+from backend.services import audit, lineage, model_registry, scheduling, training_presets
+from backend.services.access import Principal, authorize
+from backend.services.permissions import Action, Area
+from backend.workers.train import DatasetFile, TrainSpec, latest_checkpoint
+
+logger = logging.getLogger(__name__)
+
+LOCAL_POOL = "local"
+DEFAULT_QUEUE = "default"
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    name: str
+    type: str
+    base_model_version_id: str
+    dataset_version_ids: tuple[str, ...]
+    eval_dataset_version_ids: tuple[str, ...] = ()
+    preset: str = ""
+    hyperparameters: dict[str, Any] | None = None
+    gpus: int = 0
+    gpu_type: str = ""
+    cpu: float = 2.0
+    memory_gb: float = 8.0
+    priority: int = 0
+    queue: str = DEFAULT_QUEUE
+    max_retries: int = 2
+
+
+def _event(session: Session, job: TrainingJob, kind: str, message: str = "") -> None:
+    session.add(JobEvent(job_id=job.id, kind=kind, message=message))
+
+
+def _audit(session: Session, actor: Principal | None, job: TrainingJob, action: str, **detail: Any) -> None:
+    audit.record(
+        session,
+        action=action,
+        outcome="ok",
+        actor_id=actor.user_id if actor else None,
+        actor_label=actor.label if actor else "controller",
+        tenant_id=job.tenant_id,
+        target_type="training_job",
+        target_id=job.id,
+        client_address=actor.client_address if actor else "",
+        detail=detail,
+    )
+
+
+# pools and queues ------------------------------------------------------------------------
+
+
+def local_pool(session: Session) -> ResourcePool:
+    """The machine the platform runs on, as a pool (made on first use; GPUs arrive with NVML)."""
+    pool = session.exec(select(ResourcePool).where(ResourcePool.name == LOCAL_POOL)).first()
+    if pool is None:
+        node = {
+            "name": socket.gethostname(),
+            "gpus": 0,
+            "cpu": float(psutil.cpu_count() or 1),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "gpu_type": "",
+        }
+        pool = ResourcePool(name=LOCAL_POOL, compute="local", nodes=[node])
+        session.add(pool)
+        session.flush()
+    return pool
+
+
+def _queue(session: Session, tenant_id: str, name: str) -> JobQueue:
+    queue = session.exec(select(JobQueue).where(JobQueue.tenant_id == tenant_id, JobQueue.name == name)).first()
+    if queue is None and name == DEFAULT_QUEUE:
+        pool = local_pool(session)
+        queue = JobQueue(
+            tenant_id=tenant_id,
+            pool_id=pool.id,
+            name=DEFAULT_QUEUE,
+            nominal_gpus=sum(int(n.get("gpus", 0)) for n in pool.nodes),
+        )
+        session.add(queue)
+        session.flush()
+    if queue is None:
+        raise MedAIError(ErrorCode.NOT_FOUND, f"No queue '{name}' in this tenant.", "Pick a queue from the list.")
+    return queue
+
+
+# submitting and following ----------------------------------------------------------------
+
+
+def _dataset_versions(session: Session, tenant_id: str, ids: tuple[str, ...], job_type: str) -> list[DatasetVersion]:
+    rows = [session.get(DatasetVersion, i) for i in ids]
+    if any(r is None or r.tenant_id != tenant_id for r in rows):
+        raise MedAIError(ErrorCode.NOT_FOUND, "A dataset version is not in this tenant.", "Pick it from the list.")
+    accepted = training_presets.SHAPES_FOR[job_type]
+    wrong = [r for r in rows if r is not None and (r.shape not in accepted or r.status != "active")]
+    if wrong:
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            f"{job_type.upper()} cannot train on {', '.join(f'{r.filename} ({r.shape}, {r.status})' for r in wrong)}.",
+            f"{job_type.upper()} needs active datasets shaped as: {', '.join(accepted)}.",
+        )
+    return [r for r in rows if r is not None]
+
+
+def submit_job(session: Session, principal: Principal, request: JobRequest) -> TrainingJob:
+    tenant_id = authorize(session, principal, Area.RESEARCH, Action.CREATE)
+    assert tenant_id is not None
+    if request.type not in training_presets.JOB_TYPES:
+        raise MedAIError(ErrorCode.DATA_INVALID, f"Unknown job type '{request.type}'.", "Pick a type from the list.")
+    if request.type not in ("sft", "dpo"):
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            f"{request.type} jobs are not available yet on this platform.",
+            "Run SFT or DPO; the other types arrive in a later release.",
+        )
+    if not request.name.strip() or len(request.name) > 128:
+        raise MedAIError(ErrorCode.DATA_INVALID, "A job needs a name of 1-128 characters.", "Type a name.")
+    if not request.dataset_version_ids:
+        raise MedAIError(ErrorCode.DATA_INVALID, "A training job needs a dataset.", "Pick at least one dataset.")
+    base = session.get(ModelVersion, request.base_model_version_id)
+    if base is None or base.tenant_id != tenant_id:
+        raise MedAIError(ErrorCode.NOT_FOUND, "The base model version is not in this tenant.", "Pick it from the list.")
+    if base.status == "retired":
+        raise MedAIError(ErrorCode.CONFLICT, "The base model version is retired.", "Pick a version in use.")
+    _dataset_versions(session, tenant_id, request.dataset_version_ids, request.type)
+    _dataset_versions(session, tenant_id, request.eval_dataset_version_ids, request.type)
+    hyperparameters = training_presets.resolve(request.preset, request.hyperparameters or {})
+    if request.gpus < 0 or request.cpu <= 0 or request.memory_gb <= 0 or not 0 <= request.max_retries <= 10:
+        raise MedAIError(ErrorCode.DATA_INVALID, "Resources must be positive and retries 0-10.", "Fix the numbers.")
+    queue = _queue(session, tenant_id, request.queue)
+    job = TrainingJob(
+        tenant_id=tenant_id,
+        name=request.name.strip(),
+        type=request.type,
+        base_model_version_id=base.id,
+        dataset_version_ids=list(request.dataset_version_ids),
+        eval_dataset_version_ids=list(request.eval_dataset_version_ids),
+        preset=request.preset,
+        hyperparameters=hyperparameters,
+        gpus=request.gpus,
+        gpu_type=request.gpu_type,
+        cpu=request.cpu,
+        memory_gb=request.memory_gb,
+        priority=request.priority,
+        queue_id=queue.id,
+        max_retries=request.max_retries,
+        reason="waiting for the scheduler",
+        created_by=principal.label,
+        created_by_id=principal.user_id,
+    )
+    session.add(job)
+    session.flush()
+    _event(session, job, "queued", f"queue {queue.name}, priority {job.priority}")
+    _audit(session, principal, job, "job.submit", type=job.type, queue=queue.name)
+    return job
+
+
+def _job(session: Session, tenant_id: str | None, job_id: str) -> TrainingJob:
+    job = session.get(TrainingJob, job_id)
+    if job is None or job.tenant_id != tenant_id:
+        raise MedAIError(ErrorCode.NOT_FOUND, "No such job in this tenant.", "Reload the job list.")
+    return job
+
+
+def list_jobs(session: Session, principal: Principal, status: str = "") -> list[TrainingJob]:
+    tenant_id = authorize(session, principal, Area.RESEARCH, Action.VIEW)
+    query = select(TrainingJob).where(TrainingJob.tenant_id == tenant_id).order_by(TrainingJob.created_at.desc())
+    if status:
+        query = query.where(TrainingJob.status == status)
+    return list(session.exec(query).all())
+
+
+def get_job(session: Session, principal: Principal, job_id: str) -> tuple[TrainingJob, list[JobEvent]]:
+    tenant_id = authorize(session, principal, Area.RESEARCH, Action.VIEW)
+    job = _job(session, tenant_id, job_id)
+    events = session.exec(select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.id)).all()
+    return job, list(events)
+
+
+def job_curves(
+    session: Session, metrics: MetricsStore, principal: Principal, job_id: str, since: datetime | None = None
+) -> list[Series]:
+    """The job's logged metrics (loss, eval_loss, learning_rate, grad_norm, tokens_per_s, …)."""
+    tenant_id = authorize(session, principal, Area.RESEARCH, Action.VIEW)
+    job = _job(session, tenant_id, job_id)
+    start = since or job.created_at - timedelta(minutes=1)
+    return metrics.query("train", {"job_id": job.id, "tenant_id": job.tenant_id}, start)
+
+
+def job_log(session: Session, compute: Compute, principal: Principal, job_id: str, lines: int = 200) -> str:
+    tenant_id = authorize(session, principal, Area.RESEARCH, Action.VIEW)
+    job = _job(session, tenant_id, job_id)
+    return compute.log_tail(job.compute_ref, lines) if job.compute_ref else ""
+
+
+def cancel_job(session: Session, compute: Compute, principal: Principal, job_id: str) -> None:
+    tenant_id = authorize(session, principal, Area.RESEARCH, Action.UPDATE)
+    job = _job(session, tenant_id, job_id)
+    if job.status not in ACTIVE:
+        raise MedAIError(ErrorCode.CONFLICT, f"The job is already {job.status}.", "Nothing to cancel.")
+    if job.status == "running" and job.compute_ref:
+        compute.cancel(job.compute_ref)
+    job.status, job.reason, job.finished_at = "cancelled", f"cancelled by {principal.label}", utcnow()
+    session.add(job)
+    _event(session, job, "cancelled", job.reason)
+    _audit(session, principal, job, "job.cancel")
+
+
+def retry_job(session: Session, principal: Principal, job_id: str) -> None:
+    """Queue a failed or cancelled job again; it resumes from its last checkpoint."""
+    tenant_id = authorize(session, principal, Area.RESEARCH, Action.UPDATE)
+    job = _job(session, tenant_id, job_id)
+    if job.status not in ("failed", "cancelled"):
+        raise MedAIError(ErrorCode.CONFLICT, f"A {job.status} job cannot be retried.", "Wait until it ends.")
+    job.status, job.resume_requested, job.finished_at = "queued", True, None
+    job.reason = "queued again by hand; resumes from the last checkpoint"
+    session.add(job)
+    _event(session, job, "retry", job.reason)
+    _audit(session, principal, job, "job.retry")
+
+
+# the controller's pass -------------------------------------------------------------------
+
+
+def _job_prefix(job: TrainingJob) -> str:
+    return f"{tenant_prefix(job.tenant_id)}jobs/{job.id}/"
+
+
+def _spec(session: Session, job: TrainingJob, data_dir: str) -> TrainSpec:
+    base = session.get(ModelVersion, job.base_model_version_id)
+    assert base is not None
+
+    def files(ids: list[str]) -> list[DatasetFile]:
+        rows = [session.get(DatasetVersion, i) for i in ids]
+        return [DatasetFile(r.object_key, r.file_type, r.shape) for r in rows if r is not None]
+
+    return TrainSpec(
+        job_id=job.id,
+        tenant_id=job.tenant_id,
+        type=job.type,
+        base_model_prefix=base.storage_prefix,
+        base_model_files=[f["path"] for f in base.files],
+        train=files(job.dataset_version_ids),
+        eval=files(job.eval_dataset_version_ids),
+        hyperparameters=job.hyperparameters,
+        job_prefix=_job_prefix(job),
+        workdir=f"{data_dir}/jobs/{job.id}",
+        resume=job.attempts > 0 or job.resume_requested,
+    )
+
+
+def _result(objects: ObjectStore, job: TrainingJob) -> dict[str, Any] | None:
+    key = _job_prefix(job) + "result.json"
+    if not objects.exists(key):
+        return None
+    return json.loads(b"".join(objects.open(key)))
+
+
+def _owner(session: Session, job: TrainingJob) -> Principal:
+    membership = session.exec(
+        select(Membership).where(Membership.user_id == job.created_by_id, Membership.tenant_id == job.tenant_id)
+    ).first()
+    return Principal(
+        user_id=job.created_by_id,
+        label=job.created_by,
+        tenant_id=job.tenant_id,
+        role=membership.role if membership else None,
+    )
+
+
+def _register_result(session: Session, objects: ObjectStore, job: TrainingJob, summary: dict[str, Any]) -> None:
+    base = session.get(ModelVersion, job.base_model_version_id)
+    base_model = session.get(ModelAsset, base.model_id) if base else None
+    output = _job_prefix(job) + "output/"
+    files = [(info.key.removeprefix(output), objects.open(info.key)) for info in objects.list(output)]
+    spec = model_registry.VersionSpec(
+        model_name=f"{job.name}",
+        framework="transformers",
+        base_model=f"{base_model.name} v{base.version}" if base and base_model else "",
+        train_data_source=", ".join(job.dataset_version_ids),
+        parameters={"type": job.type, **job.hyperparameters},
+        eval_results=summary.get("metrics", {}),
+        dataset_version_ids=tuple(job.dataset_version_ids),
+    )
+    version = model_registry.register_version(session, objects, _owner(session, job), spec, _streams(files), "job")
+    job.result_model_version_id = version.id
+    lineage.link(
+        session,
+        job.tenant_id,
+        lineage.Node("model_version", job.base_model_version_id),
+        lineage.Node("job", job.id),
+        "base_of",
+    )
+    for dataset_id in job.dataset_version_ids:
+        lineage.link(
+            session,
+            job.tenant_id,
+            lineage.Node("dataset_version", dataset_id),
+            lineage.Node("job", job.id),
+            "trained_on",
+        )
+    lineage.link(
+        session, job.tenant_id, lineage.Node("job", job.id), lineage.Node("model_version", version.id), "produced"
+    )
+
+
+def _streams(files: list[tuple[str, Any]]):  # noqa: ANN202 (an iterator of (name, file-like))
+    """Chunk iterators as file-like objects for the registry."""
+    for name, chunks in files:
+        yield name, _IteratorReader(chunks)
+
+
+class _IteratorReader:
+    def __init__(self, chunks: Any) -> None:
+        self._chunks, self._buffer = iter(chunks), b""
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            try:
+                self._buffer += next(self._chunks)
+            except StopIteration:
+                break
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+def _finish(session: Session, objects: ObjectStore, job: TrainingJob, exit_code: int | None, detail: str) -> None:
+    result = _result(objects, job)
+    checkpoint = latest_checkpoint(objects, _job_prefix(job))
+    job.last_checkpoint_step = checkpoint[0] if checkpoint else job.last_checkpoint_step
+    if result is not None and result.get("status") == "succeeded" and exit_code in (0, None):
+        try:
+            _register_result(session, objects, job, result)
+        except MedAIError as error:
+            job.status, job.reason = "failed", f"trained, but the model could not be registered: {error.message}"
+        else:
+            job.status, job.reason = "succeeded", f"finished at step {result.get('global_step')}"
+        job.finished_at = utcnow()
+        _event(session, job, job.status, job.reason)
+        _audit(session, None, job, f"job.{job.status}")
+        return
+    why = (result or {}).get("error") or detail or f"the worker exited with status {exit_code}"
+    if job.attempts <= job.max_retries:
+        job.status, job.compute_ref, job.node = "queued", "", ""
+        job.reason = f"attempt {job.attempts} failed ({why}); retrying from step {job.last_checkpoint_step}"
+        _event(session, job, "retry", job.reason)
+    else:
+        job.status, job.finished_at = "failed", utcnow()
+        job.reason = f"failed after {job.attempts} attempt(s): {why}"
+        _event(session, job, "failed", job.reason)
+        _audit(session, None, job, "job.failed", reason=why[:500])
+
+
+def _watch_running(session: Session, compute: Compute, objects: ObjectStore) -> None:
+    for job in session.exec(select(TrainingJob).where(TrainingJob.status == "running")).all():
+        state = compute.state(job.compute_ref)
+        if state.phase == "running":
+            checkpoint = latest_checkpoint(objects, _job_prefix(job))
+            if checkpoint and checkpoint[0] > job.last_checkpoint_step:
+                job.last_checkpoint_step = checkpoint[0]
+                _event(session, job, "checkpoint", f"step {checkpoint[0]} saved")
+            if state.detail and job.reason != state.detail:
+                job.reason = state.detail
+            session.add(job)
+            continue
+        _finish(session, objects, job, state.exit_code, state.detail)
+        session.add(job)
+
+
+def _admit_queued(session: Session, compute: Compute, data_dir: str) -> None:
+    queued = session.exec(select(TrainingJob).where(TrainingJob.status == "queued")).all()
+    if not queued:
+        return
+    running = session.exec(select(TrainingJob).where(TrainingJob.status == "running")).all()
+    queues = {q.id: q for q in session.exec(select(JobQueue)).all()}
+    for pool in session.exec(select(ResourcePool)).all():
+        pool_queues = {qid: q for qid, q in queues.items() if q.pool_id == pool.id}
+        nodes = [
+            scheduling.Node(
+                n["name"], int(n.get("gpus", 0)), float(n["cpu"]), float(n["memory_gb"]), n.get("gpu_type", "")
+            )
+            for n in pool.nodes
+        ]
+        quotas = [
+            scheduling.QueueQuota(qid, q.nominal_gpus, q.borrowing_limit_gpus, q.nominal_cpu, q.per_user_gpus)
+            for qid, q in pool_queues.items()
+        ]
+        allocations = [
+            scheduling.Allocation(j.id, j.queue_id, j.created_by_id, j.node, j.gpus, j.cpu, j.memory_gb)
+            for j in running
+            if j.queue_id in pool_queues
+        ]
+        order = {j.id: i for i, j in enumerate(sorted(queued, key=lambda j: j.created_at))}
+        pending = [
+            scheduling.Request(
+                j.id, j.queue_id, j.created_by_id, j.priority, order[j.id], j.gpus, j.cpu, j.memory_gb, j.gpu_type
+            )
+            for j in queued
+            if j.queue_id in pool_queues
+        ]
+        decision = scheduling.admit(nodes, quotas, allocations, pending)
+        by_id = {j.id: j for j in queued}
+        for allocation in decision.admitted:
+            _start(session, compute, pool, by_id[allocation.job_id], allocation.node, data_dir)
+        for job_id, (position, reason) in decision.waiting.items():
+            job = by_id[job_id]
+            if (job.queue_position, job.reason) != (position, reason):
+                job.queue_position, job.reason = position, reason
+                session.add(job)
+
+
+def _start(session: Session, compute: Compute, pool: ResourcePool, job: TrainingJob, node: str, data_dir: str) -> None:
+    spec = _spec(session, job, data_dir)
+    job.attempts += 1
+    launch = Launch(
+        job.id,
+        job.attempts,
+        spec.dumps(),
+        job.gpus,
+        job.cpu,
+        job.memory_gb,
+        pool.node_selector,
+        pool.tolerations,
+        pool.kueue_queue,
+        job.gpu_type,
+    )
+    try:
+        job.compute_ref = compute.start(launch)
+    except Exception as error:  # a backend that refuses the start is a failed attempt, with its reason
+        logger.exception("job %s could not start", job.id)
+        job.status, job.reason = "failed", f"could not start: {type(error).__name__}: {error}"
+        job.finished_at = utcnow()
+        _event(session, job, "failed", job.reason)
+        session.add(job)
+        return
+    job.status, job.node, job.queue_position, job.resume_requested = "running", node, 0, False
+    job.started_at = job.started_at or utcnow()
+    job.reason = f"attempt {job.attempts} on {node}" + (" (resuming)" if spec.resume else "")
+    _event(session, job, "started", job.reason)
+    session.add(job)
+
+
+def reconcile(session: Session, compute: Compute, objects: ObjectStore, data_dir: str) -> None:
+    """One controller pass over training jobs: watch what runs, then admit what waits."""
+    local_pool(session)
+    _watch_running(session, compute, objects)
+    session.flush()
+    _admit_queued(session, compute, data_dir)
