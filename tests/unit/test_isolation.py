@@ -2,6 +2,8 @@
 tried by tenant Beta's owner (browser session), Beta's personal key and Beta's tenant key against
 tenant Alpha's things. Each must refuse (401/403/404, FORBIDDEN/NOT_FOUND) or, when it acts on the
 caller's own tenant, show nothing of Alpha; and Alpha's data must be unchanged afterwards.
+(Alpha's people and things are named "aurora", a marker no field name contains: "alpha" is
+part of the LoRA hyper-parameter lora_alpha.)
 
 A new endpoint or service function fails ``test_*_matrix_covers_*`` until a case for it is added
 here: that is the point, so isolation is checked for every future route too.
@@ -44,6 +46,7 @@ from backend.services import (
     lineage,
     mfa,
     model_registry,
+    orchestration,
     tenancy,
     token_counting,
     training,
@@ -161,8 +164,8 @@ def _rows(session: Session, table: Any, tenant_id: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def world(runtime) -> World:
-    a, b = _side(runtime, "alpha-hospital", "Alpha"), _side(runtime, "beta-clinic", "Beta")
-    found: list[str] = ["alpha", *a.tokens.values()]  # "alpha": every name, e-mail and slug of Alpha's has it
+    a, b = _side(runtime, "aurora-hospital", "Aurora"), _side(runtime, "beta-clinic", "Beta")
+    found: list[str] = ["aurora", *a.tokens.values()]  # every name, e-mail and slug of Alpha's has "aurora"
     with runtime.session() as session:  # the id of every row Alpha owns, in every tenant-scoped table
         for table in _tenant_scoped_tables():
             found += [row["id"] for row in _rows(session, table, a.tenant.id) if isinstance(row.get("id"), str)]
@@ -274,9 +277,45 @@ PUBLIC = {
     ("POST", "/api/auth/logout"): "ends the token it is sent with",
     ("POST", "/api/auth/password"): "changes the caller's own password",
     ("GET", "/api/permissions"): "the same static matrix for everyone",
+    ("GET", "/api/training/presets"): "static job types, defaults and presets",
 }
 
+
+def _a_job(w: World) -> dict[str, Any]:
+    return {"job_id": w.a.job_id}
+
+
 CASES: dict[tuple[str, str], tuple[Call, ...]] = {
+    ("GET", "/api/jobs"): (Call(own=True),),
+    ("POST", "/api/jobs"): (
+        Call(
+            body=lambda w: {
+                "name": "x",
+                "base_model_version_id": w.a.models[0].id,
+                "dataset_version_ids": [w.b.dataset.id],
+            }
+        ),
+        Call(
+            body=lambda w: {
+                "name": "x",
+                "base_model_version_id": w.b.models[0].id,
+                "dataset_version_ids": [w.a.dataset.id],
+            }
+        ),
+    ),
+    ("GET", "/api/jobs/{job_id}"): (Call(path=_a_job),),
+    ("GET", "/api/jobs/{job_id}/metrics"): (Call(path=_a_job),),
+    ("GET", "/api/jobs/{job_id}/log"): (Call(path=_a_job),),
+    ("POST", "/api/jobs/{job_id}/cancel"): (Call(path=_a_job),),
+    ("POST", "/api/jobs/{job_id}/retry"): (Call(path=_a_job),),
+    ("GET", "/api/pools"): (Call(own=True),),
+    ("PUT", "/api/pools"): (
+        Call(body=lambda _w: {"name": "local", "compute": "local", "nodes": [{"name": "n", "cpu": 1, "memory_gb": 1}]}),
+    ),
+    ("GET", "/api/queues"): (Call(own=True),),
+    ("PUT", "/api/queues"): (
+        Call(body=lambda w: {"tenant_id": w.a.tenant.id, "name": "default", "pool": "local", "nominal_gpus": 0}),
+    ),
     ("GET", "/api/me"): (Call(own=True),),
     ("POST", "/api/auth/tenant"): (Call(body=lambda w: {"tenant_id": w.a.tenant.id}),),
     ("GET", "/api/tenants"): (Call(own=True),),
@@ -307,7 +346,7 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("GET", "/api/audit"): (Call(own=True), Call(query=_a_tenant)),
     ("GET", "/api/audit.csv"): (Call(own=True), Call(query=_a_tenant)),
     # assets
-    ("GET", "/api/datasets"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "alpha"})),
+    ("GET", "/api/datasets"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "aurora"})),
     ("POST", "/api/datasets"): (
         Call(own=True, form=lambda _w: {"name": "beta upload"}, files=_upload),
         Call(  # counting tokens with the tokenizer of Alpha's model
@@ -319,7 +358,7 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("POST", "/api/datasets/versions/{version_id}/retire"): (Call(path=_a_dataset_version),),
     ("DELETE", "/api/datasets/versions/{version_id}"): (Call(path=_a_dataset_version),),
     ("GET", "/api/objects/download"): (Call(query=_forged_download),),
-    ("GET", "/api/models"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "alpha"})),
+    ("GET", "/api/models"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "aurora"})),
     ("POST", "/api/models"): (
         Call(own=True, form=lambda _w: {"spec": json.dumps({"model_name": "beta-model-2"})}, files=_weights),
         Call(form=lambda w: {"spec": json.dumps(_spec_trained_on_alphas_data(w))}, files=_weights),
@@ -340,7 +379,7 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
         Call(path=_a_model_version, body=lambda _w: {"status": "retired"}),
     ),
     ("DELETE", "/api/models/versions/{version_id}"): (Call(path=_a_model_version),),
-    ("GET", "/api/images"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "alpha"})),
+    ("GET", "/api/images"): (Call(own=True), Call(own=True, query=lambda _w: {"search": "aurora"})),
     ("POST", "/api/images"): (
         Call(own=True, body=lambda _w: {"reference": "registry.beta-clinic.cn/b/serve:2", "purpose": "serving"}),
     ),
@@ -547,7 +586,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         )
     ),
     "datasets.list_datasets": _own(
-        lambda w, s, p: datasets.list_datasets(s, p), lambda w, s, p: datasets.list_datasets(s, p, "alpha")
+        lambda w, s, p: datasets.list_datasets(s, p), lambda w, s, p: datasets.list_datasets(s, p, "aurora")
     ),
     "datasets.get_dataset": _refused(lambda w, s, p: datasets.get_dataset(s, p, w.a.dataset.dataset_id)),
     "datasets.download_url": _refused(lambda w, s, p: datasets.download_url(s, w.rt.objects, p, w.a.dataset.id)),
@@ -568,6 +607,14 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: training.submit_job(s, p, training.JobRequest("x", "sft", w.b.models[0].id, (w.a.dataset.id,))),
     ),
     # (ids, names and tenants only: hyper-parameters hold the word "lora_alpha", which is no leak)
+    "orchestration.list_pools": _own(lambda w, s, p: orchestration.list_pools(s, p)),
+    "orchestration.list_queues": _own(lambda w, s, p: orchestration.list_queues(s, p)),
+    "orchestration.save_pool": _refused(
+        lambda w, s, p: orchestration.save_pool(s, p, "local", "local", [{"name": "n", "cpu": 1, "memory_gb": 1}])
+    ),
+    "orchestration.save_queue": _refused(
+        lambda w, s, p: orchestration.save_queue(s, p, w.a.tenant.id, "default", "local", 8)
+    ),
     "training.list_jobs": _own(lambda w, s, p: [(j.id, j.name, j.tenant_id) for j in training.list_jobs(s, p)]),
     "training.get_job": _refused(lambda w, s, p: training.get_job(s, p, w.a.job_id)),
     "training.job_curves": _refused(lambda w, s, p: training.job_curves(s, w.rt.metrics, p, w.a.job_id)),
@@ -575,7 +622,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "training.cancel_job": _refused(lambda w, s, p: training.cancel_job(s, w.rt.compute, p, w.a.job_id)),
     "training.retry_job": _refused(lambda w, s, p: training.retry_job(s, p, w.a.job_id)),
     "model_registry.list_models": _own(
-        lambda w, s, p: model_registry.list_models(s, p), lambda w, s, p: model_registry.list_models(s, p, "alpha")
+        lambda w, s, p: model_registry.list_models(s, p), lambda w, s, p: model_registry.list_models(s, p, "aurora")
     ),
     "model_registry.get_model": _refused(lambda w, s, p: model_registry.get_model(s, p, w.a.models[0].model_id)),
     "model_registry.diff_parameters": _refused(
@@ -591,7 +638,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: images.register_image(s, p, "registry.beta-clinic.cn/b/lab:3", "workbench")
     ),
     "images.list_images": _own(
-        lambda w, s, p: images.list_images(s, p), lambda w, s, p: images.list_images(s, p, "", "alpha")
+        lambda w, s, p: images.list_images(s, p), lambda w, s, p: images.list_images(s, p, "", "aurora")
     ),
     "images.retire_image": _refused(lambda w, s, p: images.retire_image(s, p, w.a.image_id)),
     "lineage.graph": _own(

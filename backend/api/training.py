@@ -1,0 +1,200 @@
+"""/api/jobs (training jobs, curves, logs), /api/training/presets, /api/pools and /api/queues."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.services import orchestration, training, training_presets
+
+router = APIRouter(prefix="/api", tags=["training"])
+
+
+class NewJob(BaseModel):
+    name: str = Field(max_length=128)
+    type: str = "sft"
+    base_model_version_id: str
+    dataset_version_ids: list[str]
+    eval_dataset_version_ids: list[str] = []
+    preset: str = ""
+    hyperparameters: dict[str, Any] = {}
+    gpus: int = 0
+    gpu_type: str = ""
+    cpu: float = 2.0
+    memory_gb: float = 8.0
+    priority: int = 0
+    queue: str = training.DEFAULT_QUEUE
+    max_retries: int = 2
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    type: str
+    status: str
+    reason: str
+    queue_position: int
+    base_model_version_id: str
+    dataset_version_ids: list[str]
+    preset: str
+    hyperparameters: dict[str, Any]
+    gpus: int
+    cpu: float
+    memory_gb: float
+    priority: int
+    node: str
+    attempts: int
+    max_retries: int
+    last_checkpoint_step: int
+    result_model_version_id: str | None
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    kind: str
+    message: str
+
+
+class JobDetail(BaseModel):
+    job: JobOut
+    events: list[EventOut]
+
+
+class SeriesOut(BaseModel):
+    field: str
+    times: list[datetime]
+    values: list[float]
+
+
+class Presets(BaseModel):
+    job_types: list[str]
+    available: list[str]
+    shapes_for: dict[str, list[str]]
+    defaults: dict[str, Any]
+    presets: dict[str, dict[str, Any]]
+
+
+class NewPool(BaseModel):
+    name: str
+    compute: str = "kubernetes"
+    nodes: list[dict[str, Any]]
+    node_selector: dict[str, str] = {}
+    tolerations: list[dict[str, Any]] = []
+    kueue_queue: str = ""
+
+
+class NewQueue(BaseModel):
+    tenant_id: str
+    name: str
+    pool: str
+    nominal_gpus: int = 0
+    borrowing_limit_gpus: int = 0
+    nominal_cpu: float = 0.0
+    per_user_gpus: int = 0
+
+
+@router.get("/training/presets", response_model=Presets)
+def get_presets(_principal: CurrentPrincipal) -> Presets:
+    """Job types, the dataset shapes each takes, hyper-parameter defaults and presets."""
+    return Presets(
+        job_types=list(training_presets.JOB_TYPES),
+        available=["sft", "dpo"],
+        shapes_for={k: list(v) for k, v in training_presets.SHAPES_FOR.items()},
+        defaults=training_presets.DEFAULTS,
+        presets=training_presets.PRESETS,
+    )
+
+
+@router.get("/jobs", response_model=list[JobOut])
+def get_jobs(principal: CurrentPrincipal, rt: RuntimeDep, status: str = "") -> list[JobOut]:
+    with rt.session() as session:
+        return [JobOut.model_validate(j) for j in training.list_jobs(session, principal, status)]
+
+
+@router.post("/jobs", response_model=JobOut, status_code=201)
+def post_job(body: NewJob, principal: CurrentPrincipal, rt: RuntimeDep) -> JobOut:
+    """Queue a training job; the controller admits it when its queue's quota and a node allow."""
+    request = training.JobRequest(
+        **{
+            **body.model_dump(),
+            "dataset_version_ids": tuple(body.dataset_version_ids),
+            "eval_dataset_version_ids": tuple(body.eval_dataset_version_ids),
+        }
+    )
+    with rt.session() as session:
+        return JobOut.model_validate(training.submit_job(session, principal, request))
+
+
+@router.get("/jobs/{job_id}", response_model=JobDetail)
+def get_job(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> JobDetail:
+    with rt.session() as session:
+        job, events = training.get_job(session, principal, job_id)
+        return JobDetail(job=JobOut.model_validate(job), events=[EventOut.model_validate(e) for e in events])
+
+
+@router.get("/jobs/{job_id}/metrics", response_model=list[SeriesOut])
+def get_job_metrics(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep, since: datetime | None = None) -> Any:
+    """Loss, eval loss, learning rate, grad norm, tokens/s, epoch, step and ETA over time."""
+    with rt.session() as session:
+        series = training.job_curves(session, rt.metrics, principal, job_id, since)
+    return [SeriesOut(field=s.field, times=s.times, values=s.values) for s in series]
+
+
+@router.get("/jobs/{job_id}/log", response_class=PlainTextResponse)
+def get_job_log(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep, lines: int = 200) -> str:
+    with rt.session() as session:
+        return training.job_log(session, rt.compute, principal, job_id, min(max(lines, 1), 5000))
+
+
+@router.post("/jobs/{job_id}/cancel", status_code=204)
+def post_cancel(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+    with rt.session() as session:
+        training.cancel_job(session, rt.compute, principal, job_id)
+
+
+@router.post("/jobs/{job_id}/retry", status_code=204)
+def post_retry(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+    """Queue a failed or cancelled job again; it resumes from its last checkpoint."""
+    with rt.session() as session:
+        training.retry_job(session, principal, job_id)
+
+
+@router.get("/pools", response_model=list[orchestration.PoolView])
+def get_pools(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return orchestration.list_pools(session, principal)
+
+
+@router.put("/pools", status_code=204)
+def put_pool(body: NewPool, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+    """Create or change a pool (platform admins)."""
+    with rt.session() as session:
+        orchestration.save_pool(session, principal, **body.model_dump())
+
+
+@router.get("/queues", response_model=list[orchestration.QueueView])
+def get_queues(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return orchestration.list_queues(session, principal)
+
+
+@router.put("/queues", status_code=204)
+def put_queue(body: NewQueue, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+    """Create or change a tenant's queue and quota (platform admins)."""
+    fields = body.model_dump()
+    fields["pool_name"] = fields.pop("pool")
+    with rt.session() as session:
+        orchestration.save_queue(session, principal, **fields)
