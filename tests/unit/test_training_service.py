@@ -1,0 +1,187 @@
+"""The training service's rules and the controller pass's state machine, with a recording
+compute backend (real processes and TRL are exercised in tests/integration)."""
+
+import io
+import json
+
+import pytest
+from sqlmodel import select
+
+from backend.adapters.compute import Launch, RunState
+from backend.errors import ErrorCode, MedAIError
+from backend.models import JobEvent, JobQueue, ResourcePool, TrainingJob
+from backend.services import datasets, model_registry, orchestration, training
+from tests.unit.identity_world import add_tenant, add_user, sign
+
+ALPACA = b'{"instruction": "q", "output": "a"}\n'
+PREFS = b'{"prompt": "p", "chosen": "good", "rejected": "bad"}\n'
+
+
+class RecordingCompute:
+    backend = "recording"
+
+    def __init__(self) -> None:
+        self.started: list[Launch] = []
+        self.states: dict[str, RunState] = {}
+        self.cancelled: list[str] = []
+
+    def start(self, launch: Launch) -> str:
+        self.started.append(launch)
+        ref = f"{launch.job_id}#{launch.attempt}"
+        self.states[ref] = RunState("running")
+        return ref
+
+    def state(self, ref: str) -> RunState:
+        return self.states[ref]
+
+    def cancel(self, ref: str) -> None:
+        self.cancelled.append(ref)
+
+    def log_tail(self, ref: str, lines: int = 200) -> str:
+        return f"log of {ref}"
+
+
+@pytest.fixture
+def lab(runtime):
+    tenant = add_tenant(runtime, "ruijin")
+    _, dev = sign(runtime, add_user(runtime, "dev@ruijin.cn", [(tenant, "developer")]))
+    _, viewer = sign(runtime, add_user(runtime, "viewer@ruijin.cn", [(tenant, "viewer")]))
+    with runtime.session() as session:
+        base = model_registry.register_version(
+            session,
+            runtime.objects,
+            dev,
+            model_registry.VersionSpec(model_name="base"),
+            [("model.safetensors", io.BytesIO(b"w"))],
+            "upload",
+        )
+        sft = datasets.import_version(
+            session,
+            runtime.objects,
+            dev,
+            name="sft",
+            filename="s.jsonl",
+            stream=io.BytesIO(ALPACA),
+            scratch_dir=runtime.settings.scratch_dir,
+        )
+        dpo = datasets.import_version(
+            session,
+            runtime.objects,
+            dev,
+            name="dpo",
+            filename="d.jsonl",
+            stream=io.BytesIO(PREFS),
+            scratch_dir=runtime.settings.scratch_dir,
+        )
+    return dev, viewer, base.id, sft.id, dpo.id
+
+
+def _submit(runtime, who, base, data, kind="sft", **kw):
+    with runtime.session() as session:
+        return training.submit_job(session, who, training.JobRequest("job", kind, base, (data,), **kw)).id
+
+
+def _pass(runtime, compute):
+    with runtime.session() as session:
+        training.reconcile(session, compute, runtime.objects, str(runtime.settings.data_dir))
+
+
+def _job(runtime, job_id) -> TrainingJob:
+    with runtime.session() as session:
+        return session.get(TrainingJob, job_id)
+
+
+def test_submit_checks_shapes_hyperparameters_and_roles(runtime, lab):
+    dev, viewer, base, sft, dpo = lab
+    for kind, data, message in (("dpo", sft, "preference"), ("sft", dpo, "alpaca"), ("grpo", sft, "not available")):
+        with pytest.raises(MedAIError) as caught:
+            _submit(runtime, dev, base, data, kind)
+        assert message in f"{caught.value.message} {caught.value.remedy}"
+    with pytest.raises(MedAIError, match="learning_rate"):
+        _submit(runtime, dev, base, sft, hyperparameters={"learning_rate": -1})
+    with pytest.raises(MedAIError, match="Unknown hyper-parameters: lr"):
+        _submit(runtime, dev, base, sft, hyperparameters={"lr": 1e-4})
+    with pytest.raises(MedAIError) as caught:
+        _submit(runtime, viewer, base, sft)
+    assert caught.value.code is ErrorCode.FORBIDDEN
+    job = _job(runtime, _submit(runtime, dev, base, dpo, "dpo", preset="dpo-default"))
+    assert job.hyperparameters["learning_rate"] == 5e-6 and job.hyperparameters["lora_rank"] == 8
+    assert job.status == "queued"
+
+
+def test_pass_admits_starts_and_finishes_without_a_result_as_failure_after_retries(runtime, lab):
+    dev, _, base, sft, _ = lab
+    compute = RecordingCompute()
+    job_id = _submit(runtime, dev, base, sft, max_retries=1)
+    _pass(runtime, compute)
+    job = _job(runtime, job_id)
+    assert job.status == "running" and job.attempts == 1 and len(compute.started) == 1
+    spec = json.loads(compute.started[0].spec_json)
+    assert spec["type"] == "sft" and spec["resume"] is False and spec["train"][0]["shape"] == "alpaca"
+    compute.states[job.compute_ref] = RunState("exited", 1, "boom")
+    _pass(runtime, compute)  # attempt 1 failed: back in the queue, then started again as a resume
+    job = _job(runtime, job_id)
+    assert job.status == "running" and job.attempts == 2
+    assert json.loads(compute.started[1].spec_json)["resume"] is True
+    compute.states[job.compute_ref] = RunState("exited", 1, "boom again")
+    _pass(runtime, compute)
+    job = _job(runtime, job_id)
+    assert job.status == "failed" and "after 2 attempt(s)" in job.reason and "boom again" in job.reason
+    with runtime.session() as session:
+        kinds = [e.kind for e in session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))]
+    assert kinds == ["queued", "started", "retry", "started", "failed"]
+
+
+def test_waiting_jobs_show_reason_and_position_and_cancel_stops_the_attempt(runtime, lab):
+    dev, viewer, base, sft, _ = lab
+    compute = RecordingCompute()
+    with runtime.session() as session:  # a pool where only one 2-CPU job fits at a time
+        pool = session.exec(select(ResourcePool).where(ResourcePool.name == "local")).first() or training.local_pool(
+            session
+        )
+        pool.nodes = [{"name": "box", "gpus": 0, "cpu": 2.0, "memory_gb": 16.0, "gpu_type": ""}]
+        session.add(pool)
+    first, second, third = (_submit(runtime, dev, base, sft, cpu=2) for _ in range(3))
+    _pass(runtime, compute)
+    assert [_job(runtime, j).status for j in (first, second, third)] == ["running", "queued", "queued"]
+    assert (_job(runtime, second).queue_position, _job(runtime, third).queue_position) == (1, 2)
+    assert "free up" in _job(runtime, second).reason
+    with runtime.session() as session, pytest.raises(MedAIError):
+        training.cancel_job(session, compute, viewer, first)  # viewers watch, they do not cancel
+    with runtime.session() as session:
+        training.cancel_job(session, compute, dev, first)
+    assert compute.cancelled == [f"{first}#1"] and _job(runtime, first).status == "cancelled"
+    _pass(runtime, compute)
+    assert _job(runtime, second).status == "running" and _job(runtime, third).queue_position == 1
+    with runtime.session() as session:
+        training.retry_job(session, dev, first)
+        assert training.job_log(session, compute, dev, second) == f"log of {second}#1"
+    assert _job(runtime, first).status == "queued" and _job(runtime, first).resume_requested
+
+
+def test_quota_and_queue_views(runtime, lab):
+    dev, _, base, sft, _ = lab
+    _, admin = sign(runtime, add_user(runtime, "root@medai.local", platform_admin=True))
+    with runtime.session() as session:
+        orchestration.save_pool(
+            session,
+            admin,
+            "a100",
+            "kubernetes",
+            [{"name": "g1", "gpus": 8, "cpu": 64, "memory_gb": 512, "gpu_type": "A100"}],
+        )
+        orchestration.save_queue(session, admin, dev.tenant_id, "gpu", "a100", 4, borrowing_limit_gpus=2)
+        with pytest.raises(MedAIError):
+            orchestration.save_queue(session, dev, dev.tenant_id, "gpu", "a100", 8)  # quotas are the platform's
+    compute = RecordingCompute()
+    jobs = [_submit(runtime, dev, base, sft, queue="gpu", gpus=4, cpu=4) for _ in range(3)]
+    _pass(runtime, compute)
+    assert [_job(runtime, j).status for j in jobs] == ["running", "queued", "queued"]
+    assert "GPU quota" in _job(runtime, jobs[1]).reason
+    assert compute.started[0].gpus == 4 and compute.started[0].gpu_type == ""
+    with runtime.session() as session:
+        (gpu_queue,) = [q for q in orchestration.list_queues(session, dev) if q.name == "gpu"]
+        pools = {p.name: p for p in orchestration.list_pools(session, dev)}
+        assert session.exec(select(JobQueue).where(JobQueue.name == "gpu")).one().nominal_gpus == 4
+    assert (gpu_queue.gpus_used, gpu_queue.running, gpu_queue.waiting) == (4, 1, 2)
+    assert pools["a100"].nodes[0].gpus_used == 4
