@@ -8,6 +8,10 @@ class Area:
     key: str  # translation key, see components.i18n
     route: str
     icon: str  # lucide icon name
+    admin_only: bool = False  # shown to platform admins and tenant owners/admins only
 
 
-AREAS: tuple[Area, ...] = (Area("nav.home", "/", "activity"),)
+AREAS: tuple[Area, ...] = (
+    Area("nav.home", "/", "activity"),
+    Area("nav.admin", "/admin", "shield-check", admin_only=True),
+)

@@ -10,7 +10,15 @@ import backend.api
 from backend.errors import MedAIError
 from backend.runtime import configure_logging, get_runtime
 from backend.settings import get_settings
+from pages.account import account
+from pages.admin import admin
+from pages.auth import login
 from pages.home import home
+from state.account import AccountState
+from state.admin import AdminState
+from state.api_keys import ApiKeysState
+from state.audit import AuditState
+from state.auth import AuthState
 from state.feedback import error_toast
 from state.home import HomeState
 
@@ -35,4 +43,18 @@ app = rx.App(
     head_components=[rx.el.meta(name="description", content="MedAI Studio: medical large-model platform")],
 )
 app.register_lifespan_task(platform_lifespan)
-app.add_page(home, route="/", title="MedAI Studio", on_load=HomeState.refresh)
+# Every page but /login starts with the sign-in guard; the page's own loader comes after it.
+app.add_page(login, route="/login", title="Sign in · MedAI Studio", on_load=AuthState.open_login)
+app.add_page(home, route="/", title="MedAI Studio", on_load=[AuthState.require_sign_in, HomeState.refresh])
+app.add_page(
+    account,
+    route="/account",
+    title="Account · MedAI Studio",
+    on_load=[AuthState.require_sign_in, AccountState.load, ApiKeysState.load_personal],
+)
+app.add_page(
+    admin,
+    route="/admin",
+    title="Administration · MedAI Studio",
+    on_load=[AuthState.require_sign_in, AdminState.load, ApiKeysState.load_tenant, AuditState.load],
+)

@@ -1,8 +1,11 @@
-"""How errors reach a user: a toast with the reason, the remedy and the code."""
+"""How outcomes reach a user: errors as a toast with the reason, the remedy and the code;
+successes as a short toast in the browser's language."""
 
 import reflex as rx
 
 from backend.errors import as_medai_error
+from components.i18n import TEXT
+from state.preferences import PreferencesState
 
 
 def error_toast(exception: Exception) -> rx.event.EventSpec:
@@ -15,3 +18,20 @@ def error_toast(exception: Exception) -> rx.event.EventSpec:
         close_button=True,
         position="top-center",
     )
+
+
+async def text(state: rx.State, key: str) -> str:
+    """``TEXT[key]`` in the language the browser has chosen, for text a handler composes."""
+    english, chinese = TEXT[key]
+    preferences = await state.get_state(PreferencesState)
+    return chinese if preferences.lang == "zh" else english
+
+
+async def success_toast(state: rx.State, key: str) -> rx.event.EventSpec:
+    """A short confirmation of what just happened."""
+    return rx.toast.success(await text(state, key), duration=4000, position="top-center")
+
+
+async def input_toast(state: rx.State, key: str) -> rx.event.EventSpec:
+    """A form the page itself can tell is incomplete, before anything reaches a service."""
+    return rx.toast.error(await text(state, key), duration=8000, close_button=True, position="top-center")

@@ -17,6 +17,8 @@ class HomeState(AuthState):
 
     @rx.event
     async def refresh(self):  # noqa: ANN201 (Reflex event generator)
+        if not self.signed_in:  # the sign-in guard ran first and is sending the browser to /login
+            return
         self.loading = True
         yield
         try:

@@ -2,16 +2,18 @@
 with Debian's Chromium, and stop the whole group afterwards."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
@@ -26,6 +28,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT_S = 900
+ADMIN_EMAIL = "admin@medai.local"  # MEDAI_ADMIN_EMAIL's default
+ADMIN_NEW_PASSWORD = "correct horse battery staple"  # what the first admin sign-in changes the one-time one to
+# e2e signs in far more often than a person from one address; the limit itself is covered by unit tests
+LOGIN_RATE_LIMIT = "200"
 
 
 def _in_ci() -> bool:
@@ -58,7 +64,13 @@ class AppServer:
         self.url = f"http://127.0.0.1:{self.port}"
         LOGS.mkdir(parents=True, exist_ok=True)
         self.log_path = LOGS / "app.log"
-        env = {**os.environ, "MEDAI_PORT": str(self.port), "MEDAI_DATA_DIR": str(data_dir)}
+        env = {
+            **os.environ,
+            "MEDAI_PORT": str(self.port),
+            "MEDAI_DATA_DIR": str(data_dir),
+            "MEDAI_LOGIN_RATE_LIMIT": LOGIN_RATE_LIMIT,
+        }
+        env.pop("MEDAI_ADMIN_PASSWORD", None)  # the first start must print a one-time password
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
                 ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -67,6 +79,13 @@ class AppServer:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def one_time_password(self) -> str:
+        """The first admin's password, printed once on the console at the first start."""
+        found = re.search(r"One-time password: (\S+)", self.log_path.read_text(errors="replace"))
+        if found is None:
+            pytest.fail(f"no one-time password in the server log:\n{self.log_tail()}")
+        return found.group(1)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -109,6 +128,52 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    must_change_password: bool = False
+
+
+@pytest.fixture(scope="session")
+def admin(app_server) -> Account:
+    """The platform admin. Whichever test signs in first meets the forced password change and
+    changes it to ADMIN_NEW_PASSWORD (see sign_in_as_admin); this object follows."""
+    return Account(ADMIN_EMAIL, app_server.one_time_password(), must_change_password=True)
+
+
+def sign_in(page: Page, url: str, email: str, password: str) -> None:
+    """Type the e-mail and password on the sign-in page and submit (what follows is the caller's)."""
+    page.goto(url + "/login")
+    page.locator("#login-email").fill(email)
+    page.locator("#login-password").fill(password)
+    page.locator("#login-submit").click()
+
+
+def change_password(page: Page, current: str, new: str) -> None:
+    page.locator("#current-password").fill(current)
+    page.locator("#new-password").fill(new)
+    page.locator("#confirm-password").fill(new)
+    page.locator("#change-password").click()
+
+
+def sign_in_as_admin(page: Page, url: str, admin: Account) -> None:
+    """Sign in as the platform admin and land on the home page, changing the one-time password first
+    when nobody has yet."""
+    sign_in(page, url, admin.email, admin.password)
+    if admin.must_change_password:
+        expect(page.locator("#must-change-password")).to_be_visible(timeout=30_000)
+        change_password(page, admin.password, ADMIN_NEW_PASSWORD)
+        admin.password, admin.must_change_password = ADMIN_NEW_PASSWORD, False
+    expect(page.locator("#health-overall")).to_be_visible(timeout=30_000)
+
+
+def sign_out(page: Page) -> None:
+    page.locator("#user-menu").click()
+    page.locator("#menu-sign-out").click()
+    expect(page.locator("#login-email")).to_be_visible(timeout=30_000)
 
 
 @pytest.fixture(scope="module")

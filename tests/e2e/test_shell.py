@@ -1,4 +1,4 @@
-"""A user opens MedAI Studio, reads platform health, switches language and theme."""
+"""A user signs in to MedAI Studio, reads platform health, switches language and theme."""
 
 import httpx
 import psutil
@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.services.health import COMPONENTS
-from tests.e2e.conftest import ROOT, group_members, screenshot
+from tests.e2e.conftest import ROOT, group_members, screenshot, sign_in_as_admin
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,8 @@ def test_api_is_served_by_the_same_server(app_server):
     assert missing.json()["error"]["code"] == "NOT_FOUND"
 
 
-def test_home_shows_health_then_switches_language_and_theme(app_server, page):
+def test_home_shows_health_then_switches_language_and_theme(app_server, admin, page):
+    sign_in_as_admin(page, app_server.url, admin)
     page.goto(app_server.url + "/")
     expect(page.locator("#health-overall")).to_be_visible(timeout=30_000)
     # default language comes from MEDAI_UI_LANGUAGE (zh)
@@ -64,7 +65,8 @@ def test_home_shows_health_then_switches_language_and_theme(app_server, page):
     expect(page.get_by_role("heading", name="平台健康")).to_be_visible()
 
 
-def test_refresh_checks_again(app_server, page):
+def test_refresh_checks_again(app_server, admin, page):
+    sign_in_as_admin(page, app_server.url, admin)
     page.goto(app_server.url + "/")
     checked = page.locator("text=/\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2} UTC/")
     expect(checked).to_be_visible(timeout=30_000)
