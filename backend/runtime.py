@@ -23,7 +23,7 @@ from backend.adapters.compute import Compute, build_compute
 from backend.adapters.envelope import KeyRing, load_key_ring
 from backend.adapters.metrics import MetricsStore, build_metrics_store
 from backend.adapters.objectstore import ObjectStore, build_object_store
-from backend.services import identity, training
+from backend.services import identity, pipelines, training
 from backend.services.controller import Controller
 from backend.services.ratelimit import Limit
 from backend.settings import Settings, get_settings
@@ -74,6 +74,10 @@ class Runtime:
         with self.session() as session:
             training.reconcile(session, self.compute, self.objects, str(self.settings.data_dir))
 
+    def reconcile_pipelines(self) -> None:
+        with self.session() as session:
+            pipelines.reconcile(session)
+
     def bootstrap_admin(self) -> None:
         """On an empty database, create the platform admin; a generated password is shown once."""
         settings = self.settings
@@ -104,6 +108,7 @@ def build_runtime(settings: Settings) -> Runtime:
         compute=build_compute(settings),
     )
     runtime.controller.register("training", runtime.reconcile_training)
+    runtime.controller.register("pipelines", runtime.reconcile_pipelines)
     return runtime
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
-from backend.services import orchestration, training, training_presets
+from backend.services import orchestration, pipelines, training, training_presets
 
 router = APIRouter(prefix="/api", tags=["training"])
 
@@ -111,7 +111,7 @@ def get_presets(_principal: CurrentPrincipal) -> Presets:
     """Job types, the dataset shapes each takes, hyper-parameter defaults and presets."""
     return Presets(
         job_types=list(training_presets.JOB_TYPES),
-        available=["sft", "dpo"],
+        available=list(training.AVAILABLE_TYPES),
         shapes_for={k: list(v) for k, v in training_presets.SHAPES_FOR.items()},
         defaults=training_presets.DEFAULTS,
         presets=training_presets.PRESETS,
@@ -198,3 +198,70 @@ def put_queue(body: NewQueue, principal: CurrentPrincipal, rt: RuntimeDep) -> No
     fields["pool_name"] = fields.pop("pool")
     with rt.session() as session:
         orchestration.save_queue(session, principal, **fields)
+
+
+class NewPipeline(BaseModel):
+    name: str = Field(max_length=128)
+    steps: list[dict[str, Any]] = Field(
+        description="[{name, kind, depends_on, config}], kinds: " + ", ".join(pipelines.KINDS)
+    )
+
+
+class PipelineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    steps: list[dict[str, Any]]
+    created_by: str
+    created_at: datetime
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    pipeline_id: str
+    status: str
+    attempt: int
+    steps: dict[str, dict[str, Any]]
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@router.get("/pipelines", response_model=list[PipelineOut])
+def get_pipelines(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return [PipelineOut.model_validate(p) for p in pipelines.list_pipelines(session, principal)]
+
+
+@router.put("/pipelines", response_model=PipelineOut)
+def put_pipeline(body: NewPipeline, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Create or replace a pipeline by name; the DAG is checked (kinds, dependencies, no cycles)."""
+    with rt.session() as session:
+        return PipelineOut.model_validate(pipelines.save_pipeline(session, principal, body.name, body.steps))
+
+
+@router.post("/pipelines/{pipeline_id}/runs", response_model=RunOut, status_code=201)
+def post_run(pipeline_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return RunOut.model_validate(pipelines.start_run(session, principal, pipeline_id))
+
+
+@router.get("/pipelines/{pipeline_id}/runs", response_model=list[RunOut])
+def get_runs(pipeline_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return [RunOut.model_validate(r) for r in pipelines.list_runs(session, principal, pipeline_id)]
+
+
+@router.get("/pipeline-runs/{run_id}", response_model=RunOut)
+def get_run(run_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return RunOut.model_validate(pipelines.get_run(session, principal, run_id)[1])
+
+
+@router.post("/pipeline-runs/{run_id}/rerun", response_model=RunOut)
+def post_rerun(run_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Start a failed run again from its failed step; succeeded steps keep their results."""
+    with rt.session() as session:
+        return RunOut.model_validate(pipelines.rerun(session, principal, run_id))

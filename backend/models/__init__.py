@@ -4,7 +4,7 @@ on ``SQLModel.metadata``, which is what Alembic compares migrations against."""
 from backend.models.assets import ContainerImage, Dataset, DatasetVersion, LineageEdge, ModelAsset, ModelVersion
 from backend.models.identity import ApiKey, AuditEvent, Membership, RecoveryCode, Tenant, User, UserSession
 from backend.models.platform import PlatformSetting
-from backend.models.training import JobEvent, JobQueue, ResourcePool, TrainingJob
+from backend.models.training import JobEvent, JobQueue, Pipeline, PipelineRun, ResourcePool, TrainingJob
 
 __all__ = [
     "ApiKey",
@@ -18,6 +18,8 @@ __all__ = [
     "Membership",
     "ModelAsset",
     "ModelVersion",
+    "Pipeline",
+    "PipelineRun",
     "PlatformSetting",
     "RecoveryCode",
     "ResourcePool",

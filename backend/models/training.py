@@ -89,3 +89,35 @@ class JobEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
     kind: str = Field(max_length=32)
     message: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class Pipeline(SQLModel, table=True):
+    """A DAG of steps (data check → train → eval → register …) that runs as a whole."""
+
+    __tablename__ = "pipeline"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_pipeline_tenant_name"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    name: str = Field(max_length=128)
+    # [{"name", "kind", "depends_on": [names], "config": {...}}]
+    steps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=254)
+    created_by_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PipelineRun(SQLModel, table=True):
+    __tablename__ = "pipeline_run"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    pipeline_id: str = Field(foreign_key="pipeline.id", index=True, max_length=32)
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
+    status: str = Field(default="running", max_length=16, index=True)  # running | succeeded | failed | cancelled
+    # step name → {"status": pending|running|succeeded|failed|skipped, "job_id", "reason", "output"}
+    steps: dict[str, dict[str, Any]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempt: int = Field(default=1)
+    created_by: str = Field(max_length=254)
+    created_by_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = Field(default=None)

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 LOCAL_POOL = "local"
 DEFAULT_QUEUE = "default"
 ACTIVE = ("queued", "running")
+AVAILABLE_TYPES = ("sft", "dpo", "eval")
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,11 @@ def submit_job(session: Session, principal: Principal, request: JobRequest) -> T
     assert tenant_id is not None
     if request.type not in training_presets.JOB_TYPES:
         raise MedAIError(ErrorCode.DATA_INVALID, f"Unknown job type '{request.type}'.", "Pick a type from the list.")
-    if request.type not in ("sft", "dpo"):
+    if request.type not in AVAILABLE_TYPES:
         raise MedAIError(
             ErrorCode.DATA_INVALID,
             f"{request.type} jobs are not available yet on this platform.",
-            "Run SFT or DPO; the other types arrive in a later release.",
+            f"Run {', '.join(t.upper() for t in AVAILABLE_TYPES)}; the other types arrive in a later release.",
         )
     if not request.name.strip() or len(request.name) > 128:
         raise MedAIError(ErrorCode.DATA_INVALID, "A job needs a name of 1-128 characters.", "Type a name.")
@@ -359,10 +360,36 @@ class _IteratorReader:
         return data
 
 
+def _record_evaluation(session: Session, job: TrainingJob, result: dict[str, Any]) -> None:
+    """An evaluation's numbers go onto the evaluated model version, keyed by the job."""
+    version = session.get(ModelVersion, job.base_model_version_id)
+    if version is not None:
+        version.eval_results = {
+            **version.eval_results,
+            job.name: {**result.get("metrics", {}), "job_id": job.id, "datasets": job.dataset_version_ids},
+        }
+        session.add(version)
+    for dataset_id in job.dataset_version_ids:
+        lineage.link(
+            session,
+            job.tenant_id,
+            lineage.Node("dataset_version", dataset_id),
+            lineage.Node("job", job.id),
+            "evaluated_on",
+        )
+
+
 def _finish(session: Session, objects: ObjectStore, job: TrainingJob, exit_code: int | None, detail: str) -> None:
     result = _result(objects, job)
     checkpoint = latest_checkpoint(objects, _job_prefix(job))
     job.last_checkpoint_step = checkpoint[0] if checkpoint else job.last_checkpoint_step
+    if result is not None and result.get("status") == "succeeded" and exit_code in (0, None) and job.type == "eval":
+        _record_evaluation(session, job, result)
+        job.status, job.finished_at = "succeeded", utcnow()
+        job.reason = ", ".join(f"{k} {v:.4g}" for k, v in result.get("metrics", {}).items())
+        _event(session, job, job.status, job.reason)
+        _audit(session, None, job, "job.succeeded")
+        return
     if result is not None and result.get("status") == "succeeded" and exit_code in (0, None):
         try:
             _register_result(session, objects, job, result)

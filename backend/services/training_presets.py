@@ -18,7 +18,7 @@ SHAPES_FOR = {  # which dataset shapes each type accepts
     "dpo": ("preference",),
     "reward": ("preference",),
     "grpo": ("alpaca", "sharegpt"),
-    "eval": ("alpaca", "sharegpt", "text", "preference"),
+    "eval": ("alpaca", "sharegpt", "text"),
     "batch_inference": ("alpaca", "sharegpt"),
     "custom": ("alpaca", "sharegpt", "text", "preference"),
 }

@@ -276,6 +276,8 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
     output_dir = workdir / "checkpoints"
+    if spec.type == "eval":
+        return _evaluate(spec, model, tokenizer, train_rows, output_dir, metrics)
     resume_from = None
     if spec.resume and (found := latest_checkpoint(objects, spec.job_prefix)) is not None:
         step, prefix = found
@@ -310,6 +312,29 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         "metrics": summary,
         "resumed_from": str(resume_from or ""),
     }
+
+
+def _evaluate(
+    spec: TrainSpec, model: Any, tokenizer: Any, rows: list[dict[str, Any]], output_dir: Path, metrics: MetricsStore
+) -> dict[str, Any]:
+    """Loss and perplexity of the model on the evaluation data (no weights change)."""
+    import math
+
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    data = Dataset.from_list(rows)
+    args = {**_common_args(spec, output_dir, True), "eval_strategy": "no", "eval_steps": None}
+    args["per_device_eval_batch_size"] = spec.hyperparameters["per_device_train_batch_size"]
+    trainer = SFTTrainer(
+        model=model, args=SFTConfig(**args), train_dataset=data, eval_dataset=data, processing_class=tokenizer
+    )
+    found = trainer.evaluate()
+    loss = float(found["eval_loss"])
+    result = {"eval_loss": loss, "perplexity": math.exp(min(loss, 50.0)), "eval_samples": float(len(rows))}
+    tags = {"job_id": spec.job_id, "tenant_id": spec.tenant_id}
+    metrics.write([Point("train", tags, result, datetime.now(UTC))])
+    return {"status": "succeeded", "global_step": 0, "metrics": result, "resumed_from": ""}
 
 
 def _write_result(objects: ObjectStore, spec: TrainSpec, result: dict[str, Any]) -> None:

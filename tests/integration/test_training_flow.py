@@ -12,8 +12,8 @@ import time
 import pytest
 from sqlmodel import select
 
-from backend.models import JobEvent, ModelVersion, TrainingJob
-from backend.services import datasets, lineage, model_registry, training
+from backend.models import JobEvent, ModelAsset, ModelVersion, PipelineRun, TrainingJob
+from backend.services import datasets, lineage, model_registry, pipelines, training
 from tests.tiny_model import build_model
 from tests.unit.identity_world import add_tenant, add_user, sign
 
@@ -137,3 +137,69 @@ def test_a_killed_attempt_is_retried_and_resumes(runtime, lab):
     assert any(kind == "started" and "resuming" in message for kind, message in events)
     log = runtime.compute.log_tail(job.compute_ref, 400)
     assert "resuming from checkpoint" in log
+
+
+def test_a_pipeline_trains_evaluates_and_promotes(runtime, lab):
+    dev, base_id, data_id = lab
+    hyper = {
+        "finetuning": "lora",
+        "learning_rate": 3e-3,
+        "cutoff_len": 64,
+        "max_steps": 6,
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 1,
+        "lora_rank": 4,
+    }
+    steps = [
+        {"name": "check", "kind": "data_check", "config": {"dataset_version_ids": [data_id], "shapes": ["alpaca"]}},
+        {
+            "name": "train",
+            "kind": "train",
+            "depends_on": ["check"],
+            "config": {
+                "type": "sft",
+                "base_model_version_id": base_id,
+                "dataset_version_ids": [data_id],
+                "preset": "quick-check",
+                "hyperparameters": hyper,
+                "cpu": 1,
+                "memory_gb": 1,
+            },
+        },
+        {
+            "name": "eval",
+            "kind": "eval",
+            "config": {
+                "model_from": "train",
+                "dataset_version_ids": [data_id],
+                "hyperparameters": {"cutoff_len": 64},
+                "cpu": 1,
+                "memory_gb": 1,
+            },
+        },
+        {"name": "publish", "kind": "register", "depends_on": ["eval"], "config": {"model_from": "train"}},
+    ]
+    with runtime.session() as session:
+        pipeline = pipelines.save_pipeline(session, dev, "bp-pipeline", steps)
+        run_id = pipelines.start_run(session, dev, pipeline.id).id
+    deadline = time.monotonic() + 300
+    while (run := _run_of(runtime, run_id)).status == "running":
+        assert time.monotonic() < deadline, run.steps
+        _pass(runtime)
+        with runtime.session() as session:
+            pipelines.reconcile(session)
+        time.sleep(0.3)
+    assert run.status == "succeeded", run.steps
+    trained = run.steps["train"]["output"]
+    with runtime.session() as session:
+        version = session.get(ModelVersion, trained)
+        evaluation = version.eval_results[f"eval-{run_id[:8]}-1"]
+        model = session.get(ModelAsset, version.model_id)
+    assert evaluation["eval_loss"] > 0 and evaluation["perplexity"] > 1 and evaluation["eval_samples"] == len(ROWS)
+    assert model.promoted_version == version.version
+    assert "perplexity" in run.steps["eval"]["reason"]
+
+
+def _run_of(runtime, run_id) -> PipelineRun:
+    with runtime.session() as session:
+        return session.get(PipelineRun, run_id)

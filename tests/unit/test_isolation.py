@@ -47,6 +47,7 @@ from backend.services import (
     mfa,
     model_registry,
     orchestration,
+    pipelines,
     tenancy,
     token_counting,
     training,
@@ -75,6 +76,8 @@ class Side:
     models: tuple[ModelVersion, ...] = ()  # two versions of one model, trained on the dataset
     image_id: str = ""
     job_id: str = ""
+    pipeline_id: str = ""
+    run_id: str = ""
 
 
 @dataclass
@@ -151,6 +154,13 @@ def _assets(rt, side: Side, owner: Principal, slug: str, title: str) -> None:
             owner,
             training.JobRequest(f"{slug}-sft", "sft", side.models[0].id, (side.dataset.id,), preset="quick-check"),
         ).id
+        side.pipeline_id = pipelines.save_pipeline(
+            session,
+            owner,
+            f"{slug}-pipeline",
+            [{"name": "check", "kind": "data_check", "config": {"dataset_version_ids": [side.dataset.id]}}],
+        ).id
+        side.run_id = pipelines.start_run(session, owner, side.pipeline_id).id
 
 
 def _tenant_scoped_tables() -> list[Any]:
@@ -308,6 +318,20 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("GET", "/api/jobs/{job_id}/log"): (Call(path=_a_job),),
     ("POST", "/api/jobs/{job_id}/cancel"): (Call(path=_a_job),),
     ("POST", "/api/jobs/{job_id}/retry"): (Call(path=_a_job),),
+    ("GET", "/api/pipelines"): (Call(own=True),),
+    ("PUT", "/api/pipelines"): (
+        Call(
+            own=True,
+            body=lambda w: {
+                "name": "beta-p",
+                "steps": [{"name": "c", "kind": "data_check", "config": {"dataset_version_ids": [w.a.dataset.id]}}],
+            },
+        ),
+    ),
+    ("POST", "/api/pipelines/{pipeline_id}/runs"): (Call(path=lambda w: {"pipeline_id": w.a.pipeline_id}),),
+    ("GET", "/api/pipelines/{pipeline_id}/runs"): (Call(path=lambda w: {"pipeline_id": w.a.pipeline_id}),),
+    ("GET", "/api/pipeline-runs/{run_id}"): (Call(path=lambda w: {"run_id": w.a.run_id}),),
+    ("POST", "/api/pipeline-runs/{run_id}/rerun"): (Call(path=lambda w: {"run_id": w.a.run_id}),),
     ("GET", "/api/pools"): (Call(own=True),),
     ("PUT", "/api/pools"): (
         Call(body=lambda _w: {"name": "local", "compute": "local", "nodes": [{"name": "n", "cpu": 1, "memory_gb": 1}]}),
@@ -607,6 +631,16 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: training.submit_job(s, p, training.JobRequest("x", "sft", w.b.models[0].id, (w.a.dataset.id,))),
     ),
     # (ids, names and tenants only: hyper-parameters hold the word "lora_alpha", which is no leak)
+    "pipelines.list_pipelines": _own(lambda w, s, p: pipelines.list_pipelines(s, p)),
+    "pipelines.save_pipeline": _refused(
+        lambda w, s, p: pipelines.save_pipeline(
+            s, p, "beta-p", [{"name": "c", "kind": "data_check", "config": {"dataset_version_ids": [w.a.dataset.id]}}]
+        )
+    ),
+    "pipelines.start_run": _refused(lambda w, s, p: pipelines.start_run(s, p, w.a.pipeline_id)),
+    "pipelines.list_runs": _refused(lambda w, s, p: pipelines.list_runs(s, p, w.a.pipeline_id)),
+    "pipelines.get_run": _refused(lambda w, s, p: pipelines.get_run(s, p, w.a.run_id)),
+    "pipelines.rerun": _refused(lambda w, s, p: pipelines.rerun(s, p, w.a.run_id)),
     "orchestration.list_pools": _own(lambda w, s, p: orchestration.list_pools(s, p)),
     "orchestration.list_queues": _own(lambda w, s, p: orchestration.list_queues(s, p)),
     "orchestration.save_pool": _refused(
