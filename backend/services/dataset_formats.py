@@ -39,6 +39,11 @@ def approximate_tokens(text: str) -> int:
     return len(_APPROX_TOKEN.findall(text))
 
 
+def approximate_token_list(text: str) -> list[str]:
+    """The same split as ``approximate_tokens``, lower-cased (for overlap scores)."""
+    return [token.lower() for token in _APPROX_TOKEN.findall(text)]
+
+
 class Shape(StrEnum):
     ALPACA = "alpaca"  # instruction, input, output
     SHAREGPT = "sharegpt"  # messages: [{role, content}] (or conversations: [{from, value}])

@@ -34,6 +34,7 @@ _WEIGHTS = {
     ".onnx": "onnx",
 }
 MAX_FILES = 10_000
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")  # one uploaded file with these is unpacked
 
 
 @dataclass(frozen=True)
@@ -183,10 +184,13 @@ def register_version(
     return row
 
 
-def archive_members(archive: Path) -> Iterator[tuple[str, IO[bytes]]]:
-    """The files of a .zip or .tar(.gz) archive, one stream at a time (never extracted to disk)."""
+def archive_members(archive: Path | IO[bytes]) -> Iterator[tuple[str, IO[bytes]]]:
+    """The files of a .zip or .tar(.gz) archive, a path or a seekable upload stream, one stream
+    at a time (never extracted to disk)."""
     with ExitStack() as stack:
         if zipfile.is_zipfile(archive):
+            if not isinstance(archive, Path):
+                archive.seek(0)
             bundle = stack.enter_context(zipfile.ZipFile(archive))
             for info in bundle.infolist():
                 if not info.is_dir():
@@ -194,7 +198,11 @@ def archive_members(archive: Path) -> Iterator[tuple[str, IO[bytes]]]:
                         yield info.filename, member
             return
         try:
-            tar = stack.enter_context(tarfile.open(archive))
+            if isinstance(archive, Path):
+                tar = stack.enter_context(tarfile.open(archive))
+            else:
+                archive.seek(0)
+                tar = stack.enter_context(tarfile.open(fileobj=archive))
         except tarfile.TarError:
             raise MedAIError(
                 ErrorCode.DATA_INVALID, "The archive is neither zip nor tar.", "Upload .zip, .tar or .tar.gz."

@@ -5,7 +5,7 @@ set; tenants see their own queues, usage and waiting jobs."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, select
@@ -39,6 +39,8 @@ class PoolView:
     compute: str
     kueue_queue: str
     nodes: list[NodeUsage]
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,9 @@ def list_pools(session: Session, principal: Principal) -> list[PoolView]:
                     sum(j.memory_gb for j in on_node),
                 )
             )
-        views.append(PoolView(pool.id, pool.name, pool.compute, pool.kueue_queue, nodes))
+        views.append(
+            PoolView(pool.id, pool.name, pool.compute, pool.kueue_queue, nodes, pool.node_selector, pool.tolerations)
+        )
     return views
 
 

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 LOCAL_POOL = "local"
 DEFAULT_QUEUE = "default"
 ACTIVE = ("queued", "running")
-AVAILABLE_TYPES = ("sft", "dpo", "eval")
+AVAILABLE_TYPES = ("sft", "dpo", "grpo", "eval")
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,14 @@ def submit_job(session: Session, principal: Principal, request: JobRequest) -> T
     _dataset_versions(session, tenant_id, request.dataset_version_ids, request.type)
     _dataset_versions(session, tenant_id, request.eval_dataset_version_ids, request.type)
     hyperparameters = training_presets.resolve(request.preset, request.hyperparameters or {})
+    generations = hyperparameters["per_device_train_batch_size"] * hyperparameters["gradient_accumulation_steps"]
+    if request.type == "grpo" and generations % hyperparameters["grpo_num_generations"]:
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            f"GRPO samples {hyperparameters['grpo_num_generations']} completions per prompt, which must divide "
+            f"batch size × gradient accumulation ({generations}).",
+            "Change the number of generations, the batch size or the gradient accumulation.",
+        )
     if request.gpus < 0 or request.cpu <= 0 or request.memory_gb <= 0 or not 0 <= request.max_retries <= 10:
         raise MedAIError(ErrorCode.DATA_INVALID, "Resources must be positive and retries 0-10.", "Fix the numbers.")
     queue = _queue(session, tenant_id, request.queue)

@@ -45,12 +45,14 @@ DEFAULTS: dict[str, Any] = {
     "dpo_beta": 0.1,
     "dpo_loss_type": "sigmoid",
     "grpo_num_generations": 4,
+    "grpo_max_completion_length": 128,
     "seed": 42,
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
     "lora-default": {},
     "full-small-model": {"finetuning": "full", "learning_rate": 1e-5, "gradient_accumulation_steps": 4},
+    "grpo-default": {"learning_rate": 1e-6, "num_train_epochs": 1.0, "grpo_num_generations": 4},
     "quick-check": {"num_train_epochs": 1.0, "max_steps": 20, "logging_steps": 1, "save_steps": 10, "eval_steps": 10},
     "dpo-default": {"learning_rate": 5e-6, "num_train_epochs": 1.0, "dpo_beta": 0.1},
     "long-context": {"cutoff_len": 8192, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 16},
@@ -79,6 +81,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "lora_dropout": (0.0, 0.9),
     "dpo_beta": (0.0, 10.0),
     "grpo_num_generations": (2, 64),
+    "grpo_max_completion_length": (4, 32768),
     "seed": (0, 2**31 - 1),
 }
 _INTEGERS = {
@@ -93,6 +96,7 @@ _INTEGERS = {
     "lora_rank",
     "lora_alpha",
     "grpo_num_generations",
+    "grpo_max_completion_length",
     "seed",
 }
 

@@ -109,6 +109,37 @@ def sft_example(shape: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def prompt_example(shape: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A prompt and the reference answer the reward compares completions with (GRPO)."""
+    if shape == "sharegpt":
+        turns = _turns(record)
+        answer = next((t["content"] for t in reversed(turns) if t["role"] == "assistant"), "")
+        asked = [t["content"] for t in turns if t["role"] == "user"]
+        return {"prompt": asked[-1] if asked else "", "reference": answer}
+    prompt = str(record["instruction"]) + (f"\n{record['input']}" if record.get("input") else "")
+    return {"prompt": prompt, "reference": str(record["output"])}
+
+
+def reference_f1(completions: list[Any], reference: list[str], **_: Any) -> list[float]:
+    """Reward: token-level F1 between each completion and its reference answer (CJK characters
+    and words count as tokens), in [0, 1]."""
+    from collections import Counter
+
+    from backend.services.dataset_formats import approximate_token_list
+
+    scores = []
+    for completion, answer in zip(completions, reference, strict=True):
+        text = completion if isinstance(completion, str) else " ".join(m.get("content", "") for m in completion)
+        got, want = Counter(approximate_token_list(text)), Counter(approximate_token_list(answer))
+        common = sum((got & want).values())
+        if not common:
+            scores.append(0.0)
+            continue
+        precision, recall = common / sum(got.values()), common / sum(want.values())
+        scores.append(2 * precision * recall / (precision + recall))
+    return scores
+
+
 def preference_example(record: dict[str, Any]) -> dict[str, Any]:
     return {"prompt": str(record["prompt"]), "chosen": str(record["chosen"]), "rejected": str(record["rejected"])}
 
@@ -123,7 +154,12 @@ def _load_rows(objects: ObjectStore, files: list[DatasetFile], folder: Path, kin
         for _, record in records(local, item.file_type):
             if isinstance(record, Issue):
                 continue  # the file was validated at import; nothing unreadable is left
-            rows.append(preference_example(record) if kind == "dpo" else sft_example(item.shape, record))
+            if kind == "dpo":
+                rows.append(preference_example(record))
+            elif kind == "grpo":
+                rows.append(prompt_example(item.shape, record))
+            else:
+                rows.append(sft_example(item.shape, record))
     return rows
 
 
@@ -294,9 +330,19 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         "peft_config": _peft_config(spec),
         "callbacks": [_callback(spec, objects, metrics, time.monotonic())],
     }
+    h = spec.hyperparameters
     if spec.type == "dpo":
-        h = spec.hyperparameters
         trainer = DPOTrainer(args=DPOConfig(**args, beta=h["dpo_beta"], loss_type=h["dpo_loss_type"]), **trainer_kwargs)
+    elif spec.type == "grpo":
+        from trl import GRPOConfig, GRPOTrainer
+
+        grpo_args = {k: v for k, v in args.items() if k != "max_length"}
+        config = GRPOConfig(
+            **grpo_args,
+            num_generations=h["grpo_num_generations"],
+            max_completion_length=h["grpo_max_completion_length"],
+        )
+        trainer = GRPOTrainer(reward_funcs=[reference_f1], args=config, **trainer_kwargs)
     else:
         trainer = SFTTrainer(args=SFTConfig(**args), **trainer_kwargs)
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)

@@ -109,6 +109,29 @@ def _result(objects, job_id: str) -> dict:
     return json.loads(b"".join(objects.open(f"tenants/t1/jobs/{job_id}/result.json")))
 
 
+def test_grpo_samples_completions_and_scores_them(world, tmp_path):
+    settings, objects, names = world
+    job = "job-grpo"
+    spec = _spec(
+        settings,
+        names,
+        job,
+        "grpo",
+        "alpaca",
+        max_steps=4,
+        grpo_num_generations=4,
+        grpo_max_completion_length=12,
+        per_device_train_batch_size=4,
+        logging_steps=1,
+    )
+    worker = _start(spec, tmp_path / "worker.log")
+    assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert _result(objects, job)["status"] == "succeeded"
+    store = build_metrics_store(settings)
+    fields = {s.field for s in store.query("train", {"job_id": job}, datetime.now(UTC) - timedelta(hours=1))}
+    assert {"reward", "completions/mean_length", "step"} <= fields
+
+
 @pytest.mark.parametrize(("kind", "shape"), [("sft", "alpaca"), ("dpo", "preference")])
 def test_training_lowers_the_loss_and_stores_the_model(world, tmp_path, kind, shape):
     settings, objects, names = world

@@ -93,10 +93,19 @@ def _job(runtime, job_id) -> TrainingJob:
 
 def test_submit_checks_shapes_hyperparameters_and_roles(runtime, lab):
     dev, viewer, base, sft, dpo = lab
-    for kind, data, message in (("dpo", sft, "preference"), ("sft", dpo, "alpaca"), ("grpo", sft, "not available")):
+    for kind, data, message in (("dpo", sft, "preference"), ("sft", dpo, "alpaca"), ("reward", sft, "not available")):
         with pytest.raises(MedAIError) as caught:
             _submit(runtime, dev, base, data, kind)
         assert message in f"{caught.value.message} {caught.value.remedy}"
+    with pytest.raises(MedAIError, match="must divide"):
+        _submit(
+            runtime,
+            dev,
+            base,
+            sft,
+            "grpo",
+            hyperparameters={"per_device_train_batch_size": 3, "gradient_accumulation_steps": 1},
+        )
     with pytest.raises(MedAIError, match="learning_rate"):
         _submit(runtime, dev, base, sft, hyperparameters={"learning_rate": -1})
     with pytest.raises(MedAIError, match="Unknown hyper-parameters: lr"):
@@ -185,3 +194,16 @@ def test_quota_and_queue_views(runtime, lab):
         assert session.exec(select(JobQueue).where(JobQueue.name == "gpu")).one().nominal_gpus == 4
     assert (gpu_queue.gpus_used, gpu_queue.running, gpu_queue.waiting) == (4, 1, 2)
     assert pools["a100"].nodes[0].gpus_used == 4
+
+
+def test_the_grpo_reward_scores_overlap_with_the_reference():
+    from backend.workers.train import prompt_example, reference_f1
+
+    scores = reference_f1(["低盐低脂饮食", "多喝水", "Low salt diet"], ["低盐低脂", "低盐低脂", "low salt"])
+    assert scores[0] > 0.7 and scores[1] == 0.0 and scores[2] == pytest.approx(0.8)
+    chat = {"messages": [{"role": "user", "content": "问"}, {"role": "assistant", "content": "答"}]}
+    assert prompt_example("sharegpt", chat) == {"prompt": "问", "reference": "答"}
+    assert prompt_example("alpaca", {"instruction": "i", "input": "x", "output": "o"}) == {
+        "prompt": "i\nx",
+        "reference": "o",
+    }
