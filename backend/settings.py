@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     compute_backend: Literal["local", "kubernetes"] = Field("local", description="Where jobs, services and IDEs run")
     k8s_namespace: str = Field("medai", description="Kubernetes namespace for workloads")
     kubeconfig: str = Field("", description="Path to a kubeconfig; empty means in-cluster config")
+    vllm_image: str = Field("vllm/vllm-openai:v0.12.0", description="Image of vLLM replicas on Kubernetes")
     training_image: str = Field(
         "registry.local/medai/train:latest", description="Container image Kubernetes training Jobs run"
     )

@@ -4,6 +4,7 @@ on ``SQLModel.metadata``, which is what Alembic compares migrations against."""
 from backend.models.assets import ContainerImage, Dataset, DatasetVersion, LineageEdge, ModelAsset, ModelVersion
 from backend.models.identity import ApiKey, AuditEvent, Membership, RecoveryCode, Tenant, User, UserSession
 from backend.models.platform import PlatformSetting
+from backend.models.serving import Deployment, Replica, UsageRecord
 from backend.models.training import JobEvent, JobQueue, Pipeline, PipelineRun, ResourcePool, TrainingJob
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "ContainerImage",
     "Dataset",
     "DatasetVersion",
+    "Deployment",
     "JobEvent",
     "JobQueue",
     "LineageEdge",
@@ -22,9 +24,11 @@ __all__ = [
     "PipelineRun",
     "PlatformSetting",
     "RecoveryCode",
+    "Replica",
     "ResourcePool",
     "Tenant",
     "TrainingJob",
+    "UsageRecord",
     "User",
     "UserSession",
 ]

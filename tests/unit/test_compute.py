@@ -8,8 +8,8 @@ import time
 import kubernetes_validate
 import pytest
 
-from backend.adapters.compute import Launch
-from backend.adapters.compute.kubernetes import job_manifest
+from backend.adapters.compute import Launch, ServerLaunch
+from backend.adapters.compute.kubernetes import job_manifest, server_manifests
 from backend.adapters.compute.local import LocalCompute, _alive
 from tests.e2e.conftest import group_members
 
@@ -79,3 +79,46 @@ def test_a_finished_process_reports_its_exit_code(tmp_path):
         time.sleep(0.05)
     assert (state.phase, state.exit_code) == ("exited", 3)
     assert compute.state(ref).exit_code == 3  # asked again, still known
+
+
+@pytest.mark.parametrize("gpus", [0, 2])
+def test_model_service_manifests_are_valid_and_probe_health(gpus):
+    launch = ServerLaunch(
+        "dep1",
+        0,
+        "vllm",
+        json.dumps({"served_name": "qwen-med", "model_prefix": "t/m/", "model_files": ["a"]}),
+        "qwen-med",
+        gpus,
+        4.0,
+        32.0,
+        4096,
+        0.85,
+        2 if gpus else 1,
+        {"pool": "a100"},
+        [],
+    )
+    deployment, service = server_manifests(launch, "medai", "vllm/vllm-openai:v0.12.0", "registry.local/medai:1")
+    for manifest in (deployment, service):
+        kubernetes_validate.validate(manifest, "1.37.0", strict=True)
+    vllm = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert (
+        vllm["readinessProbe"]["httpGet"]["path"] == "/health" and vllm["livenessProbe"]["httpGet"]["path"] == "/health"
+    )
+    assert vllm["args"][vllm["args"].index("--served-model-name") + 1] == "qwen-med"
+    assert vllm["args"][vllm["args"].index("--tensor-parallel-size") + 1] == ("2" if gpus else "1")
+    assert vllm["resources"]["limits"].get("nvidia.com/gpu") == (str(gpus) if gpus else None)
+    init = deployment["spec"]["template"]["spec"]["initContainers"][0]
+    assert "--fetch-only" in init["command"]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_vllm_command_carries_the_deployment_settings():
+    from pathlib import Path
+
+    from backend.workers.serve import ServeSpec, vllm_command
+
+    spec = ServeSpec("d", 0, "med", "p/", [], 8001, "/w", max_model_len=4096, engine="vllm", tensor_parallel_size=2)
+    command = vllm_command(spec, Path("/w/model"))
+    assert command[:3] == ["vllm", "serve", "/w/model"] and "--tensor-parallel-size" in command
+    assert command[command.index("--port") + 1] == "8001"

@@ -29,6 +29,25 @@ class Launch:
 
 
 @dataclass(frozen=True)
+class ServerLaunch:
+    """One replica of a model service."""
+
+    deployment_id: str
+    ordinal: int
+    engine: str  # local | vllm
+    spec_json: str  # the serve worker's ServeSpec (its port is set by the backend)
+    served_name: str
+    gpus: int
+    cpu: float
+    memory_gb: float
+    max_model_len: int
+    gpu_memory_utilization: float
+    tensor_parallel_size: int
+    node_selector: dict[str, str]
+    tolerations: list[dict[str, object]]
+
+
+@dataclass(frozen=True)
 class RunState:
     phase: Phase
     exit_code: int | None = None
@@ -49,6 +68,10 @@ class Compute(Protocol):
         ...
 
     def log_tail(self, ref: str, lines: int = 200) -> str: ...
+
+    def start_server(self, launch: ServerLaunch) -> tuple[str, str]:
+        """Start a model-service replica; returns (reference, base URL of its OpenAI API)."""
+        ...
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:

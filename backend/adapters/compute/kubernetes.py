@@ -12,9 +12,10 @@ official OpenAPI schema (kubernetes-validate) in the tests; the API calls are no
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from backend.adapters.compute import Launch, RunState
+from backend.adapters.compute import Launch, RunState, ServerLaunch
 from backend.settings import Settings
 
 WORKER_SECRET = "medai-worker-env"  # noqa: S105 (the name of a Kubernetes Secret, not a secret)
@@ -95,6 +96,7 @@ class KubernetesCompute:
         self._kubeconfig = settings.kubeconfig
         self._namespace = settings.k8s_namespace
         self._image = settings.training_image
+        self._vllm_image = settings.vllm_image
         self._clients: tuple[Any, Any] | None = None
 
     def _api(self) -> tuple[Any, Any]:
@@ -125,6 +127,8 @@ class KubernetesCompute:
     def state(self, ref: str) -> RunState:
         from kubernetes.client.exceptions import ApiException
 
+        if ref.startswith("deployment/"):
+            return self._server_state(ref.removeprefix("deployment/"))
         try:
             job = self._batch.read_namespaced_job_status(ref, self._namespace)
         except ApiException as error:
@@ -141,17 +145,130 @@ class KubernetesCompute:
             return RunState("running", detail="waiting for Kueue to admit it")
         return RunState("running")
 
-    def cancel(self, ref: str) -> None:
+    def _server_state(self, name: str) -> RunState:
+        from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
+        try:
+            found = client.AppsV1Api().read_namespaced_deployment_status(name, self._namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return RunState("missing")
+            raise
+        ready = found.status.ready_replicas or 0
+        return RunState("running", detail="ready" if ready else "waiting for the pod to become ready")
+
+    def cancel(self, ref: str) -> None:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        if ref.startswith("deployment/"):
+            name = ref.removeprefix("deployment/")
+            for delete in (client.AppsV1Api().delete_namespaced_deployment, self._core.delete_namespaced_service):
+                try:
+                    delete(name, self._namespace)
+                except ApiException as error:
+                    if error.status != 404:
+                        raise
+            return
         try:
             self._batch.delete_namespaced_job(ref, self._namespace, propagation_policy="Foreground")
         except ApiException as error:
             if error.status != 404:
                 raise
 
+    def start_server(self, launch: ServerLaunch) -> tuple[str, str]:
+        from kubernetes import client
+
+        deployment, service = server_manifests(launch, self._namespace, self._vllm_image, self._image)
+        client.AppsV1Api().create_namespaced_deployment(self._namespace, deployment)
+        self._core.create_namespaced_service(self._namespace, service)
+        name = deployment["metadata"]["name"]
+        return f"deployment/{name}", f"http://{name}.{self._namespace}.svc:8000"
+
     def log_tail(self, ref: str, lines: int = 200) -> str:
         pods = self._core.list_namespaced_pod(self._namespace, label_selector=f"job-name={ref}").items
         if not pods:
             return ""
         return self._core.read_namespaced_pod_log(pods[0].metadata.name, self._namespace, tail_lines=lines)
+
+
+def service_name(launch: ServerLaunch) -> str:
+    return f"medai-svc-{launch.deployment_id[:20]}-{launch.ordinal}"
+
+
+def server_manifests(
+    launch: ServerLaunch, namespace: str, vllm_image: str, platform_image: str
+) -> list[dict[str, Any]]:
+    """An apps/v1 Deployment (one pod: an init container fetches the model from object storage,
+    the vllm-openai container serves it) and the Service in front of it."""
+    name = service_name(launch)
+    labels = {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "medai/deployment-id": launch.deployment_id,
+        "medai/replica": str(launch.ordinal),
+        "app.kubernetes.io/name": name,
+    }
+    limits: dict[str, str] = {"cpu": f"{launch.cpu:g}", "memory": f"{int(launch.memory_gb * 1024)}Mi"}
+    if launch.gpus:
+        limits["nvidia.com/gpu"] = str(launch.gpus)
+    probe = {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 10, "failureThreshold": 3}
+    spec = json.loads(launch.spec_json)
+    spec.update(host="0.0.0.0", port=8000, workdir="/models")  # noqa: S104 (inside the pod)
+    pod: dict[str, Any] = {
+        "initContainers": [
+            {
+                "name": "fetch-model",
+                "image": platform_image,
+                "command": ["python", "-m", "backend.workers.serve", "--fetch-only", "-"],
+                "env": [{"name": "MEDAI_SERVE_SPEC", "value": json.dumps(spec)}],
+                "envFrom": [{"secretRef": {"name": WORKER_SECRET}}],
+                "volumeMounts": [{"name": "models", "mountPath": "/models"}],
+            }
+        ],
+        "containers": [
+            {
+                "name": "vllm",
+                "image": vllm_image,
+                "args": [
+                    "--model", "/models/model", "--served-model-name", launch.served_name, "--port", "8000",
+                    "--max-model-len", str(launch.max_model_len),
+                    "--gpu-memory-utilization", str(launch.gpu_memory_utilization),
+                    "--tensor-parallel-size", str(launch.tensor_parallel_size),
+                ],
+                "ports": [{"name": "http", "containerPort": 8000}],
+                "resources": {"limits": limits, "requests": dict(limits)},
+                "readinessProbe": {**probe, "initialDelaySeconds": 15},
+                "livenessProbe": {**probe, "initialDelaySeconds": 120},
+                "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "shm", "mountPath": "/dev/shm"}],  # noqa: S108
+            }
+        ],
+        "volumes": [
+            {"name": "models", "emptyDir": {}},
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
+        ],
+    }  # fmt: skip
+    if launch.node_selector:
+        pod["nodeSelector"] = dict(launch.node_selector)
+    if launch.tolerations:
+        pod["tolerations"] = list(launch.tolerations)
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [{"name": "http", "port": 8000, "targetPort": 8000}],
+        },
+    }
+    return [deployment, service]

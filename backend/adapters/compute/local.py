@@ -4,15 +4,23 @@ so a reused pid is never mistaken for the job after a platform restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections import deque
 from pathlib import Path
 
-from backend.adapters.compute import Launch, RunState
+from backend.adapters.compute import Launch, RunState, ServerLaunch
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -46,21 +54,32 @@ class LocalCompute:
 
     def start(self, launch: Launch) -> str:
         folder = self._folder(launch)
+        return self._spawn("backend.workers.train", folder, launch.spec_json, launch.cpu, launch.gpus)
+
+    def start_server(self, launch: ServerLaunch) -> tuple[str, str]:
+        """A serve worker on a free loopback port (it runs vLLM itself when the engine is vllm)."""
+        folder = self.runs_dir / "services" / launch.deployment_id / f"replica-{launch.ordinal}-{time.time_ns()}"
+        port = _free_port()
+        spec = {**json.loads(launch.spec_json), "port": port, "host": "127.0.0.1", "workdir": str(folder)}
+        ref = self._spawn("backend.workers.serve", folder, json.dumps(spec), launch.cpu, launch.gpus)
+        return ref, f"http://127.0.0.1:{port}"
+
+    def _spawn(self, module: str, folder: Path, spec_json: str, cpu: float, gpus: int) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         spec = folder / "spec.json"
-        spec.write_text(launch.spec_json)
+        spec.write_text(spec_json)
         env = {
             **os.environ,
             **self._worker_env,
             "PYTHONPATH": str(self._root),
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
-            "OMP_NUM_THREADS": str(max(1, int(launch.cpu))),
-            "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "") if launch.gpus else "",
+            "OMP_NUM_THREADS": str(max(1, int(cpu))),
+            "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "") if gpus else "",
         }
         with (folder / "worker.log").open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "backend.workers.train", str(spec)],
+                [sys.executable, "-m", module, str(spec)],
                 cwd=self._root,
                 env=env,
                 stdout=log,

@@ -1,0 +1,346 @@
+"""The local engine: one model served with the OpenAI API by transformers on CPU (or a GPU
+when there is one), as one replica process started by the local compute backend.
+
+Endpoints: /health, /v1/models, /v1/chat/completions and /v1/completions (both with SSE
+streaming), and Prometheus /metrics using vLLM's metric names where they apply, so the
+platform's gateway, dashboards and alerts treat it like a vLLM replica.
+
+Run: ``python -m backend.workers.serve SPEC.json`` (or ``-`` with MEDAI_SERVE_SPEC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import generate_latest
+
+logger = logging.getLogger("medai.serve")
+
+DEFAULT_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}{{ eos_token }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+@dataclass
+class ServeSpec:
+    deployment_id: str
+    replica: int
+    served_name: str  # the model name clients send
+    model_prefix: str  # object prefix of the model version's files
+    model_files: list[str]
+    port: int
+    workdir: str
+    host: str = "127.0.0.1"
+    max_model_len: int = 2048
+    engine: str = "local"  # local (this module) | vllm (`vllm serve` on the fetched files)
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def loads(cls, text: str) -> ServeSpec:
+        return cls(**json.loads(text))
+
+
+class Engine:
+    """The model, its tokenizer, one generation at a time, and the metrics about it."""
+
+    def __init__(self, folder: Path, name: str, max_model_len: int) -> None:
+        import torch
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.name, self.max_model_len = name, max_model_len
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        if self.tokenizer.chat_template is None:
+            self.tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).to(device).eval()
+        self.device = device
+        self.lock = asyncio.Lock()
+        self.registry = CollectorRegistry()
+        labels = ["model_name"]
+        self.running = Gauge("vllm:num_requests_running", "Requests being generated", labels, registry=self.registry)
+        self.waiting = Gauge("vllm:num_requests_waiting", "Requests waiting to start", labels, registry=self.registry)
+        self.ttft = Histogram(
+            "vllm:time_to_first_token_seconds", "Time to the first token", labels, registry=self.registry
+        )
+        self.e2e = Histogram("vllm:e2e_request_latency_seconds", "Request latency", labels, registry=self.registry)
+        self.prompt_tokens = Counter("vllm:prompt_tokens", "Prompt tokens processed", labels, registry=self.registry)
+        self.generation_tokens = Counter("vllm:generation_tokens", "Tokens generated", labels, registry=self.registry)
+        self.success = Counter(
+            "vllm:request_success", "Finished requests", [*labels, "finished_reason"], registry=self.registry
+        )
+
+    def encode_chat(self, messages: list[dict[str, Any]]) -> list[int]:
+        encoded = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True
+        )
+        ids = encoded["input_ids"]
+        return list(ids[0] if ids and isinstance(ids[0], list) else ids)
+
+    def encode_text(self, prompt: str) -> list[int]:
+        return list(self.tokenizer(prompt)["input_ids"])
+
+    def _generate_kwargs(self, body: dict[str, Any], prompt_len: int) -> dict[str, Any]:
+        wanted = int(body.get("max_tokens") or body.get("max_completion_tokens") or 64)
+        room = self.max_model_len - prompt_len
+        if room <= 0:
+            raise ValueError(f"the prompt has {prompt_len} tokens; this model takes at most {self.max_model_len}")
+        temperature = float(body.get("temperature", 1.0) if body.get("temperature") is not None else 1.0)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max(1, min(wanted, room)),
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self.tokenizer.eos_token_id,
+        }
+        if temperature > 0:
+            kwargs.update(do_sample=True, temperature=temperature, top_p=float(body.get("top_p") or 1.0))
+        else:
+            kwargs["do_sample"] = False
+        if body.get("seed") is not None:
+            import torch
+
+            torch.manual_seed(int(body["seed"]))
+        return kwargs
+
+    async def stream(self, prompt_ids: list[int], body: dict[str, Any]) -> AsyncIterator[tuple[str, str | None]]:
+        """(text piece, finish reason on the last piece) as tokens are generated."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        kwargs = self._generate_kwargs(body, len(prompt_ids))
+        stops = [s for s in ([body["stop"]] if isinstance(body.get("stop"), str) else body.get("stop") or []) if s]
+        started = time.perf_counter()
+        self.waiting.labels(self.name).inc()
+        async with self.lock:
+            self.waiting.labels(self.name).dec()
+            self.running.labels(self.name).inc()
+            try:
+                streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+                inputs = torch.tensor([prompt_ids], device=self.device)
+                produced: list[int] = []
+
+                def run() -> None:
+                    with torch.no_grad():
+                        out = self.model.generate(
+                            inputs, attention_mask=torch.ones_like(inputs), streamer=streamer, **kwargs
+                        )
+                    produced.extend(out[0][len(prompt_ids) :].tolist())
+
+                thread = threading.Thread(target=run, daemon=True)
+                thread.start()
+                text, first = "", True
+                loop = asyncio.get_running_loop()
+                while True:
+                    piece = await loop.run_in_executor(None, lambda: next(streamer, None))
+                    if piece is None:
+                        break
+                    if first:
+                        self.ttft.labels(self.name).observe(time.perf_counter() - started)
+                        first = False
+                    text += piece
+                    cut = next((text.index(s) for s in stops if s in text), None)
+                    if cut is not None:
+                        yield piece[: max(0, len(piece) - (len(text) - cut))], None
+                        text = text[:cut]
+                        break
+                    if piece:
+                        yield piece, None
+                await loop.run_in_executor(None, thread.join)
+                stopped = any(s in text for s in stops) or (produced and produced[-1] == self.tokenizer.eos_token_id)
+                reason = "stop" if stopped or len(produced) < kwargs["max_new_tokens"] else "length"
+                self.prompt_tokens.labels(self.name).inc(len(prompt_ids))
+                self.generation_tokens.labels(self.name).inc(len(produced))
+                self.success.labels(self.name, reason).inc()
+                self.e2e.labels(self.name).observe(time.perf_counter() - started)
+                yield "", f"{reason}:{len(produced)}"
+            finally:
+                self.running.labels(self.name).dec()
+
+
+def build_app(engine: Engine) -> FastAPI:
+    app = FastAPI(title=f"MedAI local engine: {engine.name}")
+
+    def error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+        return JSONResponse(status_code=status, content={"error": {"message": message, "type": kind, "code": status}})
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(engine.registry).decode(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        card = {
+            "id": engine.name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "medai",
+            "max_model_len": engine.max_model_len,
+        }
+        return {"object": "list", "data": [card]}
+
+    async def respond(body: dict[str, Any], prompt_ids: list[int], chat: bool):  # noqa: ANN202
+        request_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
+        created = int(time.time())
+        kind = "chat.completion" if chat else "text_completion"
+
+        def usage(completion: int) -> dict[str, int]:
+            return {
+                "prompt_tokens": len(prompt_ids),
+                "completion_tokens": completion,
+                "total_tokens": len(prompt_ids) + completion,
+            }
+
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+            async def events() -> AsyncIterator[str]:
+                async for piece, done in engine.stream(prompt_ids, body):
+                    reason, produced = done.split(":") if done else (None, "0")
+                    if chat:
+                        delta = {"content": piece} if piece or not done else {}
+                        choice = {"index": 0, "delta": delta, "finish_reason": reason}
+                    else:
+                        choice = {"index": 0, "text": piece, "finish_reason": reason}
+                    chunk = {
+                        "id": request_id,
+                        "object": f"{kind}.chunk" if chat else kind,
+                        "created": created,
+                        "model": engine.name,
+                        "choices": [choice],
+                    }
+                    yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+                    if done and include_usage:
+                        tail = {**chunk, "choices": [], "usage": usage(int(produced))}
+                        yield f"data: {json.dumps(tail)}\n\n"
+                yield "data: [DONE]\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+        text, reason, produced = "", "stop", 0
+        async for piece, done in engine.stream(prompt_ids, body):
+            text += piece
+            if done:
+                reason, count = done.split(":")
+                produced = int(count)
+        choice = (
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
+            if chat
+            else {"index": 0, "text": text, "finish_reason": reason}
+        )
+        return {
+            "id": request_id,
+            "object": kind,
+            "created": created,
+            "model": engine.name,
+            "choices": [choice],
+            "usage": usage(produced),
+        }
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Any:
+        body = await request.json()
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return error(400, "'messages' must be a non-empty list")
+        try:
+            ids = engine.encode_chat([{"role": m.get("role"), "content": m.get("content") or ""} for m in messages])
+            engine._generate_kwargs(body, len(ids))  # refuse an over-long prompt before streaming starts
+        except (ValueError, TypeError) as problem:
+            return error(400, str(problem))
+        return await respond(body, ids, chat=True)
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Any:
+        body = await request.json()
+        prompt = body.get("prompt")
+        if isinstance(prompt, list):
+            prompt = prompt[0] if prompt and isinstance(prompt[0], str) else None
+        if not isinstance(prompt, str):
+            return error(400, "'prompt' must be a string")
+        try:
+            ids = engine.encode_text(prompt)
+            engine._generate_kwargs(body, len(ids))
+        except (ValueError, TypeError) as problem:
+            return error(400, str(problem))
+        return await respond(body, ids, chat=False)
+
+    return app
+
+
+def _fetch_model(spec: ServeSpec) -> Path:
+    from backend.adapters.envelope import load_key_ring
+    from backend.adapters.objectstore import build_object_store
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    objects = build_object_store(settings, load_key_ring(settings))
+    folder = Path(spec.workdir) / "model"
+    for name in spec.model_files:
+        target = folder / name
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".part")
+        with partial.open("wb") as out:
+            for chunk in objects.open(spec.model_prefix + name):
+                out.write(chunk)
+        partial.replace(target)
+    return folder
+
+
+def vllm_command(spec: ServeSpec, folder: Path) -> list[str]:
+    """`vllm serve` with the deployment's settings, for a GPU host with vLLM installed."""
+    return [
+        "vllm", "serve", str(folder),
+        "--served-model-name", spec.served_name,
+        "--host", spec.host,
+        "--port", str(spec.port),
+        "--max-model-len", str(spec.max_model_len),
+        "--gpu-memory-utilization", str(spec.gpu_memory_utilization),
+        "--tensor-parallel-size", str(spec.tensor_parallel_size),
+    ]  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    fetch_only = "--fetch-only" in argv
+    source = next(a for a in argv if a != "--fetch-only")
+    text = os.environ["MEDAI_SERVE_SPEC"] if source == "-" else Path(source).read_text()
+    spec = ServeSpec.loads(text)
+    folder = _fetch_model(spec)
+    if fetch_only:  # a Kubernetes init container: the vLLM container serves the files
+        return 0
+    if spec.engine == "vllm":
+        os.execvp("vllm", vllm_command(spec, folder))  # noqa: S606 (replaces this process with vLLM)
+    engine = Engine(folder, spec.served_name, spec.max_model_len)
+    logger.info("serving %s on %s:%s", spec.served_name, spec.host, spec.port)
+    uvicorn.run(build_app(engine), host=spec.host, port=spec.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
