@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
+import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -23,7 +25,7 @@ from backend.adapters.compute import Compute, build_compute
 from backend.adapters.envelope import KeyRing, load_key_ring
 from backend.adapters.metrics import MetricsStore, build_metrics_store
 from backend.adapters.objectstore import ObjectStore, build_object_store
-from backend.services import identity, pipelines, training
+from backend.services import identity, pipelines, serving, training
 from backend.services.controller import Controller
 from backend.services.ratelimit import Limit
 from backend.settings import Settings, get_settings
@@ -39,6 +41,7 @@ class Runtime:
     objects: ObjectStore
     metrics: MetricsStore
     compute: Compute
+    _upstream: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, repr=False)
 
     @property
     def login_limit(self) -> Limit:
@@ -70,6 +73,15 @@ class Runtime:
             self.controller.stop()
             await task
 
+    def upstream_client(self) -> httpx.AsyncClient:
+        """The gateway's connection pool to model replicas, one per event loop (kept alive between requests)."""
+        loop = asyncio.get_running_loop()
+        client = self._upstream.get(loop)
+        if client is None:
+            limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+            client = self._upstream[loop] = httpx.AsyncClient(limits=limits)
+        return client
+
     def reconcile_training(self) -> None:
         with self.session() as session:
             training.reconcile(session, self.compute, self.objects, str(self.settings.data_dir))
@@ -77,6 +89,10 @@ class Runtime:
     def reconcile_pipelines(self) -> None:
         with self.session() as session:
             pipelines.reconcile(session)
+
+    def reconcile_serving(self) -> None:
+        with self.session() as session:
+            serving.reconcile(session, self.compute)
 
     def bootstrap_admin(self) -> None:
         """On an empty database, create the platform admin; a generated password is shown once."""
@@ -109,6 +125,7 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     runtime.controller.register("training", runtime.reconcile_training)
     runtime.controller.register("pipelines", runtime.reconcile_pipelines)
+    runtime.controller.register("serving", runtime.reconcile_serving)
     return runtime
 
 

@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     login_rate_limit: int = Field(10, gt=0, description="Sign-in attempts per minute per client address and per e-mail")
     api_rate_limit: int = Field(600, gt=0, description="API requests per minute per key or user")
 
+    # model gateway (/v1)
+    gateway_key_requests_per_minute: int = Field(600, gt=0, description="Gateway requests per minute per API key")
+    gateway_tenant_requests_per_minute: int = Field(6000, gt=0, description="Gateway requests per minute per tenant")
+    gateway_tenant_tokens_per_minute: int = Field(
+        2_000_000, gt=0, description="Prompt plus completion tokens per minute per tenant"
+    )
+    gateway_timeout_s: float = Field(120.0, gt=0, description="Seconds a gateway request may take upstream")
+
     # controller loop
     controller_interval_s: float = Field(1.0, gt=0, description="Seconds between reconciler passes")
 

@@ -8,11 +8,19 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI
 
-from backend.api import assets, audit, health, identity, training
+from backend.api import assets, audit, gateway, health, identity, serving, training
 from backend.api.errors import install_error_handlers, unknown_path_router
 
 # One router per domain; each area's issue appends its own.
-ROUTERS: tuple[APIRouter, ...] = (health.router, identity.router, audit.router, assets.router, training.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    identity.router,
+    audit.router,
+    assets.router,
+    training.router,
+    serving.router,
+    gateway.router,
+)
 
 
 def create_api(routers: Iterable[APIRouter] = ROUTERS) -> FastAPI:

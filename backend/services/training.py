@@ -28,6 +28,7 @@ from backend.models import (
     ModelVersion,
     ResourcePool,
     TrainingJob,
+    User,
 )
 from backend.models.base import utcnow
 from backend.services import audit, lineage, model_registry, scheduling, training_presets
@@ -298,12 +299,15 @@ def _result(objects: ObjectStore, job: TrainingJob) -> dict[str, Any] | None:
 
 
 def _owner(session: Session, job: TrainingJob) -> Principal:
+    """Who submitted the job, with the rights they hold now (a platform admin needs no membership)."""
     membership = session.exec(
         select(Membership).where(Membership.user_id == job.created_by_id, Membership.tenant_id == job.tenant_id)
     ).first()
+    user = session.get(User, job.created_by_id)
     return Principal(
         user_id=job.created_by_id,
         label=job.created_by,
+        is_platform_admin=bool(user and user.is_platform_admin),
         tenant_id=job.tenant_id,
         role=membership.role if membership else None,
     )

@@ -41,6 +41,7 @@ from backend.services import (
     api_keys,
     audit_log,
     datasets,
+    gateway,
     identity,
     images,
     lineage,
@@ -48,6 +49,7 @@ from backend.services import (
     model_registry,
     orchestration,
     pipelines,
+    serving,
     tenancy,
     token_counting,
     training,
@@ -77,6 +79,8 @@ class Side:
     image_id: str = ""
     job_id: str = ""
     pipeline_id: str = ""
+    deployment_id: str = ""
+    deployment_name: str = ""
     run_id: str = ""
 
 
@@ -161,6 +165,8 @@ def _assets(rt, side: Side, owner: Principal, slug: str, title: str) -> None:
             [{"name": "check", "kind": "data_check", "config": {"dataset_version_ids": [side.dataset.id]}}],
         ).id
         side.run_id = pipelines.start_run(session, owner, side.pipeline_id).id
+        deployment = serving.deploy(session, owner, serving.DeploySpec(f"{slug}-chat", side.models[0].id))
+        side.deployment_id, side.deployment_name = deployment.id, deployment.name
 
 
 def _tenant_scoped_tables() -> list[Any]:
@@ -291,6 +297,10 @@ PUBLIC = {
 }
 
 
+def _a_deployment(w: World) -> dict[str, Any]:
+    return {"deployment_id": w.a.deployment_id}
+
+
 def _a_job(w: World) -> dict[str, Any]:
     return {"job_id": w.a.job_id}
 
@@ -332,6 +342,22 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("GET", "/api/pipelines/{pipeline_id}/runs"): (Call(path=lambda w: {"pipeline_id": w.a.pipeline_id}),),
     ("GET", "/api/pipeline-runs/{run_id}"): (Call(path=lambda w: {"run_id": w.a.run_id}),),
     ("POST", "/api/pipeline-runs/{run_id}/rerun"): (Call(path=lambda w: {"run_id": w.a.run_id}),),
+    ("GET", "/api/deployments"): (Call(own=True),),
+    ("POST", "/api/deployments"): (Call(body=lambda w: {"name": "beta-x", "model_version_id": w.a.models[0].id}),),
+    ("GET", "/api/deployments/{deployment_id}"): (Call(path=_a_deployment),),
+    ("GET", "/api/deployments/{deployment_id}/log"): (Call(path=_a_deployment),),
+    ("POST", "/api/deployments/{deployment_id}/version"): (
+        Call(path=_a_deployment, body=lambda w: {"model_version_id": w.a.models[1].id}),
+        Call(path=_a_deployment, body=lambda w: {"model_version_id": w.b.models[1].id}),
+    ),
+    ("POST", "/api/deployments/{deployment_id}/rollback"): (Call(path=_a_deployment),),
+    ("POST", "/api/deployments/{deployment_id}/scale"): (Call(path=_a_deployment, body=lambda _w: {"replicas": 0}),),
+    ("GET", "/api/usage"): (Call(own=True),),
+    ("GET", "/v1/models"): (Call(own=True),),
+    ("POST", "/v1/chat/completions"): (
+        Call(body=lambda w: {"model": w.a.deployment_name, "messages": [{"role": "user", "content": "hi"}]}),
+    ),
+    ("POST", "/v1/completions"): (Call(body=lambda w: {"model": w.a.deployment_name, "prompt": "hi"}),),
     ("GET", "/api/pools"): (Call(own=True),),
     ("PUT", "/api/pools"): (
         Call(body=lambda _w: {"name": "local", "compute": "local", "nodes": [{"name": "n", "cpu": 1, "memory_gb": 1}]}),
@@ -631,6 +657,31 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: training.submit_job(s, p, training.JobRequest("x", "sft", w.b.models[0].id, (w.a.dataset.id,))),
     ),
     # (ids, names and tenants only: hyper-parameters hold the word "lora_alpha", which is no leak)
+    "serving.deploy": _refused(
+        lambda w, s, p: serving.deploy(s, p, serving.DeploySpec("beta-x", w.a.models[0].id)),
+        lambda w, s, p: serving.deploy(s, p, serving.DeploySpec(w.a.deployment_name, w.b.models[0].id, standby="x")),
+    ),
+    "serving.list_deployments": _own(lambda w, s, p: serving.list_deployments(s, p)),
+    "serving.get_deployment": _refused(lambda w, s, p: serving.get_deployment(s, p, w.a.deployment_id)),
+    "serving.update_version": _refused(
+        lambda w, s, p: serving.update_version(s, p, w.a.deployment_id, w.a.models[1].id),
+        lambda w, s, p: serving.update_version(s, p, w.b.deployment_id, w.a.models[1].id),
+    ),
+    "serving.rollback": _refused(lambda w, s, p: serving.rollback(s, p, w.a.deployment_id)),
+    "serving.scale": _refused(lambda w, s, p: serving.scale(s, p, w.a.deployment_id, 3)),
+    "serving.stop": _refused(lambda w, s, p: serving.stop(s, p, w.a.deployment_id)),
+    "gateway.routes": _refused(lambda w, s, p: gateway.routes(s, p, w.a.deployment_name)),
+    "gateway.available_models": _own(lambda w, s, p: gateway.available_models(s, p)),
+    "gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
+    # limits are counted for the route the caller already resolved (its own tenant's)
+    "gateway.admit": _own(
+        lambda w, s, p: gateway.admit(
+            w.rt.cache,
+            gateway.Limits(100, 100, 10_000),
+            p,
+            gateway.routes(s, p, w.b.deployment_name)[0],
+        )
+    ),
     "pipelines.list_pipelines": _own(lambda w, s, p: pipelines.list_pipelines(s, p)),
     "pipelines.save_pipeline": _refused(
         lambda w, s, p: pipelines.save_pipeline(

@@ -1,0 +1,212 @@
+"""/v1: the OpenAI-compatible gateway. The official `openai` client and LangChain's ChatOpenAI
+work with ``base_url=<platform>/v1`` and an API key with the models:invoke scope.
+
+A request is checked (key, scope, limits), sent to a ready replica of the named service;
+if that replica cannot be reached it goes to the next one, then to the service's standby;
+the answer streams back unchanged, and its tokens and latency are metered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.errors import ErrorCode, MedAIError
+from backend.models import UsageRecord
+from backend.runtime import Runtime
+from backend.services import gateway
+from backend.services.access import Principal
+
+router = APIRouter(prefix="/v1", tags=["gateway"])
+
+_RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
+
+
+def _limits(rt: Runtime) -> gateway.Limits:
+    s = rt.settings
+    return gateway.Limits(
+        s.gateway_key_requests_per_minute, s.gateway_tenant_requests_per_minute, s.gateway_tenant_tokens_per_minute
+    )
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    if isinstance(body.get("messages"), list):
+        return " ".join(str(m.get("content", "")) for m in body["messages"] if isinstance(m, dict))
+    return str(body.get("prompt", ""))
+
+
+def _meter(
+    rt: Runtime,
+    principal: Principal,
+    route: gateway.Route,
+    endpoint: str,
+    body: dict[str, Any],
+    status: int,
+    started: float,
+    usage: dict[str, Any] | None,
+    served_by: str,
+) -> None:
+    prompt, completion = int((usage or {}).get("prompt_tokens", 0)), int((usage or {}).get("completion_tokens", 0))
+    gateway.count_tokens(rt.cache, route.tenant_id, prompt + completion)
+    row = UsageRecord(
+        tenant_id=route.tenant_id,
+        api_key_id=principal.api_key_id,
+        user_id=principal.user_id,
+        deployment_id=route.deployment_id,
+        model=route.model,
+        endpoint=endpoint,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        status=status,
+        served_by=served_by,
+    )
+    with rt.session() as session:
+        gateway.record_usage(session, row, _prompt_text(body))
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise MedAIError(ErrorCode.DATA_INVALID, "The body must be a JSON object with a 'model'.", "Name a model.")
+    return body
+
+
+async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint: str) -> Any:
+    body = await _body(request)
+    routes = await run_in_threadpool(_routes, rt, principal, body["model"])
+    gateway.admit(rt.cache, _limits(rt), principal, routes[0])
+    client = rt.upstream_client()
+    started = time.perf_counter()
+    streaming = bool(body.get("stream"))
+    wanted_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    if streaming:  # ask for the usage chunk so the stream can be metered
+        body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+    last_error: Exception | None = None
+    for route in routes:
+        for url in route.urls:
+            upstream = client.build_request(
+                "POST",
+                f"{url}/v1/{endpoint}",
+                json={**body, "model": route.model},
+                timeout=rt.settings.gateway_timeout_s,
+            )
+            try:
+                response = await client.send(upstream, stream=streaming)
+            except httpx.TimeoutException as error:
+                last_error = error
+                continue
+            except _RETRYABLE as error:
+                last_error = error
+                continue
+            if response.status_code >= 500:
+                await response.aclose()
+                last_error = MedAIError(ErrorCode.UPSTREAM_FAILED, f"replica answered {response.status_code}")
+                continue
+            if not streaming:
+                payload = response.json()
+                await asyncio.to_thread(
+                    _meter,
+                    rt,
+                    principal,
+                    route,
+                    endpoint,
+                    body,
+                    response.status_code,
+                    started,
+                    payload.get("usage"),
+                    url,
+                )
+                return JSONResponse(payload, status_code=response.status_code)
+            return StreamingResponse(
+                _relay(response, rt, principal, route, endpoint, body, started, url, wanted_usage),
+                status_code=response.status_code,
+                media_type="text/event-stream",
+            )
+    if isinstance(last_error, httpx.TimeoutException):
+        raise MedAIError(ErrorCode.UPSTREAM_TIMEOUT, f"'{body['model']}' did not answer in time.")
+    if not any(route.urls for route in routes):
+        raise MedAIError(
+            ErrorCode.UPSTREAM_FAILED,
+            f"'{body['model']}' has no ready replica.",
+            "Wait until the service is ready (Deploy area), or configure a standby service.",
+            http_status=503,
+        )
+    raise MedAIError(ErrorCode.UPSTREAM_FAILED, f"No replica of '{body['model']}' could answer.", http_status=503)
+
+
+def _routes(rt: Runtime, principal: Principal, model: str) -> list[gateway.Route]:
+    with rt.session() as session:
+        return gateway.routes(session, principal, model)
+
+
+async def _relay(
+    response: httpx.Response,
+    rt: Runtime,
+    principal: Principal,
+    route: gateway.Route,
+    endpoint: str,
+    body: dict[str, Any],
+    started: float,
+    url: str,
+    wanted_usage: bool,
+) -> AsyncIterator[bytes]:
+    """Pass the stream through line by line; keep the usage chunk for metering (and drop it when
+    the client did not ask for it)."""
+    usage: dict[str, Any] | None = None
+    try:
+        async for line in response.aiter_lines():
+            if line.startswith("data: {") and '"usage"' in line:
+                chunk = json.loads(line[6:])
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                    if not chunk.get("choices") and not wanted_usage:
+                        continue
+            yield (line + "\n").encode()
+    finally:
+        await response.aclose()
+        await asyncio.to_thread(_meter, rt, principal, route, endpoint, body, response.status_code, started, usage, url)
+
+
+@router.get("/models")
+async def list_models(principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, Any]:
+    """The tenant's running model services, as OpenAI's model list."""
+
+    def models() -> list[dict[str, Any]]:
+        with rt.session() as session:
+            return [
+                {
+                    "id": d.name,
+                    "object": "model",
+                    "created": int(d.created_at.timestamp()),
+                    "owned_by": d.tenant_id,
+                    "max_model_len": d.max_model_len,
+                }
+                for d in gateway.available_models(session, principal)
+            ]
+
+    return {"object": "list", "data": await run_in_threadpool(models)}
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """OpenAI chat completions, streaming (SSE) or not."""
+    return await _forward(request, principal, rt, "chat/completions")
+
+
+@router.post("/completions")
+async def completions(request: Request, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """OpenAI text completions, streaming (SSE) or not."""
+    return await _forward(request, principal, rt, "completions")

@@ -1,0 +1,140 @@
+"""/api/deployments (model services: deploy, update, rollback, scale, stop, logs) and
+/api/usage (gateway metering)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict
+
+from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.errors import ErrorCode, MedAIError
+from backend.services import gateway, serving
+
+router = APIRouter(prefix="/api", tags=["serving"])
+
+
+class NewDeployment(BaseModel):
+    name: str
+    model_version_id: str
+    engine: str = "local"
+    replicas: int = 1
+    gpus: int = 0
+    cpu: float = 2.0
+    memory_gb: float = 8.0
+    max_model_len: int = 2048
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+    standby: str = ""
+    requests_per_minute: int = 0
+
+
+class ReplicaOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    ordinal: int
+    model_version_id: str
+    status: str
+    restarts: int
+    started_at: datetime
+    ready_at: datetime | None
+
+
+class DeploymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    model_version_id: str
+    previous_model_version_id: str | None
+    engine: str
+    replicas: int
+    gpus: int
+    cpu: float
+    memory_gb: float
+    max_model_len: int
+    status: str
+    reason: str
+    standby_deployment_id: str | None
+    requests_per_minute: int
+    created_by: str
+    created_at: datetime
+
+
+class DeploymentDetail(BaseModel):
+    deployment: DeploymentOut
+    replicas: list[ReplicaOut]
+
+
+class VersionChoice(BaseModel):
+    model_version_id: str
+
+
+class ReplicaCount(BaseModel):
+    replicas: int
+
+
+@router.get("/deployments", response_model=list[DeploymentOut])
+def get_deployments(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return [DeploymentOut.model_validate(d) for d in serving.list_deployments(session, principal)]
+
+
+@router.post("/deployments", response_model=DeploymentOut, status_code=201)
+def post_deployment(body: NewDeployment, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Deploy a model version; the controller starts its replicas and marks it ready."""
+    with rt.session() as session:
+        return DeploymentOut.model_validate(serving.deploy(session, principal, serving.DeploySpec(**body.model_dump())))
+
+
+@router.get("/deployments/{deployment_id}", response_model=DeploymentDetail)
+def get_deployment(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        deployment, replicas = serving.get_deployment(session, principal, deployment_id)
+        return DeploymentDetail(
+            deployment=DeploymentOut.model_validate(deployment),
+            replicas=[ReplicaOut.model_validate(r) for r in replicas],
+        )
+
+
+@router.post("/deployments/{deployment_id}/version", response_model=DeploymentOut)
+def post_version(deployment_id: str, body: VersionChoice, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Rolling update to another version of the model."""
+    with rt.session() as session:
+        return DeploymentOut.model_validate(
+            serving.update_version(session, principal, deployment_id, body.model_version_id)
+        )
+
+
+@router.post("/deployments/{deployment_id}/rollback", response_model=DeploymentOut)
+def post_rollback(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return DeploymentOut.model_validate(serving.rollback(session, principal, deployment_id))
+
+
+@router.post("/deployments/{deployment_id}/scale", response_model=DeploymentOut)
+def post_scale(deployment_id: str, body: ReplicaCount, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return DeploymentOut.model_validate(serving.scale(session, principal, deployment_id, body.replicas))
+
+
+@router.get("/deployments/{deployment_id}/log", response_class=PlainTextResponse)
+def get_deployment_log(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep, ordinal: int = 0) -> str:
+    """The last lines a replica wrote."""
+    with rt.session() as session:
+        _, replicas = serving.get_deployment(session, principal, deployment_id)
+    replica = next((r for r in replicas if r.ordinal == ordinal), None)
+    if replica is None:
+        raise MedAIError(ErrorCode.NOT_FOUND, f"No replica {ordinal} is running.", "Pick a running replica.")
+    return rt.compute.log_tail(replica.compute_ref, 300)
+
+
+@router.get("/usage", response_model=list[gateway.UsageRow])
+def get_usage(principal: CurrentPrincipal, rt: RuntimeDep, since: datetime | None = None, model: str = "") -> Any:
+    """Gateway requests, tokens, errors and latency per model and key for the acting tenant."""
+    with rt.session() as session:
+        return gateway.usage(session, principal, since, model)

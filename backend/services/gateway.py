@@ -1,0 +1,157 @@
+"""The OpenAI-compatible gateway's decisions: which service a model name means for the
+caller, which replicas may take the request (and the standby after them), the request and
+token limits per key, tenant and service, and metering (source §3.2, §3.4, §6.2, §6.5).
+
+Forwarding the bytes is the API layer's job (backend/api/gateway.py); everything that needs
+the database or the cache is here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func
+from sqlmodel import Session, select
+
+from backend.adapters.cache import Cache
+from backend.errors import ErrorCode, MedAIError
+from backend.models import Deployment, Replica, UsageRecord
+from backend.models.base import utcnow
+from backend.services import phi, ratelimit
+from backend.services.access import Principal, authorize
+from backend.services.permissions import Action, Area
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Route:
+    deployment_id: str
+    tenant_id: str
+    model: str
+    urls: tuple[str, ...]  # ready replicas, in the order to try them
+    requests_per_minute: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    key_requests_per_minute: int
+    tenant_requests_per_minute: int
+    tenant_tokens_per_minute: int
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    model: str
+    api_key_id: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    errors: int
+    mean_latency_ms: float
+
+
+def _ready_urls(session: Session, deployment_id: str) -> list[str]:
+    urls = list(
+        session.exec(select(Replica.url).where(Replica.deployment_id == deployment_id, Replica.status == "ready")).all()
+    )
+    random.shuffle(urls)  # spread load; the next ones are the retries
+    return urls
+
+
+def routes(session: Session, principal: Principal, model: str) -> list[Route]:
+    """The service named ``model`` in the caller's tenant, then its standby (if any)."""
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    deployment = session.exec(
+        select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == model)
+    ).first()
+    if deployment is None or deployment.status == "stopped":
+        raise MedAIError(
+            ErrorCode.NOT_FOUND,
+            "The model does not exist in this tenant or is not running.",
+            "List the available models with GET /v1/models.",
+        )
+    found = [deployment]
+    standby = session.get(Deployment, deployment.standby_deployment_id) if deployment.standby_deployment_id else None
+    if standby is not None and standby.tenant_id == tenant_id and standby.status != "stopped":
+        found.append(standby)
+    return [Route(d.id, d.tenant_id, d.name, tuple(_ready_urls(session, d.id)), d.requests_per_minute) for d in found]
+
+
+def available_models(session: Session, principal: Principal) -> list[Deployment]:
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    return list(
+        session.exec(
+            select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.status.in_(("ready", "starting")))
+        ).all()
+    )
+
+
+def _token_key(tenant_id: str, now: float) -> str:
+    return f"gateway-tokens:{tenant_id}:{int(now // 60)}"
+
+
+def admit(cache: Cache, limits: Limits, principal: Principal, route: Route) -> None:
+    """Refuse with 429 (and Retry-After) when the key, the tenant or the service is over its limits."""
+    who = principal.api_key_id or f"user-{principal.user_id}"
+    ratelimit.hit(cache, ratelimit.Limit("gateway_key", limits.key_requests_per_minute, 60), who)
+    ratelimit.hit(cache, ratelimit.Limit("gateway_tenant", limits.tenant_requests_per_minute, 60), route.tenant_id)
+    if route.requests_per_minute:
+        ratelimit.hit(cache, ratelimit.Limit("gateway_service", route.requests_per_minute, 60), route.deployment_id)
+    now = time.time()
+    used = int(cache.get(_token_key(route.tenant_id, now)) or 0)
+    if used >= limits.tenant_tokens_per_minute:
+        retry = max(1, int(60 - now % 60))
+        raise MedAIError(
+            ErrorCode.RATE_LIMITED,
+            f"The tenant used {used} tokens this minute (limit {limits.tenant_tokens_per_minute}).",
+            f"Wait {retry} s, or ask an admin to raise MEDAI_GATEWAY_TENANT_TOKENS_PER_MINUTE.",
+            retry_after_s=retry,
+        )
+
+
+def count_tokens(cache: Cache, tenant_id: str, tokens: int) -> None:
+    if tokens > 0:
+        cache.incr(_token_key(tenant_id, time.time()), tokens, ttl_s=120)
+
+
+def record_usage(session: Session, row: UsageRecord, prompt_text: str = "") -> None:
+    """Meter one request; the prompt reaches the log only masked and cut short."""
+    session.add(row)
+    logger.debug(
+        "gateway %s %s status=%s %.1f ms prompt=%r",
+        row.tenant_id,
+        row.model,
+        row.status,
+        row.latency_ms,
+        phi.mask(prompt_text[:200]),
+    )
+
+
+def usage(session: Session, principal: Principal, since: datetime | None = None, model: str = "") -> list[UsageRow]:
+    """Requests, tokens, errors and mean latency per model and key, for the caller's tenant."""
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    since = since or utcnow() - timedelta(days=1)
+    query = (
+        select(
+            UsageRecord.model,
+            UsageRecord.api_key_id,
+            func.count(),
+            func.sum(UsageRecord.prompt_tokens),
+            func.sum(UsageRecord.completion_tokens),
+            func.sum(case((UsageRecord.status >= 400, 1), else_=0)),
+            func.avg(UsageRecord.latency_ms),
+        )
+        .where(UsageRecord.tenant_id == tenant_id, UsageRecord.at >= since)
+        .group_by(UsageRecord.model, UsageRecord.api_key_id)
+    )
+    if model:
+        query = query.where(UsageRecord.model == model)
+    return [
+        UsageRow(m, k or "", int(n), int(p or 0), int(c or 0), int(e or 0), round(float(lat or 0), 1))
+        for m, k, n, p, c, e, lat in session.exec(query).all()
+    ]

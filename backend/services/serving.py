@@ -1,0 +1,350 @@
+"""Model services: deploy a model version on the local engine or vLLM, scale, roll to a new
+version and back, stop; and the controller's pass that keeps the replicas running and
+healthy (source §4.1 model publishing, §6.2 task failure: restart with the reason kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlmodel import Session, select
+
+from backend.adapters.compute import Compute, ServerLaunch
+from backend.errors import ErrorCode, MedAIError
+from backend.models import Deployment, ModelVersion, Replica, ResourcePool
+from backend.models.base import utcnow
+from backend.services import audit, lineage
+from backend.services.access import Principal, authorize
+from backend.services.permissions import Action, Area
+from backend.workers.serve import ServeSpec
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("local", "vllm")
+MAX_RESTARTS = 5
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    name: str
+    model_version_id: str
+    engine: str = "local"
+    replicas: int = 1
+    gpus: int = 0
+    cpu: float = 2.0
+    memory_gb: float = 8.0
+    max_model_len: int = 2048
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+    standby: str = ""  # name of another service of the tenant to fall back to
+    requests_per_minute: int = 0
+
+
+def _audit(session: Session, principal: Principal | None, deployment: Deployment, action: str, **detail: Any) -> None:
+    audit.record(
+        session,
+        action=action,
+        outcome="ok",
+        actor_id=principal.user_id if principal else None,
+        actor_label=principal.label if principal else "controller",
+        tenant_id=deployment.tenant_id,
+        target_type="deployment",
+        target_id=deployment.id,
+        client_address=principal.client_address if principal else "",
+        detail=detail,
+    )
+
+
+def _version(session: Session, tenant_id: str, version_id: str) -> ModelVersion:
+    version = session.get(ModelVersion, version_id)
+    if version is None or version.tenant_id != tenant_id:
+        raise MedAIError(ErrorCode.NOT_FOUND, "No such model version in this tenant.", "Pick it from the model list.")
+    if version.status == "retired":
+        raise MedAIError(ErrorCode.CONFLICT, "This model version is retired.", "Deploy a version in use.")
+    if version.format not in ("safetensors", "pytorch-bin"):
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            f"The {version.format} format cannot be served by these engines.",
+            "Deploy a transformers model (safetensors or PyTorch weights).",
+        )
+    return version
+
+
+def _standby(session: Session, tenant_id: str, name: str, own_name: str) -> str | None:
+    if not name:
+        return None
+    if name == own_name:
+        raise MedAIError(ErrorCode.DATA_INVALID, "A service cannot be its own standby.", "Pick another service.")
+    found = session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == name)).first()
+    if found is None:
+        raise MedAIError(ErrorCode.NOT_FOUND, f"No service '{name}' to fall back to.", "Deploy the standby first.")
+    return found.id
+
+
+def deploy(session: Session, principal: Principal, spec: DeploySpec) -> Deployment:
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.DEPLOY)
+    assert tenant_id is not None
+    if not _NAME.match(spec.name):
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            f"'{spec.name}' is not a valid service name.",
+            "Use lowercase letters, digits, '.', '-' or '_' (clients send it as the model name).",
+        )
+    if spec.engine not in ENGINES or not 1 <= spec.replicas <= 64 or spec.gpus < 0 or spec.tensor_parallel_size < 1:
+        raise MedAIError(ErrorCode.DATA_INVALID, "Engine, replicas, GPUs or parallelism are out of range.", "Fix them.")
+    if spec.engine == "vllm" and spec.gpus < spec.tensor_parallel_size:
+        raise MedAIError(ErrorCode.DATA_INVALID, "vLLM needs a GPU per tensor-parallel rank.", "Raise the GPU count.")
+    if not 128 <= spec.max_model_len <= 1_048_576 or not 0.1 <= spec.gpu_memory_utilization <= 0.99:
+        raise MedAIError(ErrorCode.DATA_INVALID, "Max model length or GPU memory share is out of range.", "Fix it.")
+    if session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == spec.name)).first():
+        raise MedAIError(ErrorCode.CONFLICT, f"A service '{spec.name}' exists.", "Update it, or choose another name.")
+    version = _version(session, tenant_id, spec.model_version_id)
+    deployment = Deployment(
+        tenant_id=tenant_id,
+        name=spec.name,
+        model_version_id=version.id,
+        engine=spec.engine,
+        replicas=spec.replicas,
+        gpus=spec.gpus,
+        cpu=spec.cpu,
+        memory_gb=spec.memory_gb,
+        max_model_len=spec.max_model_len,
+        gpu_memory_utilization=spec.gpu_memory_utilization,
+        tensor_parallel_size=spec.tensor_parallel_size,
+        standby_deployment_id=_standby(session, tenant_id, spec.standby, spec.name),
+        requests_per_minute=spec.requests_per_minute,
+        created_by=principal.label,
+        created_by_id=principal.user_id,
+    )
+    session.add(deployment)
+    session.flush()
+    lineage.link(
+        session,
+        tenant_id,
+        lineage.Node("model_version", version.id),
+        lineage.Node("deployment", deployment.id),
+        "deployed_as",
+    )
+    _audit(session, principal, deployment, "deployment.create", model_version=version.id, engine=spec.engine)
+    return deployment
+
+
+def _deployment(session: Session, tenant_id: str | None, deployment_id: str) -> Deployment:
+    deployment = session.get(Deployment, deployment_id)
+    if deployment is None or deployment.tenant_id != tenant_id:
+        raise MedAIError(ErrorCode.NOT_FOUND, "No such service in this tenant.", "Reload the service list.")
+    return deployment
+
+
+def list_deployments(session: Session, principal: Principal) -> list[Deployment]:
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    return list(
+        session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id).order_by(Deployment.name)).all()
+    )
+
+
+def get_deployment(session: Session, principal: Principal, deployment_id: str) -> tuple[Deployment, list[Replica]]:
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    deployment = _deployment(session, tenant_id, deployment_id)
+    replicas = session.exec(
+        select(Replica).where(Replica.deployment_id == deployment.id).order_by(Replica.ordinal)
+    ).all()
+    return deployment, list(replicas)
+
+
+def _mark_version(session: Session, version_id: str | None, status: str) -> None:
+    version = session.get(ModelVersion, version_id) if version_id else None
+    if version is not None and version.status != "retired":
+        version.status = status
+        session.add(version)
+
+
+def update_version(session: Session, principal: Principal, deployment_id: str, version_id: str) -> Deployment:
+    """Rolling update: new replicas on the new version start; the old ones stop once they are ready."""
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.DEPLOY)
+    deployment = _deployment(session, tenant_id, deployment_id)
+    version = _version(session, deployment.tenant_id, version_id)
+    if version.id == deployment.model_version_id:
+        raise MedAIError(ErrorCode.CONFLICT, "The service already runs this version.", "Pick another version.")
+    deployment.previous_model_version_id, deployment.model_version_id = deployment.model_version_id, version.id
+    deployment.status, deployment.reason, deployment.updated_at = "starting", "rolling update", utcnow()
+    session.add(deployment)
+    lineage.link(
+        session,
+        deployment.tenant_id,
+        lineage.Node("model_version", version.id),
+        lineage.Node("deployment", deployment.id),
+        "deployed_as",
+    )
+    _audit(
+        session,
+        principal,
+        deployment,
+        "deployment.update",
+        to=version.id,
+        previous=deployment.previous_model_version_id,
+    )
+    return deployment
+
+
+def rollback(session: Session, principal: Principal, deployment_id: str) -> Deployment:
+    """Serve the version that ran before the last update again."""
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.DEPLOY)
+    deployment = _deployment(session, tenant_id, deployment_id)
+    if not deployment.previous_model_version_id:
+        raise MedAIError(ErrorCode.CONFLICT, "This service has no earlier version.", "Deploy another version instead.")
+    return update_version(session, principal, deployment_id, deployment.previous_model_version_id)
+
+
+def scale(session: Session, principal: Principal, deployment_id: str, replicas: int) -> Deployment:
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.UPDATE)
+    deployment = _deployment(session, tenant_id, deployment_id)
+    if not 0 <= replicas <= 64:
+        raise MedAIError(ErrorCode.DATA_INVALID, "Replicas must be 0-64.", "Pick another number.")
+    before, deployment.replicas = deployment.replicas, replicas
+    deployment.status = (
+        "stopped" if replicas == 0 else ("starting" if deployment.status == "stopped" else deployment.status)
+    )
+    deployment.updated_at = utcnow()
+    session.add(deployment)
+    _audit(session, principal, deployment, "deployment.scale", before=before, after=replicas)
+    return deployment
+
+
+def stop(session: Session, principal: Principal, deployment_id: str) -> Deployment:
+    return scale(session, principal, deployment_id, 0)
+
+
+# the controller's pass -------------------------------------------------------------------
+
+
+def _launch(session: Session, deployment: Deployment, ordinal: int) -> ServerLaunch:
+    version = session.get(ModelVersion, deployment.model_version_id)
+    assert version is not None
+    pool = session.exec(select(ResourcePool).where(ResourcePool.name == "local")).first()
+    spec = ServeSpec(
+        deployment_id=deployment.id,
+        replica=ordinal,
+        served_name=deployment.name,
+        model_prefix=version.storage_prefix,
+        model_files=[f["path"] for f in version.files],
+        port=0,
+        workdir="",
+        max_model_len=deployment.max_model_len,
+        engine=deployment.engine,
+        gpu_memory_utilization=deployment.gpu_memory_utilization,
+        tensor_parallel_size=deployment.tensor_parallel_size,
+    )
+    return ServerLaunch(
+        deployment.id,
+        ordinal,
+        deployment.engine,
+        spec.dumps(),
+        deployment.name,
+        deployment.gpus,
+        deployment.cpu,
+        deployment.memory_gb,
+        deployment.max_model_len,
+        deployment.gpu_memory_utilization,
+        deployment.tensor_parallel_size,
+        pool.node_selector if pool else {},
+        pool.tolerations if pool else [],
+    )
+
+
+def _start_replica(session: Session, compute: Compute, deployment: Deployment, ordinal: int, restarts: int = 0) -> None:
+    try:
+        ref, url = compute.start_server(_launch(session, deployment, ordinal))
+    except Exception as error:  # the reason is kept on the service
+        logger.exception("replica %s of %s could not start", ordinal, deployment.name)
+        deployment.status, deployment.reason = "failed", f"could not start a replica: {type(error).__name__}: {error}"
+        session.add(deployment)
+        return
+    session.add(
+        Replica(
+            deployment_id=deployment.id,
+            model_version_id=deployment.model_version_id,
+            ordinal=ordinal,
+            compute_ref=ref,
+            url=url,
+            restarts=restarts,
+        )
+    )
+
+
+def _healthy(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(f"{url}/health", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _check_replicas(session: Session, compute: Compute, client: httpx.Client, deployment: Deployment) -> list[Replica]:
+    """Promote started replicas that answer /health, restart ones that died; returns the live ones."""
+    live = []
+    for replica in session.exec(select(Replica).where(Replica.deployment_id == deployment.id)).all():
+        state = compute.state(replica.compute_ref)
+        if state.phase != "running":
+            why = compute.log_tail(replica.compute_ref, 5).strip().splitlines()[-1:] or [state.detail or "it exited"]
+            session.delete(replica)
+            if replica.model_version_id == deployment.model_version_id and replica.restarts < MAX_RESTARTS:
+                _start_replica(session, compute, deployment, replica.ordinal, replica.restarts + 1)
+                deployment.reason = f"replica {replica.ordinal} restarted after: {why[0][:300]}"
+                _audit(
+                    session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why[0][:300]
+                )
+            elif replica.model_version_id == deployment.model_version_id:
+                deployment.status = "failed"
+                deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why[0][:300]}"
+            continue
+        if replica.status == "starting" and _healthy(client, replica.url):
+            replica.status, replica.ready_at = "ready", utcnow()
+            session.add(replica)
+        live.append(replica)
+    return live
+
+
+def _converge(session: Session, compute: Compute, deployment: Deployment, live: list[Replica]) -> None:
+    current = [r for r in live if r.model_version_id == deployment.model_version_id]
+    old = [r for r in live if r.model_version_id != deployment.model_version_id]
+    wanted = deployment.replicas if deployment.status != "stopped" else 0
+    if deployment.status != "failed":
+        free = [o for o in range(wanted + len(current)) if o not in {r.ordinal for r in current}]
+        for ordinal in free[: max(0, wanted - len(current))]:
+            _start_replica(session, compute, deployment, ordinal)
+    extra = sorted(current, key=lambda r: -r.ordinal)[: max(0, len(current) - wanted)]
+    ready_current = [r for r in current if r.status == "ready" and r not in extra]
+    retire_old = old if (len(ready_current) >= wanted or wanted == 0) else []
+    for replica in (*extra, *retire_old):
+        compute.cancel(replica.compute_ref)
+        session.delete(replica)
+    if retire_old and deployment.previous_model_version_id:
+        _mark_version(session, deployment.previous_model_version_id, "pending_deploy")
+    if deployment.status == "failed":
+        return
+    if wanted == 0:
+        deployment.status = "stopped"
+    elif ready_current:
+        if deployment.status != "ready":
+            _audit(session, None, deployment, "deployment.ready", replicas=len(ready_current))
+            _mark_version(session, deployment.model_version_id, "deployed")
+        deployment.status = "ready"
+        if len(ready_current) >= wanted and not old:
+            deployment.reason = f"{len(ready_current)}/{wanted} replicas ready"
+    else:
+        deployment.status = "starting"
+    session.add(deployment)
+
+
+def reconcile(session: Session, compute: Compute) -> None:
+    """One controller pass over model services."""
+    with httpx.Client() as client:
+        for deployment in session.exec(select(Deployment)).all():
+            live = _check_replicas(session, compute, client, deployment)
+            session.flush()
+            _converge(session, compute, deployment, live)

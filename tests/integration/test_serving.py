@@ -1,0 +1,195 @@
+"""Model services for real: a tiny model deployed on the local engine by the controller's
+pass, called through the platform's /v1 gateway over HTTP with the official openai client,
+streaming and not; a revoked key gets 401, an over-limit key 429 with Retry-After; killing
+one of two replicas under load loses no request; rollback serves the previous version."""
+
+import os
+import signal
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+import uvicorn
+from sqlmodel import select
+
+from backend.api import create_api
+from backend.api.dependencies import runtime as runtime_dependency
+from backend.models import AuditEvent, Deployment, Replica, UsageRecord
+from backend.services import api_keys, gateway, model_registry, serving
+from tests.tiny_model import build_model
+from tests.unit.identity_world import add_tenant, add_user, sign
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def platform(runtime):
+    """The platform's API on a real port, and a tenant with a developer, a key and a tiny model."""
+    api = create_api()
+    api.dependency_overrides[runtime_dependency] = lambda: runtime
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    tenant = add_tenant(runtime, "huashan")
+    _, dev = sign(runtime, add_user(runtime, "dev@huashan.cn", [(tenant, "developer")]))
+    folder = build_model(runtime.settings.model_import_roots[0] / "tiny")
+    with runtime.session() as session:
+        versions = [
+            model_registry.register_version(
+                session,
+                runtime.objects,
+                dev,
+                model_registry.VersionSpec(model_name="tiny", parameters={"v": v}),
+                model_registry.folder_files(folder, runtime.settings.model_import_roots),
+                "path",
+            ).id
+            for v in (1, 2)
+        ]
+        _, token = api_keys.create_api_key(session, dev, kind="personal", name="app", scopes=["models:invoke"])
+    yield runtime, dev, versions, token, f"http://127.0.0.1:{port}/v1"
+    with runtime.session() as session:
+        for replica in session.exec(select(Replica)).all():
+            runtime.compute.cancel(replica.compute_ref)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _pass(runtime):
+    with runtime.session() as session:
+        serving.reconcile(session, runtime.compute)
+
+
+def _until_ready(runtime, deployment_id, replicas=1, timeout=180):
+    deadline = time.monotonic() + timeout
+    while True:
+        _pass(runtime)
+        with runtime.session() as session:
+            deployment = session.get(Deployment, deployment_id)
+            ready = session.exec(
+                select(Replica).where(
+                    Replica.deployment_id == deployment_id,
+                    Replica.status == "ready",
+                    Replica.model_version_id == deployment.model_version_id,
+                )
+            ).all()
+            old = session.exec(
+                select(Replica).where(
+                    Replica.deployment_id == deployment_id, Replica.model_version_id != deployment.model_version_id
+                )
+            ).all()
+        if deployment.status == "ready" and len(ready) >= replicas and not old:
+            return deployment, ready
+        assert deployment.status != "failed", deployment.reason
+        assert time.monotonic() < deadline, f"{deployment.status}: {deployment.reason}"
+        time.sleep(0.3)
+
+
+def _deploy(runtime, dev, version, replicas=1, name="tiny-chat"):
+    with runtime.session() as session:
+        return serving.deploy(
+            session, dev, serving.DeploySpec(name, version, replicas=replicas, cpu=1, memory_gb=1, max_model_len=256)
+        ).id
+
+
+def test_the_openai_client_talks_to_a_deployed_model_through_the_gateway(platform):
+    runtime, dev, versions, token, base_url = platform
+    deployment_id = _deploy(runtime, dev, versions[0])
+    _until_ready(runtime, deployment_id)
+    client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=60)
+    assert [m.id for m in client.models.list().data] == ["tiny-chat"]
+    answer = client.chat.completions.create(
+        model="tiny-chat", messages=[{"role": "user", "content": "高血压患者饮食？"}], max_tokens=8, temperature=0
+    )
+    assert answer.usage.completion_tokens > 0 and answer.choices[0].finish_reason in ("stop", "length")
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny-chat", messages=[{"role": "user", "content": "hello"}], max_tokens=6, stream=True
+        )
+    )
+    assert chunks and all(c.usage is None for c in chunks)  # the client did not ask for the usage chunk
+    text = client.completions.create(model="tiny-chat", prompt="Blood pressure", max_tokens=4)
+    assert text.choices[0].text is not None
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    with runtime.session() as session:
+        rows = session.exec(select(UsageRecord).order_by(UsageRecord.id)).all()
+    assert [r.endpoint for r in rows] == ["chat/completions", "chat/completions", "completions"]
+    assert rows[1].completion_tokens > 0  # the stream was metered from its usage chunk
+    assert all(r.status == 200 and r.api_key_id for r in rows)
+    with runtime.session() as session:
+        (summary,) = gateway.usage(session, dev)
+    assert (summary.model, summary.requests, summary.errors) == ("tiny-chat", 3, 0)
+    assert summary.completion_tokens == sum(r.completion_tokens for r in rows)
+
+    with runtime.session() as session:
+        key_id = api_keys.list_api_keys(session, dev)[0].id
+        api_keys.revoke_api_key(session, dev, key_id)
+    with pytest.raises(openai.AuthenticationError):
+        client.models.list()
+
+
+def test_limits_answer_429_with_retry_after(platform, monkeypatch):
+    runtime, dev, versions, token, base_url = platform
+    monkeypatch.setattr(runtime.settings, "gateway_key_requests_per_minute", 2)
+    deployment_id = _deploy(runtime, dev, versions[0])
+    _until_ready(runtime, deployment_id)
+    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = [httpx.post(f"{base_url}/chat/completions", json=body, headers=headers, timeout=60) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert 0 < int(answers[2].headers["Retry-After"]) <= 60
+    assert answers[2].json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_killing_a_replica_under_load_loses_no_request(platform):
+    runtime, dev, versions, token, base_url = platform
+    deployment_id = _deploy(runtime, dev, versions[0], replicas=2)
+    _, ready = _until_ready(runtime, deployment_id, replicas=2)
+    client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=60)
+
+    def ask(_):
+        return client.chat.completions.create(
+            model="tiny-chat", messages=[{"role": "user", "content": "x"}], max_tokens=4
+        ).usage.completion_tokens
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(ask, i) for i in range(24)]
+        time.sleep(0.5)
+        os.killpg(int(ready[0].compute_ref.split(":")[0]), signal.SIGKILL)
+        results = [f.result() for f in futures]
+    assert len(results) == 24 and all(n > 0 for n in results)
+    _until_ready(runtime, deployment_id, replicas=2)  # the controller replaced the dead replica
+    with runtime.session() as session:
+        replicas = session.exec(select(Replica).where(Replica.deployment_id == deployment_id)).all()
+        restarts = session.exec(select(AuditEvent).where(AuditEvent.action == "deployment.replica_restarted")).all()
+    assert sorted(r.restarts for r in replicas) == [0, 1]
+    assert [e.detail["ordinal"] for e in restarts] == [ready[0].ordinal]
+
+
+def test_rolling_update_and_rollback(platform):
+    runtime, dev, versions, token, base_url = platform
+    deployment_id = _deploy(runtime, dev, versions[0])
+    _until_ready(runtime, deployment_id)
+    with runtime.session() as session:
+        serving.update_version(session, dev, deployment_id, versions[1])
+    deployment, ready = _until_ready(runtime, deployment_id)
+    assert deployment.model_version_id == versions[1] and {r.model_version_id for r in ready} == {versions[1]}
+    with runtime.session() as session:
+        serving.rollback(session, dev, deployment_id)
+    deployment, ready = _until_ready(runtime, deployment_id)
+    assert deployment.model_version_id == versions[0] and {r.model_version_id for r in ready} == {versions[0]}
+    client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=60)
+    assert client.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "x"}], max_tokens=2)
