@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from backend.errors import ErrorCode, MedAIError
-from backend.models import Tenant
+from backend.models import Membership, Tenant, User
 from backend.services import audit
 from backend.services.permissions import SCOPES, Action, Area, Role, allowed
 
@@ -38,6 +38,23 @@ class Principal:
     @property
     def via_api_key(self) -> bool:
         return self.scopes is not None
+
+
+def on_behalf_of(session: Session, user_id: str, label: str, tenant_id: str) -> Principal:
+    """The principal work started by a person runs as later (a job's registration, a pipeline's
+    steps): that person, with the rights they hold in the tenant now, not when they asked."""
+    user = session.get(User, user_id)
+    membership = session.exec(
+        select(Membership).where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
+    ).first()
+    active = user is not None and user.status == "active"
+    return Principal(
+        user_id=user_id,
+        label=label,
+        is_platform_admin=active and bool(user and user.is_platform_admin),
+        tenant_id=tenant_id,
+        role=membership.role if membership and active else None,
+    )
 
 
 def _scopes_allow(scopes: frozenset[str], area: Area, action: Action) -> bool:

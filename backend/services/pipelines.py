@@ -21,10 +21,10 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
 from backend.errors import ErrorCode, MedAIError
-from backend.models import DatasetVersion, Membership, ModelVersion, Pipeline, PipelineRun, TrainingJob
+from backend.models import DatasetVersion, ModelVersion, Pipeline, PipelineRun, TrainingJob
 from backend.models.base import utcnow
 from backend.services import audit, model_registry, training
-from backend.services.access import Principal, authorize
+from backend.services.access import Principal, authorize, on_behalf_of
 from backend.services.permissions import Action, Area
 
 KINDS = ("data_check", "train", "eval", "register")
@@ -200,13 +200,7 @@ def rerun(session: Session, principal: Principal, run_id: str) -> PipelineRun:
 
 
 def _owner(session: Session, run: PipelineRun) -> Principal:
-    membership = session.exec(
-        select(Membership).where(Membership.user_id == run.created_by_id, Membership.tenant_id == run.tenant_id)
-    ).first()
-    return Principal(
-        run.created_by_id, run.created_by, tenant_id=run.tenant_id, role=membership.role if membership else None
-    )
-
+    return on_behalf_of(session, run.created_by_id, run.created_by, run.tenant_id)
 
 def _check_data(session: Session, run: PipelineRun, config: dict[str, Any]) -> str:
     rows = [session.get(DatasetVersion, i) for i in config.get("dataset_version_ids", [])]

@@ -23,16 +23,14 @@ from backend.models import (
     DatasetVersion,
     JobEvent,
     JobQueue,
-    Membership,
     ModelAsset,
     ModelVersion,
     ResourcePool,
     TrainingJob,
-    User,
 )
 from backend.models.base import utcnow
 from backend.services import audit, lineage, model_registry, scheduling, training_presets
-from backend.services.access import Principal, authorize
+from backend.services.access import Principal, authorize, on_behalf_of
 from backend.services.permissions import Action, Area
 from backend.workers.train import DatasetFile, TrainSpec, latest_checkpoint
 
@@ -299,19 +297,7 @@ def _result(objects: ObjectStore, job: TrainingJob) -> dict[str, Any] | None:
 
 
 def _owner(session: Session, job: TrainingJob) -> Principal:
-    """Who submitted the job, with the rights they hold now (a platform admin needs no membership)."""
-    membership = session.exec(
-        select(Membership).where(Membership.user_id == job.created_by_id, Membership.tenant_id == job.tenant_id)
-    ).first()
-    user = session.get(User, job.created_by_id)
-    return Principal(
-        user_id=job.created_by_id,
-        label=job.created_by,
-        is_platform_admin=bool(user and user.is_platform_admin),
-        tenant_id=job.tenant_id,
-        role=membership.role if membership else None,
-    )
-
+    return on_behalf_of(session, job.created_by_id, job.created_by, job.tenant_id)
 
 def _register_result(session: Session, objects: ObjectStore, job: TrainingJob, summary: dict[str, Any]) -> None:
     base = session.get(ModelVersion, job.base_model_version_id)
