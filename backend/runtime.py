@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -42,6 +43,8 @@ class Runtime:
     metrics: MetricsStore
     compute: Compute
     _upstream: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, repr=False)
+    route_cache: dict[tuple, tuple[float, Any]] = field(default_factory=dict, repr=False)  # the gateway's, 1 s
+    background_tasks: set[Any] = field(default_factory=set, repr=False)  # kept alive until they finish
 
     @property
     def login_limit(self) -> Limit:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +28,7 @@ from backend.services import gateway
 from backend.services.access import Principal
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
+logger = logging.getLogger(__name__)
 
 _RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
 
@@ -54,6 +56,7 @@ def _meter(
     started: float,
     usage: dict[str, Any] | None,
     served_by: str,
+    elapsed_ms: float,
 ) -> None:
     prompt, completion = int((usage or {}).get("prompt_tokens", 0)), int((usage or {}).get("completion_tokens", 0))
     gateway.count_tokens(rt.cache, route.tenant_id, prompt + completion)
@@ -66,12 +69,28 @@ def _meter(
         endpoint=endpoint,
         prompt_tokens=prompt,
         completion_tokens=completion,
-        latency_ms=(time.perf_counter() - started) * 1000,
+        latency_ms=elapsed_ms,
         status=status,
         served_by=served_by,
     )
     with rt.session() as session:
         gateway.record_usage(session, row, _prompt_text(body))
+
+
+def _meter_later(rt: Runtime, *args: Any) -> None:
+    """Meter off the response path: the answer does not wait for the usage row."""
+    started = args[5]
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    task = asyncio.get_running_loop().run_in_executor(None, _meter_safely, rt, elapsed_ms, *args)
+    rt.background_tasks.add(task)
+    task.add_done_callback(rt.background_tasks.discard)
+
+
+def _meter_safely(rt: Runtime, elapsed_ms: float, *args: Any) -> None:
+    try:
+        _meter(rt, *args, elapsed_ms=elapsed_ms)
+    except Exception:  # metering must never break serving; the failure is logged with its trace
+        logger.exception("gateway usage could not be recorded")
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -86,7 +105,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint: str) -> Any:
     body = await _body(request)
-    routes = await run_in_threadpool(_routes, rt, principal, body["model"])
+    routes = await _cached_routes(rt, principal, body["model"])
     gateway.admit(rt.cache, _limits(rt), principal, routes[0])
     client = rt.upstream_client()
     started = time.perf_counter()
@@ -117,17 +136,8 @@ async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint
                 continue
             if not streaming:
                 payload = response.json()
-                await asyncio.to_thread(
-                    _meter,
-                    rt,
-                    principal,
-                    route,
-                    endpoint,
-                    body,
-                    response.status_code,
-                    started,
-                    payload.get("usage"),
-                    url,
+                _meter_later(
+                    rt, principal, route, endpoint, body, response.status_code, started, payload.get("usage"), url
                 )
                 return JSONResponse(payload, status_code=response.status_code)
             return StreamingResponse(
@@ -150,6 +160,18 @@ async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint
 def _routes(rt: Runtime, principal: Principal, model: str) -> list[gateway.Route]:
     with rt.session() as session:
         return gateway.routes(session, principal, model)
+
+
+async def _cached_routes(rt: Runtime, principal: Principal, model: str) -> list[gateway.Route]:
+    """Routes are read from the database at most once a second per tenant and model (replicas
+    change on the controller's one-second pass anyway); the permission check is not cached."""
+    key = (principal.tenant_id, principal.role, principal.scopes, model)
+    found = rt.route_cache.get(key)
+    if found is not None and found[0] > time.monotonic():
+        return found[1]
+    routes = await run_in_threadpool(_routes, rt, principal, model)
+    rt.route_cache[key] = (time.monotonic() + 1.0, routes)
+    return routes
 
 
 async def _relay(
@@ -177,7 +199,7 @@ async def _relay(
             yield (line + "\n").encode()
     finally:
         await response.aclose()
-        await asyncio.to_thread(_meter, rt, principal, route, endpoint, body, response.status_code, started, usage, url)
+        _meter_later(rt, principal, route, endpoint, body, response.status_code, started, usage, url)
 
 
 @router.get("/models")
