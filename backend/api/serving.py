@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
-from backend.services import gateway, serving
+from backend.services import clusters, gateway, serving
 
 router = APIRouter(prefix="/api", tags=["serving"])
 
@@ -138,3 +138,17 @@ def get_usage(principal: CurrentPrincipal, rt: RuntimeDep, since: datetime | Non
     """Gateway requests, tokens, errors and latency per model and key for the acting tenant."""
     with rt.session() as session:
         return gateway.usage(session, principal, since, model)
+
+
+@router.get("/clusters", response_model=list[clusters.ClusterInfo])
+def get_clusters(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """This host and the configured Kubernetes cluster, with nodes and GPU inventory."""
+    with rt.session() as session:
+        return clusters.list_clusters(session, principal, rt.settings)
+
+
+@router.post("/clusters/test", response_model=list[clusters.Step])
+def post_cluster_test(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Reach the compute backend step by step; the first failing step says what to fix."""
+    with rt.session() as session:
+        return clusters.test_connection(session, principal, rt.settings)

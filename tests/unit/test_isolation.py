@@ -40,6 +40,7 @@ from backend.services import (
     access,
     api_keys,
     audit_log,
+    clusters,
     datasets,
     gateway,
     identity,
@@ -353,6 +354,8 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("POST", "/api/deployments/{deployment_id}/rollback"): (Call(path=_a_deployment),),
     ("POST", "/api/deployments/{deployment_id}/scale"): (Call(path=_a_deployment, body=lambda _w: {"replicas": 0}),),
     ("GET", "/api/usage"): (Call(own=True),),
+    ("GET", "/api/clusters"): (Call(own=True),),
+    ("POST", "/api/clusters/test"): (Call(own=True),),
     ("GET", "/v1/models"): (Call(own=True),),
     ("POST", "/v1/chat/completions"): (
         Call(body=lambda w: {"model": w.a.deployment_name, "messages": [{"role": "user", "content": "hi"}]}),
@@ -671,6 +674,8 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "serving.scale": _refused(lambda w, s, p: serving.scale(s, p, w.a.deployment_id, 3)),
     "serving.stop": _refused(lambda w, s, p: serving.stop(s, p, w.a.deployment_id)),
     "gateway.routes": _refused(lambda w, s, p: gateway.routes(s, p, w.a.deployment_name)),
+    "clusters.list_clusters": _own(lambda w, s, p: clusters.list_clusters(s, p, w.rt.settings)),
+    "clusters.test_connection": _own(lambda w, s, p: clusters.test_connection(s, p, w.rt.settings)),
     "gateway.available_models": _own(lambda w, s, p: gateway.available_models(s, p)),
     "gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
     # limits are counted for the route the caller already resolved (its own tenant's)
