@@ -23,6 +23,7 @@ from sqlmodel import Session
 from backend import db
 from backend.adapters.cache import Cache, build_cache
 from backend.adapters.compute import Compute, build_compute
+from backend.adapters.embeddings import BUILTIN, LocalEmbedder, builtin_model_path
 from backend.adapters.envelope import KeyRing, load_key_ring
 from backend.adapters.metrics import MetricsStore, build_metrics_store
 from backend.adapters.objectstore import ObjectStore, build_object_store
@@ -42,6 +43,7 @@ class Runtime:
     objects: ObjectStore
     metrics: MetricsStore
     compute: Compute
+    embedder: LocalEmbedder
     _upstream: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, repr=False)
     route_cache: dict[tuple, tuple[float, Any]] = field(default_factory=dict, repr=False)  # the gateway's, 1 s
     background_tasks: set[Any] = field(default_factory=set, repr=False)  # kept alive until they finish
@@ -125,6 +127,7 @@ def build_runtime(settings: Settings) -> Runtime:
         objects=build_object_store(settings, keys),
         metrics=build_metrics_store(settings),
         compute=build_compute(settings),
+        embedder=LocalEmbedder(builtin_model_path(), BUILTIN),  # loaded on first use
     )
     runtime.controller.register("training", runtime.reconcile_training)
     runtime.controller.register("pipelines", runtime.reconcile_pipelines)

@@ -232,3 +232,38 @@ async def chat_completions(request: Request, principal: CurrentPrincipal, rt: Ru
 async def completions(request: Request, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
     """OpenAI text completions, streaming (SSE) or not."""
     return await _forward(request, principal, rt, "completions")
+
+
+@router.post("/embeddings")
+async def create_embeddings(request: Request, principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, Any]:
+    """OpenAI embeddings from the platform's built-in model (all-MiniLM-L6-v2, 384 dimensions)."""
+    body = await _body(request)
+    inputs = body.get("input")
+    inputs = [inputs] if isinstance(inputs, str) else inputs
+    started = time.perf_counter()
+
+    def run() -> gateway.EmbeddingResult:
+        with rt.session() as session:
+            result = gateway.embed(session, principal, rt.cache, rt.embedder, body["model"], inputs or [])
+            gateway.record_usage(
+                session,
+                UsageRecord(
+                    tenant_id=principal.tenant_id or "",
+                    api_key_id=principal.api_key_id,
+                    user_id=principal.user_id,
+                    deployment_id="builtin",
+                    model=body["model"],
+                    endpoint="embeddings",
+                    prompt_tokens=result.prompt_tokens,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                ),
+            )
+            return result
+
+    result = await run_in_threadpool(run)
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(result.vectors)],
+        "model": body["model"],
+        "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
+    }

@@ -18,10 +18,11 @@ from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from backend.adapters.cache import Cache
+from backend.adapters.embeddings import LocalEmbedder
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, Replica, UsageRecord
 from backend.models.base import utcnow
-from backend.services import phi, ratelimit
+from backend.services import embeddings, phi, ratelimit
 from backend.services.access import Principal, authorize
 from backend.services.permissions import Action, Area
 
@@ -155,3 +156,27 @@ def usage(session: Session, principal: Principal, since: datetime | None = None,
         UsageRow(m, k or "", int(n), int(p or 0), int(c or 0), int(e or 0), round(float(lat or 0), 1))
         for m, k, n, p, c, e, lat in session.exec(query).all()
     ]
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    vectors: list[list[float]]
+    prompt_tokens: int
+    computed: int  # the rest came from the cache
+
+
+def embed(
+    session: Session, principal: Principal, cache: Cache, embedder: LocalEmbedder, model: str, inputs: list[str]
+) -> EmbeddingResult:
+    """Embeddings from the platform's built-in model, cached by text hash."""
+    authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    if model != embedder.name:
+        raise MedAIError(
+            ErrorCode.NOT_FOUND,
+            "This embedding model is not served here.",
+            f"Use model '{embedder.name}' (the platform's built-in embedding model).",
+        )
+    if not inputs or len(inputs) > 2048 or any(not isinstance(text, str) for text in inputs):
+        raise MedAIError(ErrorCode.DATA_INVALID, "'input' must be a string or 1-2048 strings.", "Send text to embed.")
+    vectors, computed = embeddings.embed(cache, embedder, inputs)
+    return EmbeddingResult(vectors, embedder.count_tokens(inputs), computed)

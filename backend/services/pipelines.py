@@ -202,6 +202,7 @@ def rerun(session: Session, principal: Principal, run_id: str) -> PipelineRun:
 def _owner(session: Session, run: PipelineRun) -> Principal:
     return on_behalf_of(session, run.created_by_id, run.created_by, run.tenant_id)
 
+
 def _check_data(session: Session, run: PipelineRun, config: dict[str, Any]) -> str:
     rows = [session.get(DatasetVersion, i) for i in config.get("dataset_version_ids", [])]
     if not rows:

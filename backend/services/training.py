@@ -299,6 +299,7 @@ def _result(objects: ObjectStore, job: TrainingJob) -> dict[str, Any] | None:
 def _owner(session: Session, job: TrainingJob) -> Principal:
     return on_behalf_of(session, job.created_by_id, job.created_by, job.tenant_id)
 
+
 def _register_result(session: Session, objects: ObjectStore, job: TrainingJob, summary: dict[str, Any]) -> None:
     base = session.get(ModelVersion, job.base_model_version_id)
     base_model = session.get(ModelAsset, base.model_id) if base else None

@@ -360,6 +360,8 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("POST", "/v1/chat/completions"): (
         Call(body=lambda w: {"model": w.a.deployment_name, "messages": [{"role": "user", "content": "hi"}]}),
     ),
+    # the built-in embedding model is the same for every tenant and holds no tenant data
+    ("POST", "/v1/embeddings"): (Call(own=True, body=lambda _w: {"model": "all-minilm-l6-v2", "input": "hi"}),),
     ("POST", "/v1/completions"): (Call(body=lambda w: {"model": w.a.deployment_name, "prompt": "hi"}),),
     ("GET", "/api/pools"): (Call(own=True),),
     ("PUT", "/api/pools"): (
@@ -677,6 +679,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "clusters.list_clusters": _own(lambda w, s, p: clusters.list_clusters(s, p, w.rt.settings)),
     "clusters.test_connection": _own(lambda w, s, p: clusters.test_connection(s, p, w.rt.settings)),
     "gateway.available_models": _own(lambda w, s, p: gateway.available_models(s, p)),
+    "gateway.embed": _own(
+        lambda w, s, p: gateway.embed(s, p, w.rt.cache, w.rt.embedder, "all-minilm-l6-v2", ["hi"]).prompt_tokens
+    ),
     "gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
     # limits are counted for the route the caller already resolved (its own tenant's)
     "gateway.admit": _own(

@@ -1,0 +1,39 @@
+"""Embeddings with a cache keyed by model and text hash (source §5.2: embedding results are
+hot data kept in Redis when configured, in process otherwise)."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+from backend.adapters.cache import Cache
+from backend.adapters.embeddings import LocalEmbedder
+
+CACHE_TTL_S = 7 * 24 * 3600
+
+
+def _key(model: str, text: str) -> str:
+    return f"embedding:{model}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def _pack(vector: list[float]) -> bytes:
+    return struct.pack(f"<{len(vector)}f", *vector)
+
+
+def _unpack(raw: bytes) -> list[float]:
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
+def embed(cache: Cache, embedder: LocalEmbedder, texts: list[str]) -> tuple[list[list[float]], int]:
+    """Vectors for ``texts`` in order, and how many had to be computed (the rest came from the cache)."""
+    found: dict[int, list[float]] = {}
+    for index, text in enumerate(texts):
+        raw = cache.get(_key(embedder.name, text))
+        if raw is not None:
+            found[index] = _unpack(raw)
+    missing = [i for i in range(len(texts)) if i not in found]
+    if missing:
+        for index, vector in zip(missing, embedder.embed([texts[i] for i in missing]), strict=True):
+            found[index] = vector
+            cache.set(_key(embedder.name, texts[index]), _pack(vector), ttl_s=CACHE_TTL_S)
+    return [found[i] for i in range(len(texts))], len(missing)

@@ -1,0 +1,57 @@
+"""The built-in embedding model (all-MiniLM-L6-v2 from its package, never downloaded), the
+cache in front of it, and /v1/embeddings in OpenAI's format."""
+
+import math
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.adapters.cache.memory import MemoryCache
+from backend.api import create_api
+from backend.api.dependencies import runtime as runtime_dependency
+from backend.services import api_keys, embeddings
+from tests.unit.identity_world import add_tenant, add_user, sign
+
+
+def _cosine(a, b):
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_vectors_are_normalised_meaningful_and_cached(runtime):
+    cache = MemoryCache()
+    texts = ["The patient has high blood pressure.", "Hypertension was diagnosed.", "The invoice is due Friday."]
+    vectors, computed = embeddings.embed(cache, runtime.embedder, texts)
+    assert computed == 3 and len(vectors[0]) == 384
+    assert all(math.isclose(_cosine(v, v), 1.0, rel_tol=1e-4) for v in vectors)
+    assert _cosine(vectors[0], vectors[1]) > _cosine(vectors[0], vectors[2]) + 0.2
+    again, computed = embeddings.embed(cache, runtime.embedder, [texts[1], "A new sentence."])
+    assert computed == 1 and again[0] == pytest.approx(vectors[1], abs=1e-6)
+
+
+def test_v1_embeddings_speaks_openai(runtime):
+    tenant = add_tenant(runtime, "ruijin")
+    _, dev = sign(runtime, add_user(runtime, "dev@ruijin.cn", [(tenant, "developer")]))
+    with runtime.session() as session:
+        _, token = api_keys.create_api_key(session, dev, kind="personal", name="rag", scopes=["models:invoke"])
+        _, other = api_keys.create_api_key(session, dev, kind="personal", name="logs", scopes=["logs:read"])
+    api = create_api()
+    api.dependency_overrides[runtime_dependency] = lambda: runtime
+    client = TestClient(api)
+    answer = client.post(
+        "/v1/embeddings",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"model": "all-minilm-l6-v2", "input": ["高血压", "hypertension"]},
+    )
+    body = answer.json()
+    assert answer.status_code == 200 and [d["index"] for d in body["data"]] == [0, 1]
+    assert len(body["data"][0]["embedding"]) == 384 and body["usage"]["prompt_tokens"] > 0
+    wrong = client.post(
+        "/v1/embeddings",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"model": "text-embedding-3-large", "input": "x"},
+    )
+    assert wrong.status_code == 404 and "all-minilm-l6-v2" in wrong.json()["error"]["remedy"]
+    scoped = client.post(
+        "/v1/embeddings", headers={"Authorization": f"Bearer {other}"}, json={"model": "all-minilm-l6-v2", "input": "x"}
+    )
+    assert scoped.status_code == 403
