@@ -157,7 +157,7 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | Issue]]:
             except json.JSONDecodeError as error:
                 truncated = error.pos >= len(text.rstrip()) - 1 or error.msg.startswith("Unterminated")
                 cut = " (the line looks cut off)" if truncated else ""
-                yield line_no, Issue(line_no, f"not valid JSON: {error.msg} at column {error.colno}{cut}")
+                yield line_no, Issue(line_no, f"not valid JSON: {error.msg} (column {error.colno}){cut}")
                 continue
             yield line_no, record if isinstance(record, dict) else Issue(line_no, "a line must hold a JSON object")
 
