@@ -124,19 +124,26 @@ def test_the_openai_client_talks_to_a_deployed_model_through_the_gateway(platfor
     assert text.choices[0].text is not None
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(model="tiny-chat", base_url=base_url, api_key=token, max_tokens=4, max_retries=0)
+    reply = chat.invoke("血压高怎么办？")
+    assert reply.usage_metadata["output_tokens"] > 0
+    streamed = list(chat.stream("hello"))
+    assert streamed
     deadline = time.monotonic() + 10  # usage rows are written off the response path
     while True:
         with runtime.session() as session:
             rows = session.exec(select(UsageRecord).order_by(UsageRecord.id)).all()
-        if len(rows) >= 3 or time.monotonic() > deadline:
+        if len(rows) >= 5 or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert sorted(r.endpoint for r in rows) == ["chat/completions", "chat/completions", "completions"]
+    assert sorted(r.endpoint for r in rows) == ["chat/completions"] * 4 + ["completions"]
     assert all(r.completion_tokens > 0 for r in rows)  # the stream too, from its usage chunk
     assert all(r.status == 200 and r.api_key_id for r in rows)
     with runtime.session() as session:
         (summary,) = gateway.usage(session, dev)
-    assert (summary.model, summary.requests, summary.errors) == ("tiny-chat", 3, 0)
+    assert (summary.model, summary.requests, summary.errors) == ("tiny-chat", 5, 0)
     assert summary.completion_tokens == sum(r.completion_tokens for r in rows)
 
     with runtime.session() as session:
