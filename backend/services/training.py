@@ -465,6 +465,8 @@ def _admit_queued(session: Session, compute: Compute, data_dir: str) -> None:
             _start(session, compute, pool, by_id[allocation.job_id], allocation.node, data_dir)
         for job_id, (position, reason) in decision.waiting.items():
             job = by_id[job_id]
+            for queue_id, queue in pool_queues.items():  # the scheduler knows queues by id; people by name
+                reason = reason.replace(f"'{queue_id}'", f"'{queue.name}'")
             if (job.queue_position, job.reason) != (position, reason):
                 job.queue_position, job.reason = position, reason
                 session.add(job)

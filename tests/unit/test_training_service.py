@@ -186,7 +186,7 @@ def test_quota_and_queue_views(runtime, lab):
     jobs = [_submit(runtime, dev, base, sft, queue="gpu", gpus=4, cpu=4) for _ in range(3)]
     _pass(runtime, compute)
     assert [_job(runtime, j).status for j in jobs] == ["running", "queued", "queued"]
-    assert "GPU quota" in _job(runtime, jobs[1]).reason
+    assert "queue 'gpu' would exceed its GPU quota" in _job(runtime, jobs[1]).reason
     assert compute.started[0].gpus == 4 and compute.started[0].gpu_type == ""
     with runtime.session() as session:
         (gpu_queue,) = [q for q in orchestration.list_queues(session, dev) if q.name == "gpu"]
