@@ -4,6 +4,7 @@ so a reused pid is never mistaken for the job after a platform restart."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -28,6 +29,18 @@ def _start_ticks(pid: int) -> str | None:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return None
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is still in the process group ``pgid``."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _alive(pid: int, ticks: str) -> bool:
@@ -125,14 +138,16 @@ class LocalCompute:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + 10
-        while _alive(pid, ticks) and time.monotonic() < deadline:
-            if (child := self._children.get(pid)) is not None and child.poll() is not None:
-                break
-            time.sleep(0.2)
-        if _alive(pid, ticks):
-            os.killpg(pid, signal.SIGKILL)
+        while _group_alive(pid) and time.monotonic() < deadline:  # the worker and everything it started
+            if (child := self._children.get(pid)) is not None:
+                child.poll()  # reap the leader so it does not linger as a zombie
+            time.sleep(0.1)
+        if _group_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         if (child := self._children.pop(pid, None)) is not None:
             child.wait(timeout=10)
+            self._exit_codes[pid] = child.returncode
 
     def log_tail(self, ref: str, lines: int = 200) -> str:
         _, _, folder = self._parse(ref)
