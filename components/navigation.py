@@ -13,5 +13,10 @@ class Area:
 
 AREAS: tuple[Area, ...] = (
     Area("nav.home", "/", "activity"),
+    Area("nav.research", "/research", "flask-conical"),
+    Area("nav.assets", "/assets", "package"),
+    Area("nav.deploy", "/deploy", "rocket"),
+    Area("nav.playground", "/playground", "message-square"),
+    Area("nav.orchestration", "/orchestration", "server-cog"),
     Area("nav.admin", "/admin", "shield-check", admin_only=True),
 )

@@ -12,15 +12,31 @@ from backend.runtime import configure_logging, get_runtime
 from backend.settings import get_settings
 from pages.account import account
 from pages.admin import admin
+from pages.asset_detail import dataset_detail, model_detail
+from pages.assets import assets
 from pages.auth import login
+from pages.deploy import deploy
+from pages.deploy_detail import service_detail
 from pages.home import home
+from pages.orchestration import orchestration
+from pages.playground import playground
+from pages.research import research
+from pages.research_job import research_job
 from state.account import AccountState
 from state.admin import AdminState
 from state.api_keys import ApiKeysState
+from state.asset_detail import DatasetDetailState, ModelDetailState
+from state.assets import AssetsState
 from state.audit import AuditState
 from state.auth import AuthState
+from state.deploy import DeployState
+from state.deploy_detail import ServiceState
 from state.feedback import error_toast
 from state.home import HomeState
+from state.orchestration import OrchestrationState
+from state.playground import PlaygroundState
+from state.research import ResearchState
+from state.research_job import JobState
 
 logger = logging.getLogger("medai")
 configure_logging(get_settings())
@@ -57,4 +73,52 @@ app.add_page(
     route="/admin",
     title="Administration · MedAI Studio",
     on_load=[AuthState.require_sign_in, AdminState.load, ApiKeysState.load_tenant, AuditState.load],
+)
+app.add_page(
+    assets, route="/assets", title="Assets · MedAI Studio", on_load=[AuthState.require_sign_in, AssetsState.load]
+)
+app.add_page(
+    dataset_detail,
+    route="/assets/datasets/[dataset_id]",
+    title="Dataset · MedAI Studio",
+    on_load=[AuthState.require_sign_in, DatasetDetailState.load],
+)
+app.add_page(
+    model_detail,
+    route="/assets/models/[model_id]",
+    title="Model · MedAI Studio",
+    on_load=[AuthState.require_sign_in, ModelDetailState.load],
+)
+app.add_page(
+    research,
+    route="/research",
+    title="R&D · MedAI Studio",
+    on_load=[AuthState.require_sign_in, ResearchState.load],
+)
+app.add_page(
+    research_job,
+    route="/research/jobs/[job_id]",
+    title="Training job · MedAI Studio",
+    on_load=[AuthState.require_sign_in, JobState.load],
+)
+app.add_page(
+    orchestration,
+    route="/orchestration",
+    title="Orchestration · MedAI Studio",
+    on_load=[AuthState.require_sign_in, OrchestrationState.load],
+)
+app.add_page(
+    deploy, route="/deploy", title="Deploy · MedAI Studio", on_load=[AuthState.require_sign_in, DeployState.load]
+)
+app.add_page(
+    service_detail,
+    route="/deploy/[deployment_id]",
+    title="Model service · MedAI Studio",
+    on_load=[AuthState.require_sign_in, ServiceState.load],
+)
+app.add_page(
+    playground,
+    route="/playground",
+    title="Playground · MedAI Studio",
+    on_load=[AuthState.require_sign_in, PlaygroundState.load],
 )

@@ -328,7 +328,7 @@ def _converge(session: Session, compute: Compute, deployment: Deployment, live: 
     if deployment.status == "failed":
         return
     if wanted == 0:
-        deployment.status = "stopped"
+        deployment.status, deployment.reason = "stopped", "stopped: no replicas wanted"
     elif ready_current:
         if deployment.status != "ready":
             _audit(session, None, deployment, "deployment.ready", replicas=len(ready_current))

@@ -63,7 +63,7 @@ class AppServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         LOGS.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOGS / "app.log"
+        self.log_path = LOGS / f"app-{self.port}.log"  # one per run: runs side by side keep their own
         env = {
             **os.environ,
             "MEDAI_PORT": str(self.port),

@@ -1,0 +1,281 @@
+"""Deploy: the tenant's model services with status, replicas, version and gateway figures;
+a form to deploy a model version on the local engine or vLLM; the clusters work runs on."""
+
+import reflex as rx
+
+from components.forms import field, section
+from components.i18n import t
+from components.services import service_badge
+from components.shell import page_shell
+from state.deploy import DeployState
+
+
+def _select(control_id: str, items: list[rx.Component], value: rx.Var, on_change: rx.event.EventType) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(id=control_id, width="100%"),
+        rx.select.content(*items),
+        value=value,
+        on_change=on_change,
+    )
+
+
+def _input(key: str, label_key: str, hint_key: str = "", placeholder: str = "") -> rx.Component:
+    control_id = f"deploy-{key.replace('_', '-')}"
+    return field(
+        label_key,
+        rx.input(
+            value=DeployState.form[key],
+            on_change=lambda value: DeployState.set_field(key, value),
+            id=control_id,
+            placeholder=placeholder,
+            width="100%",
+        ),
+        control_id,
+        hint_key,
+    )
+
+
+def _grid(*children: rx.Component) -> rx.Component:
+    return rx.grid(*children, columns=rx.breakpoints(initial="2", md="3", lg="4"), spacing="4", width="100%")
+
+
+def deploy_form() -> rx.Component:
+    return section(
+        "deploy.new",
+        "deploy.new_intro",
+        rx.cond(
+            DeployState.models.length() > 0,
+            rx.fragment(),
+            rx.callout(t("deploy.no_models"), icon="info", color_scheme="amber", width="100%", id="deploy-no-models"),
+        ),
+        _grid(
+            _input("name", "deploy.name", "deploy.name_hint", "bp-advice-chat"),
+            field(
+                "deploy.model",
+                _select(
+                    "deploy-model",
+                    [rx.foreach(DeployState.models, lambda m: rx.select.item(m["name"], value=m["id"]))],
+                    DeployState.model_id,
+                    DeployState.set_model,
+                ),
+                "deploy-model",
+            ),
+            field(
+                "deploy.version",
+                _select(
+                    "deploy-version",
+                    [
+                        rx.foreach(
+                            DeployState.model_versions,
+                            lambda v: rx.select.item(v["label"], " · ", v["format"], value=v["id"]),
+                        )
+                    ],
+                    DeployState.version_id,
+                    DeployState.set_version,
+                ),
+                "deploy-version",
+            ),
+            field(
+                "deploy.engine",
+                _select(
+                    "deploy-engine",
+                    [
+                        rx.select.item(t("deploy.engine_local"), value="local"),
+                        rx.select.item(t("deploy.engine_vllm"), value="vllm"),
+                    ],
+                    DeployState.form["engine"],
+                    lambda v: DeployState.set_field("engine", v),
+                ),
+                "deploy-engine",
+            ),
+        ),
+        rx.heading(t("deploy.resources"), size="3"),
+        _grid(
+            _input("replicas", "deploy.replicas"),
+            _input("cpu", "deploy.cpu"),
+            _input("memory_gb", "deploy.memory_gb"),
+            _input("gpus", "deploy.gpus"),
+            _input("max_model_len", "deploy.max_model_len"),
+            _input("gpu_memory_utilization", "deploy.gpu_memory_utilization", "deploy.vllm_only"),
+            _input("tensor_parallel_size", "deploy.tensor_parallel_size", "deploy.vllm_only"),
+            _input("requests_per_minute", "deploy.requests_per_minute", "deploy.rpm_hint"),
+            field(
+                "deploy.standby",
+                _select(
+                    "deploy-standby",
+                    [
+                        rx.foreach(
+                            DeployState.standby_choices,
+                            lambda name: rx.select.item(rx.cond(name == "-", t("deploy.no_standby"), name), value=name),
+                        )
+                    ],
+                    rx.cond(DeployState.form["standby"] == "", "-", DeployState.form["standby"]),
+                    lambda v: DeployState.set_field("standby", v),
+                ),
+                "deploy-standby",
+                "deploy.standby_hint",
+            ),
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("rocket", size=16),
+                t("deploy.submit"),
+                on_click=DeployState.deploy,
+                loading=DeployState.deploying,
+                disabled=DeployState.models.length() == 0,
+                id="deploy-submit",
+                size="3",
+            ),
+            justify="end",
+            width="100%",
+        ),
+        id="new-service",
+    )
+
+
+def _headers(*keys: str) -> rx.Component:
+    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in keys]))
+
+
+def _service_row(service: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(service.name, href="/deploy/" + service.id, weight="medium")),
+        rx.table.cell(service_badge(service.status)),
+        rx.table.cell(rx.text(service.replicas, class_name="replicas")),
+        rx.table.cell(rx.text(service.version, size="2")),
+        rx.table.cell(rx.badge(service.engine, variant="outline")),
+        rx.table.cell(rx.text(service.requests, class_name="requests")),
+        rx.table.cell(rx.text(service.tokens)),
+        rx.table.cell(rx.text(rx.cond(service.latency != "", service.latency, "—"), white_space="nowrap")),
+        rx.table.cell(rx.text(service.errors)),
+        rx.table.cell(rx.text(service.reason, size="1", color=rx.color("gray", 11)), max_width="320px"),
+        data_name=service.name,
+        data_status=service.status,
+    )
+
+
+def service_list() -> rx.Component:
+    return section(
+        "deploy.services",
+        "deploy.services_intro",
+        rx.cond(
+            DeployState.live,
+            rx.badge(
+                rx.icon("radio", size=12), t("deploy.live"), color_scheme="green", variant="soft", id="deploy-live"
+            ),
+        ),
+        rx.cond(
+            DeployState.services.length() > 0,
+            rx.table.root(
+                _headers(
+                    "deploy.name",
+                    "deploy.status",
+                    "deploy.ready_replicas",
+                    "deploy.version",
+                    "deploy.engine",
+                    "deploy.requests",
+                    "deploy.tokens",
+                    "deploy.latency",
+                    "deploy.errors",
+                    "deploy.reason",
+                ),
+                rx.table.body(rx.foreach(DeployState.services, _service_row)),
+                variant="surface",
+                width="100%",
+                id="service-list",
+            ),
+            rx.text(t("deploy.no_services"), size="2", color=rx.color("gray", 10), id="no-services"),
+        ),
+    )
+
+
+def _cluster_row(node: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(node["cluster"], weight="medium")),
+        rx.table.cell(rx.badge(node["kind"], variant="outline")),
+        rx.table.cell(node["node"]),
+        rx.table.cell(node["cpu"]),
+        rx.table.cell(node["memory"]),
+        rx.table.cell(rx.text(node["gpus"], rx.cond(node["gpu_type"] != "", " · " + node["gpu_type"], ""))),
+        rx.table.cell(rx.text(node["node_detail"], " ", node["detail"], size="1", color=rx.color("gray", 11))),
+        data_cluster=node["cluster"],
+    )
+
+
+def _step(step: rx.Var) -> rx.Component:
+    ok = step["ok"] == "ok"
+    return rx.hstack(
+        rx.cond(
+            ok, rx.icon("circle-check", color=rx.color("green", 10)), rx.icon("circle-x", color=rx.color("red", 10))
+        ),
+        rx.vstack(
+            rx.hstack(
+                rx.text(step["name"], weight="bold", size="2"),
+                rx.badge(
+                    rx.cond(ok, t("deploy.step_ok"), t("deploy.step_failed")), color_scheme=rx.cond(ok, "green", "red")
+                ),
+                align="center",
+            ),
+            rx.text(step["detail"], size="2"),
+            rx.cond(step["remedy"] != "", rx.text(step["remedy"], size="2", color=rx.color("amber", 11))),
+            spacing="1",
+        ),
+        align="start",
+        data_step=step["name"],
+        data_ok=step["ok"],
+    )
+
+
+def cluster_panel() -> rx.Component:
+    return section(
+        "deploy.clusters",
+        "deploy.clusters_intro",
+        rx.table.root(
+            _headers(
+                "deploy.cluster",
+                "deploy.kind",
+                "deploy.node",
+                "deploy.cpu",
+                "deploy.memory_gb",
+                "deploy.gpus",
+                "deploy.detail",
+            ),
+            rx.table.body(rx.foreach(DeployState.clusters, _cluster_row)),
+            variant="surface",
+            width="100%",
+            id="cluster-list",
+        ),
+        rx.button(
+            rx.icon("plug-zap", size=14),
+            t("deploy.test_connection"),
+            on_click=DeployState.test_connection,
+            loading=DeployState.testing,
+            variant="soft",
+            id="test-connection",
+        ),
+        rx.cond(
+            DeployState.steps.length() > 0,
+            rx.vstack(rx.foreach(DeployState.steps, _step), spacing="3", id="connection-steps", width="100%"),
+        ),
+    )
+
+
+def deploy() -> rx.Component:
+    return page_shell(
+        "deploy.title",
+        rx.cond(
+            DeployState.tenant_id == "",
+            rx.callout(t("deploy.pick_tenant"), icon="info", width="100%"),
+            rx.cond(
+                DeployState.may_view,
+                rx.vstack(
+                    service_list(),
+                    rx.cond(DeployState.may_deploy, deploy_form()),
+                    rx.cond(DeployState.may_see_clusters, cluster_panel()),
+                    spacing="5",
+                    width="100%",
+                ),
+                rx.callout(t("deploy.not_allowed"), icon="lock", color_scheme="amber", width="100%"),
+            ),
+        ),
+    )

@@ -1,0 +1,127 @@
+"""The Playground: chat with one of the tenant's ready services through the platform's own
+gateway (/v1/chat/completions, so keys, limits, routing and metering apply as for any client),
+the answer streamed token by token, with the tokens used and the latency after each answer."""
+
+from __future__ import annotations
+
+import time
+
+import reflex as rx
+from sqlmodel import Session
+
+from backend.adapters.chat_stream import stream_chat
+from backend.errors import ErrorCode, MedAIError
+from backend.runtime import Runtime
+from backend.services import gateway
+from backend.services.access import Principal
+from backend.settings import get_settings
+from state.auth import AuthState
+from state.feedback import error_toast, input_toast
+
+
+def ready_services(_rt: Runtime, session: Session, who: Principal) -> list[str]:
+    return sorted(d.name for d in gateway.available_models(session, who) if d.status == "ready")
+
+
+class PlaygroundState(AuthState):
+    services: list[str] = []
+    service: str = ""
+    system_prompt: str = "You are a careful medical assistant. 你是一名严谨的医疗助手。"
+    messages: list[dict[str, str]] = []
+    draft: str = ""
+    temperature: float = 0.7
+    max_tokens: str = "128"
+    streaming: bool = False
+    stats: dict[str, str] = {}
+
+    @rx.event
+    async def load(self) -> None:
+        if not self.signed_in or self.must_change_password or not self.tenant_id:
+            self.services = []
+            return
+        self.services = await self._as_user(ready_services)
+        wanted = self.router.url.query_parameters.get("service", "")
+        if wanted in self.services:
+            self.service = wanted
+        elif self.service not in self.services:
+            self.service = self.services[0] if self.services else ""
+
+    @rx.event
+    def set_service(self, name: str) -> None:
+        self.service = name
+
+    @rx.event
+    def set_system_prompt(self, text: str) -> None:
+        self.system_prompt = text
+
+    @rx.event
+    def set_draft(self, text: str) -> None:
+        self.draft = text
+
+    @rx.event
+    def set_temperature(self, value: list[float] | float) -> None:
+        chosen = value[0] if isinstance(value, list) else value
+        self.temperature = round(min(max(float(chosen), 0.0), 2.0), 2)
+
+    @rx.event
+    def set_max_tokens(self, value: str) -> None:
+        self.max_tokens = value
+
+    @rx.event
+    def clear(self) -> None:
+        self.messages, self.stats = [], {}
+
+    @rx.event
+    async def send(self):  # noqa: ANN201 (Reflex event generator)
+        if self.streaming:
+            return
+        if not self.service or not self.draft.strip():
+            yield await input_toast(self, "playground.incomplete")
+            return
+        try:
+            limit = int(self.max_tokens.strip())
+        except ValueError:
+            yield await input_toast(self, "playground.max_tokens_invalid")
+            return
+        self.messages = [*self.messages, {"role": "user", "content": self.draft.strip()}]
+        self.draft, self.streaming, self.stats = "", True, {}
+        yield PlaygroundState.answer(limit)
+
+    @rx.event(background=True)
+    async def answer(self, max_tokens: int) -> None:
+        """Stream the answer into the last chat message as it arrives."""
+        async with self:
+            history = [{"role": "system", "content": self.system_prompt}] if self.system_prompt.strip() else []
+            history += [{"role": m["role"], "content": m["content"]} for m in self.messages]
+            body = {"model": self.service, "messages": history, "temperature": self.temperature}
+            body["max_tokens"] = max_tokens
+            token = self.session_token
+            self.messages = [*self.messages, {"role": "assistant", "content": ""}]
+        started, first, usage, text = time.monotonic(), 0.0, None, ""
+        try:
+            async for chunk in stream_chat(get_settings().public_url, token, body):
+                if chunk.error:
+                    raise MedAIError(ErrorCode.UPSTREAM_FAILED, chunk.error, "Try again, or check the service's log.")
+                if chunk.usage:
+                    usage = chunk.usage
+                if chunk.delta:
+                    first = first or time.monotonic()
+                    text += chunk.delta
+                    async with self:
+                        self.messages[-1] = {"role": "assistant", "content": text}
+        except Exception as error:  # the chat stays usable; the reason is shown as a toast
+            async with self:
+                self.streaming = False
+                if not text:
+                    self.messages = self.messages[:-1]
+            yield error_toast(error)
+            return
+        total = time.monotonic() - started
+        async with self:
+            self.streaming = False
+            self.stats = {
+                "prompt_tokens": str((usage or {}).get("prompt_tokens", "—")),
+                "completion_tokens": str((usage or {}).get("completion_tokens", "—")),
+                "first_token_ms": f"{(first - started) * 1000:.0f}" if first else "—",
+                "total_ms": f"{total * 1000:.0f}",
+            }
