@@ -8,6 +8,7 @@ caller's rollback cannot erase it) and raised as FORBIDDEN.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlmodel import Session, select
 
@@ -15,6 +16,8 @@ from backend.errors import ErrorCode, MedAIError
 from backend.models import Membership, Tenant, User
 from backend.services import audit
 from backend.services.permissions import SCOPES, Action, Area, Role, allowed
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,15 @@ class Principal:
     @property
     def via_api_key(self) -> bool:
         return self.scopes is not None
+
+
+def in_tenant(session: Session, model: type[T], row_id: str, tenant_id: str | None, what: str, remedy: str) -> T:
+    """The row ``row_id`` of ``model`` when it belongs to ``tenant_id``; NOT_FOUND otherwise, so
+    another tenant's rows look exactly like missing ones."""
+    row = session.get(model, row_id)
+    if row is None or getattr(row, "tenant_id", None) != tenant_id:
+        raise MedAIError(ErrorCode.NOT_FOUND, f"No such {what} in this tenant.", remedy)
+    return row
 
 
 def on_behalf_of(session: Session, user_id: str, label: str, tenant_id: str) -> Principal:

@@ -25,7 +25,7 @@ from backend.adapters.objectstore import CHUNK, ObjectStore, tenant_prefix
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Dataset, DatasetVersion
 from backend.services import audit, dataset_formats, lineage
-from backend.services.access import Principal, authorize
+from backend.services.access import Principal, authorize, in_tenant
 from backend.services.permissions import Action, Area
 
 _CONTENT_TYPES = {
@@ -70,18 +70,7 @@ class DatasetSummary:
 def _audit(
     session: Session, principal: Principal, action: str, target_id: str, outcome: str = "ok", **detail: Any
 ) -> None:
-    audit.record(
-        session,
-        action=action,
-        outcome=outcome,
-        actor_id=principal.user_id,
-        actor_label=principal.label,
-        tenant_id=principal.tenant_id,
-        target_type="dataset",
-        target_id=target_id,
-        client_address=principal.client_address,
-        detail=detail,
-    )
+    audit.record_by(session, principal, action, "dataset", target_id, outcome=outcome, **detail)
 
 
 @contextmanager
@@ -226,17 +215,11 @@ def _store(
 
 
 def _dataset(session: Session, tenant_id: str | None, dataset_id: str) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None or dataset.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such dataset in this tenant.", "Reload the dataset list.")
-    return dataset
+    return in_tenant(session, Dataset, dataset_id, tenant_id, "dataset", "Reload the dataset list.")
 
 
 def _version(session: Session, tenant_id: str | None, version_id: str) -> DatasetVersion:
-    row = session.get(DatasetVersion, version_id)
-    if row is None or row.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such dataset version in this tenant.", "Reload the dataset.")
-    return row
+    return in_tenant(session, DatasetVersion, version_id, tenant_id, "dataset version", "Reload the dataset.")
 
 
 def list_datasets(session: Session, principal: Principal, search: str = "", shape: str = "") -> list[DatasetSummary]:

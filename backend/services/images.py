@@ -100,18 +100,7 @@ def register_image(
 
 
 def _audit(session: Session, principal: Principal, action: str, target_id: str, **detail: object) -> None:
-    audit.record(
-        session,
-        action=action,
-        outcome="ok",
-        actor_id=principal.user_id,
-        actor_label=principal.label,
-        tenant_id=principal.tenant_id,
-        target_type="image",
-        target_id=target_id,
-        client_address=principal.client_address,
-        detail=detail,
-    )
+    audit.record_by(session, principal, action, "image", target_id, **detail)
 
 
 def list_images(session: Session, principal: Principal, purpose: str = "", search: str = "") -> list[ContainerImage]:

@@ -21,7 +21,7 @@ from backend.adapters.objectstore import ObjectStore, check_key, tenant_prefix
 from backend.errors import ErrorCode, MedAIError
 from backend.models import DatasetVersion, ModelAsset, ModelVersion
 from backend.services import audit, lineage
-from backend.services.access import Principal, authorize
+from backend.services.access import Principal, authorize, in_tenant
 from backend.services.permissions import Action, Area
 
 STATUSES = ("pending_deploy", "deployed", "retired")
@@ -83,18 +83,7 @@ def detect_format(names: Iterable[str]) -> str:
 
 
 def _audit(session: Session, principal: Principal, action: str, target_id: str, **detail: Any) -> None:
-    audit.record(
-        session,
-        action=action,
-        outcome="ok",
-        actor_id=principal.user_id,
-        actor_label=principal.label,
-        tenant_id=principal.tenant_id,
-        target_type="model",
-        target_id=target_id,
-        client_address=principal.client_address,
-        detail=detail,
-    )
+    audit.record_by(session, principal, action, "model", target_id, **detail)
 
 
 def _check_spec(spec: VersionSpec) -> str:
@@ -233,17 +222,11 @@ def folder_files(folder: Path, allowed_roots: Iterable[Path]) -> Iterator[tuple[
 
 
 def _model(session: Session, tenant_id: str | None, model_id: str) -> ModelAsset:
-    model = session.get(ModelAsset, model_id)
-    if model is None or model.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such model in this tenant.", "Reload the model list.")
-    return model
+    return in_tenant(session, ModelAsset, model_id, tenant_id, "model", "Reload the model list.")
 
 
 def _model_version(session: Session, tenant_id: str | None, version_id: str) -> ModelVersion:
-    row = session.get(ModelVersion, version_id)
-    if row is None or row.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such model version in this tenant.", "Reload the model.")
-    return row
+    return in_tenant(session, ModelVersion, version_id, tenant_id, "model version", "Reload the model.")
 
 
 def list_models(session: Session, principal: Principal, search: str = "", status: str = "") -> list[ModelSummary]:

@@ -60,18 +60,8 @@ class QueueView:
 def _audit(
     session: Session, principal: Principal, action: str, target_id: str, tenant_id: str | None, **detail: Any
 ) -> None:
-    audit.record(
-        session,
-        action=action,
-        outcome="ok",
-        actor_id=principal.user_id,
-        actor_label=principal.label,
-        tenant_id=tenant_id,
-        target_type="resource_pool" if action.startswith("pool.") else "job_queue",
-        target_id=target_id,
-        client_address=principal.client_address,
-        detail=detail,
-    )
+    target = "resource_pool" if action.startswith("pool.") else "job_queue"
+    audit.record_by(session, principal, action, target, target_id, tenant_id=tenant_id or "", **detail)
 
 
 def list_pools(session: Session, principal: Principal) -> list[PoolView]:

@@ -24,7 +24,7 @@ from backend.errors import ErrorCode, MedAIError
 from backend.models import DatasetVersion, ModelVersion, Pipeline, PipelineRun, TrainingJob
 from backend.models.base import utcnow
 from backend.services import audit, model_registry, training
-from backend.services.access import Principal, authorize, on_behalf_of
+from backend.services.access import Principal, authorize, in_tenant, on_behalf_of
 from backend.services.permissions import Action, Area
 
 KINDS = ("data_check", "train", "eval", "register")
@@ -79,18 +79,7 @@ def check_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _audit(session: Session, principal: Principal, action: str, target_id: str, **detail: Any) -> None:
-    audit.record(
-        session,
-        action=action,
-        outcome="ok",
-        actor_id=principal.user_id,
-        actor_label=principal.label,
-        tenant_id=principal.tenant_id,
-        target_type="pipeline",
-        target_id=target_id,
-        client_address=principal.client_address,
-        detail=detail,
-    )
+    audit.record_by(session, principal, action, "pipeline", target_id, **detail)
 
 
 def _check_references(session: Session, tenant_id: str, steps: list[dict[str, Any]]) -> None:
@@ -133,17 +122,11 @@ def list_pipelines(session: Session, principal: Principal) -> list[Pipeline]:
 
 
 def _pipeline(session: Session, tenant_id: str | None, pipeline_id: str) -> Pipeline:
-    pipeline = session.get(Pipeline, pipeline_id)
-    if pipeline is None or pipeline.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such pipeline in this tenant.", "Reload the pipeline list.")
-    return pipeline
+    return in_tenant(session, Pipeline, pipeline_id, tenant_id, "pipeline", "Reload the pipeline list.")
 
 
 def _run(session: Session, tenant_id: str | None, run_id: str) -> PipelineRun:
-    run = session.get(PipelineRun, run_id)
-    if run is None or run.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such pipeline run in this tenant.", "Reload the runs.")
-    return run
+    return in_tenant(session, PipelineRun, run_id, tenant_id, "pipeline run", "Reload the runs.")
 
 
 def start_run(session: Session, principal: Principal, pipeline_id: str) -> PipelineRun:

@@ -18,7 +18,7 @@ from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, ModelVersion, Replica, ResourcePool
 from backend.models.base import utcnow
 from backend.services import audit, lineage
-from backend.services.access import Principal, authorize
+from backend.services.access import Principal, authorize, in_tenant
 from backend.services.permissions import Action, Area
 from backend.workers.serve import ServeSpec
 
@@ -46,18 +46,7 @@ class DeploySpec:
 
 
 def _audit(session: Session, principal: Principal | None, deployment: Deployment, action: str, **detail: Any) -> None:
-    audit.record(
-        session,
-        action=action,
-        outcome="ok",
-        actor_id=principal.user_id if principal else None,
-        actor_label=principal.label if principal else "controller",
-        tenant_id=deployment.tenant_id,
-        target_type="deployment",
-        target_id=deployment.id,
-        client_address=principal.client_address if principal else "",
-        detail=detail,
-    )
+    audit.record_by(session, principal, action, "deployment", deployment.id, tenant_id=deployment.tenant_id, **detail)
 
 
 def _version(session: Session, tenant_id: str, version_id: str) -> ModelVersion:
@@ -135,10 +124,7 @@ def deploy(session: Session, principal: Principal, spec: DeploySpec) -> Deployme
 
 
 def _deployment(session: Session, tenant_id: str | None, deployment_id: str) -> Deployment:
-    deployment = session.get(Deployment, deployment_id)
-    if deployment is None or deployment.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such service in this tenant.", "Reload the service list.")
-    return deployment
+    return in_tenant(session, Deployment, deployment_id, tenant_id, "service", "Reload the service list.")
 
 
 def list_deployments(session: Session, principal: Principal) -> list[Deployment]:

@@ -30,7 +30,7 @@ from backend.models import (
 )
 from backend.models.base import utcnow
 from backend.services import audit, lineage, model_registry, scheduling, training_presets
-from backend.services.access import Principal, authorize, on_behalf_of
+from backend.services.access import Principal, authorize, in_tenant, on_behalf_of
 from backend.services.permissions import Action, Area
 from backend.workers.train import DatasetFile, TrainSpec, latest_checkpoint
 
@@ -65,18 +65,7 @@ def _event(session: Session, job: TrainingJob, kind: str, message: str = "") -> 
 
 
 def _audit(session: Session, actor: Principal | None, job: TrainingJob, action: str, **detail: Any) -> None:
-    audit.record(
-        session,
-        action=action,
-        outcome="ok",
-        actor_id=actor.user_id if actor else None,
-        actor_label=actor.label if actor else "controller",
-        tenant_id=job.tenant_id,
-        target_type="training_job",
-        target_id=job.id,
-        client_address=actor.client_address if actor else "",
-        detail=detail,
-    )
+    audit.record_by(session, actor, action, "training_job", job.id, tenant_id=job.tenant_id, **detail)
 
 
 # pools and queues ------------------------------------------------------------------------
@@ -196,10 +185,7 @@ def submit_job(session: Session, principal: Principal, request: JobRequest) -> T
 
 
 def _job(session: Session, tenant_id: str | None, job_id: str) -> TrainingJob:
-    job = session.get(TrainingJob, job_id)
-    if job is None or job.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such job in this tenant.", "Reload the job list.")
-    return job
+    return in_tenant(session, TrainingJob, job_id, tenant_id, "job", "Reload the job list.")
 
 
 def list_jobs(session: Session, principal: Principal, status: str = "") -> list[TrainingJob]:

@@ -187,8 +187,9 @@ def test_killing_a_replica_under_load_loses_no_request(platform):
     with runtime.session() as session:
         replicas = session.exec(select(Replica).where(Replica.deployment_id == deployment_id)).all()
         restarts = session.exec(select(AuditEvent).where(AuditEvent.action == "deployment.replica_restarted")).all()
-    assert sorted(r.restarts for r in replicas) == [0, 1]
-    assert [e.detail["ordinal"] for e in restarts] == [ready[0].ordinal]
+    killed = ready[0].ordinal
+    assert next(r for r in replicas if r.ordinal == killed).restarts >= 1
+    assert killed in [e.detail["ordinal"] for e in restarts]
 
 
 def test_rolling_update_and_rollback(platform):
