@@ -198,3 +198,15 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last (Playwright's loop must not meet later async tests), and among them
+    test_identity.py first: it is the one that meets the first admin's one-time password."""
+
+    def rank(item: pytest.Item) -> int:
+        if "e2e" not in item.path.parts:
+            return 0
+        return 1 if item.path.name == "test_identity.py" else 2
+
+    items.sort(key=rank)  # stable: the order inside each group stays as collected
