@@ -243,24 +243,26 @@ def _launch(session: Session, deployment: Deployment, ordinal: int) -> ServerLau
     )
 
 
-def _start_replica(session: Session, compute: Compute, deployment: Deployment, ordinal: int, restarts: int = 0) -> None:
+def _start_replica(
+    session: Session, compute: Compute, deployment: Deployment, ordinal: int, restarts: int = 0
+) -> Replica | None:
     try:
         ref, url = compute.start_server(_launch(session, deployment, ordinal))
     except Exception as error:  # the reason is kept on the service
         logger.exception("replica %s of %s could not start", ordinal, deployment.name)
         deployment.status, deployment.reason = "failed", f"could not start a replica: {type(error).__name__}: {error}"
         session.add(deployment)
-        return
-    session.add(
-        Replica(
-            deployment_id=deployment.id,
-            model_version_id=deployment.model_version_id,
-            ordinal=ordinal,
-            compute_ref=ref,
-            url=url,
-            restarts=restarts,
-        )
+        return None
+    replica = Replica(
+        deployment_id=deployment.id,
+        model_version_id=deployment.model_version_id,
+        ordinal=ordinal,
+        compute_ref=ref,
+        url=url,
+        restarts=restarts,
     )
+    session.add(replica)
+    return replica
 
 
 def _healthy(client: httpx.Client, url: str) -> bool:
@@ -279,7 +281,9 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
             why = compute.log_tail(replica.compute_ref, 5).strip().splitlines()[-1:] or [state.detail or "it exited"]
             session.delete(replica)
             if replica.model_version_id == deployment.model_version_id and replica.restarts < MAX_RESTARTS:
-                _start_replica(session, compute, deployment, replica.ordinal, replica.restarts + 1)
+                replacement = _start_replica(session, compute, deployment, replica.ordinal, replica.restarts + 1)
+                if replacement is not None:
+                    live.append(replacement)  # counted as live, so the same ordinal is not started twice
                 deployment.reason = f"replica {replica.ordinal} restarted after: {why[0][:300]}"
                 _audit(
                     session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why[0][:300]

@@ -197,7 +197,9 @@ def test_killing_a_replica_under_load_loses_no_request(platform):
     _until_ready(runtime, deployment_id, replicas=2)
     with runtime.session() as session:
         restarts = session.exec(select(AuditEvent).where(AuditEvent.action == "deployment.replica_restarted")).all()
+        replicas = session.exec(select(Replica).where(Replica.deployment_id == deployment_id)).all()
     assert killed in [e.detail["ordinal"] for e in restarts]
+    assert sorted(r.ordinal for r in replicas) == [0, 1]  # replaced once, not over-provisioned
 
 
 def test_rolling_update_and_rollback(platform):
