@@ -53,7 +53,6 @@ def _meter(
     endpoint: str,
     body: dict[str, Any],
     status: int,
-    started: float,
     usage: dict[str, Any] | None,
     served_by: str,
     elapsed_ms: float,
@@ -77,18 +76,28 @@ def _meter(
         gateway.record_usage(session, row, _prompt_text(body))
 
 
-def _meter_later(rt: Runtime, *args: Any) -> None:
+def _meter_later(
+    rt: Runtime,
+    principal: Principal,
+    route: gateway.Route,
+    endpoint: str,
+    body: dict[str, Any],
+    status: int,
+    started: float,
+    usage: dict[str, Any] | None,
+    served_by: str,
+) -> None:
     """Meter off the response path: the answer does not wait for the usage row."""
-    started = args[5]
     elapsed_ms = (time.perf_counter() - started) * 1000
-    task = asyncio.get_running_loop().run_in_executor(None, _meter_safely, rt, elapsed_ms, *args)
+    work = (rt, principal, route, endpoint, body, status, usage, served_by, elapsed_ms)
+    task = asyncio.get_running_loop().run_in_executor(None, _meter_safely, *work)
     rt.background_tasks.add(task)
     task.add_done_callback(rt.background_tasks.discard)
 
 
-def _meter_safely(rt: Runtime, elapsed_ms: float, *args: Any) -> None:
+def _meter_safely(*work: Any) -> None:
     try:
-        _meter(rt, *args, elapsed_ms=elapsed_ms)
+        _meter(*work)
     except Exception:  # metering must never break serving; the failure is logged with its trace
         logger.exception("gateway usage could not be recorded")
 

@@ -142,7 +142,7 @@ def _fill_job(page: Page, name: str, learning_rate: str) -> None:
 
 def test_a_job_from_the_form_trains_live_to_success(app_server, admin, page, journey):
     if not journey.get("prepared"):
-        pytest.skip("the tenant, model and dataset were not prepared")
+        pytest.fail("the tenant, model and dataset were not prepared: see the first test of this module")
     _enter_tenant(page, app_server.url, admin)
     page.locator("#nav-research").click()
     expect(page).to_have_url(re.compile(r"/research/?$"), timeout=LOAD_TIMEOUT)
@@ -204,7 +204,7 @@ def test_a_job_from_the_form_trains_live_to_success(app_server, admin, page, jou
 
 def test_two_runs_are_compared_on_one_chart(app_server, admin, page, journey):
     if not journey.get("trained"):
-        pytest.skip("no job was trained")
+        pytest.fail("no job was trained: see the test before this one")
     _enter_tenant(page, app_server.url, admin)
     page.goto(app_server.url + "/research")
     rows = [page.locator(f'#job-list tr[data-name="{name}"]') for name in JOBS]
@@ -223,7 +223,7 @@ def test_two_runs_are_compared_on_one_chart(app_server, admin, page, journey):
 
 def test_orchestration_shows_pools_queues_and_admin_forms(app_server, admin, page, journey):
     if not journey.get("prepared"):
-        pytest.skip("the tenant was not prepared")
+        pytest.fail("the tenant was not prepared: see the first test of this module")
     _enter_tenant(page, app_server.url, admin)
     page.locator("#nav-orchestration").click()
     expect(page).to_have_url(re.compile(r"/orchestration/?$"), timeout=LOAD_TIMEOUT)
