@@ -72,6 +72,13 @@ def _queue_row(queue: rx.Var) -> rx.Component:
         rx.table.cell(queue["borrowing_limit_gpus"]),
         rx.table.cell(queue["nominal_cpu"]),
         rx.table.cell(queue["per_user_gpus"]),
+        rx.table.cell(
+            rx.cond(
+                queue["preempt_lower_priority"] == "yes",
+                rx.badge(t("orch.preempts"), color_scheme="orange"),
+                rx.text("—", color=rx.color("gray", 9)),
+            )
+        ),
         rx.table.cell(queue["gpus_used"]),
         rx.table.cell(rx.badge(queue["running"], color_scheme="blue")),
         rx.table.cell(rx.badge(queue["waiting"], color_scheme="amber")),
@@ -105,6 +112,7 @@ def _queues() -> rx.Component:
                     "orch.borrowing_limit",
                     "orch.nominal_cpu",
                     "orch.per_user_gpus",
+                    "orch.preemption",
                     "orch.gpus_used",
                     "orch.running",
                     "orch.waiting",
@@ -332,6 +340,19 @@ def _queue_form() -> rx.Component:
             _queue_field("borrowing_limit_gpus", "orch.borrowing_limit"),
             _queue_field("nominal_cpu", "orch.nominal_cpu"),
             _queue_field("per_user_gpus", "orch.per_user_gpus"),
+            field(
+                "orch.preemption",
+                rx.hstack(
+                    rx.switch(
+                        checked=OrchestrationState.queue_form["preempt_lower_priority"] == "yes",
+                        on_change=OrchestrationState.set_queue_preemption,
+                        id="queue-preemption",
+                    ),
+                    rx.text(t("orch.preemption_hint"), size="1", color=rx.color("gray", 10)),
+                    align="center",
+                ),
+                "queue-preemption",
+            ),
             columns=rx.breakpoints(initial="1", md="4", lg="7"),
             spacing="3",
             width="100%",

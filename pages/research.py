@@ -247,6 +247,10 @@ def _hyperparameters() -> rx.Component:
                 _hp_input("grpo_max_completion_length", "hp.grpo_max_completion_length"),
             ),
         ),
+        rx.cond(
+            ResearchState.job_type == "batch_inference",
+            _grid(_hp_input("max_new_tokens", "hp.max_new_tokens"), _hp_input("temperature", "hp.temperature")),
+        ),
         spacing="4",
         width="100%",
     )

@@ -15,6 +15,7 @@ _EVENT_ICON = {
     "started": "play",
     "checkpoint": "save",
     "retry": "rotate-ccw",
+    "preempted": "circle-pause",
     "succeeded": "circle-check",
     "failed": "circle-x",
     "cancelled": "ban",

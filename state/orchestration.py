@@ -30,6 +30,7 @@ EMPTY_QUEUE = {
     "borrowing_limit_gpus": "0",
     "nominal_cpu": "0",
     "per_user_gpus": "0",
+    "preempt_lower_priority": "no",
 }
 
 
@@ -119,6 +120,7 @@ def orchestration_view(_rt: Runtime, session: Session, who: Principal) -> Orches
             "borrowing_limit_gpus": str(q.borrowing_limit_gpus),
             "nominal_cpu": f"{q.nominal_cpu:g}",
             "per_user_gpus": str(q.per_user_gpus),
+            "preempt_lower_priority": "yes" if q.preempt_lower_priority else "no",
             "gpus_used": str(q.gpus_used),
             "running": str(q.running),
             "waiting": str(q.waiting),
@@ -272,6 +274,10 @@ class OrchestrationState(AuthState):
             self.queue_form = {**self.queue_form, key: value}
 
     @rx.event
+    def set_queue_preemption(self, allowed: bool) -> None:
+        self.queue_form = {**self.queue_form, "preempt_lower_priority": "yes" if allowed else "no"}
+
+    @rx.event
     def set_queue_tenant(self, tenant_id: str) -> None:
         self.queue_tenant = tenant_id
 
@@ -293,7 +299,13 @@ class OrchestrationState(AuthState):
         }
         await self._as_user(
             lambda _rt, session, who: orchestration.save_queue(
-                session, who, tenant_id, form["name"].strip(), form["pool"], **numbers
+                session,
+                who,
+                tenant_id,
+                form["name"].strip(),
+                form["pool"],
+                **numbers,
+                preempt_lower_priority=form["preempt_lower_priority"] == "yes",
             )
         )
         await self._reload()

@@ -104,6 +104,7 @@ class NewQueue(BaseModel):
     borrowing_limit_gpus: int = 0
     nominal_cpu: float = 0.0
     per_user_gpus: int = 0
+    preempt_lower_priority: bool = False
 
 
 @router.get("/training/presets", response_model=Presets)

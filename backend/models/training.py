@@ -40,6 +40,7 @@ class JobQueue(SQLModel, table=True):
     borrowing_limit_gpus: int = Field(default=0)
     nominal_cpu: float = Field(default=0.0)
     per_user_gpus: int = Field(default=0)
+    preempt_lower_priority: bool = Field(default=False)  # a waiting job may evict lower-priority ones of this queue
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -52,6 +52,7 @@ class QueueView:
     borrowing_limit_gpus: int
     nominal_cpu: float
     per_user_gpus: int
+    preempt_lower_priority: bool
     gpus_used: int
     running: int
     waiting: int
@@ -162,6 +163,7 @@ def list_queues(session: Session, principal: Principal) -> list[QueueView]:
                 queue.borrowing_limit_gpus,
                 queue.nominal_cpu,
                 queue.per_user_gpus,
+                queue.preempt_lower_priority,
                 sum(j.gpus for j in running),
                 len(running),
                 len(jobs) - len(running),
@@ -180,6 +182,7 @@ def save_queue(
     borrowing_limit_gpus: int = 0,
     nominal_cpu: float = 0.0,
     per_user_gpus: int = 0,
+    preempt_lower_priority: bool = False,
 ) -> JobQueue:
     """Create or change a tenant's queue and its quota (platform admins)."""
     authorize(session, principal, Area.PLATFORM, Action.UPDATE)
@@ -194,7 +197,17 @@ def save_queue(
     queue = queue or JobQueue(tenant_id=tenant_id, pool_id=pool.id, name=name)
     queue.pool_id, queue.nominal_gpus, queue.borrowing_limit_gpus = pool.id, nominal_gpus, borrowing_limit_gpus
     queue.nominal_cpu, queue.per_user_gpus = nominal_cpu, per_user_gpus
+    queue.preempt_lower_priority = preempt_lower_priority
     session.add(queue)
     session.flush()
-    _audit(session, principal, "queue.save", queue.id, tenant_id, name=name, nominal_gpus=nominal_gpus)
+    _audit(
+        session,
+        principal,
+        "queue.save",
+        queue.id,
+        tenant_id,
+        name=name,
+        nominal_gpus=nominal_gpus,
+        preempt_lower_priority=preempt_lower_priority,
+    )
     return queue

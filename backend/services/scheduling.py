@@ -9,13 +9,17 @@ Rules, as Kueue users know them:
   blocks the jobs behind it in its own queue only when it could fit with its quota
   (strict FIFO for the head), so small jobs cannot starve a large one forever;
 - a per-user GPU limit caps how much one person holds at once;
-- every waiting job gets a reason and its position in its queue.
+- every waiting job gets a reason and its position in its queue;
+- a queue may allow preemption: a waiting job then evicts lower-priority running jobs of its
+  own queue (lowest priority, then newest first, as few as needed), as Kueue's
+  ``withinClusterQueue: LowerPriority`` does; the evicted jobs wait again and resume from
+  their last checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,8 @@ class Allocation:
     gpus: int
     cpu: float
     memory_gb: float
+    priority: int = 0
+    order: int = 0  # start order: the newest running job is evicted first among equals
 
 
 @dataclass
@@ -204,3 +210,41 @@ def admit(
             reason = decision.waiting.get(request.job_id, (0, "waiting behind earlier jobs in its queue"))[1]
             decision.waiting[request.job_id] = (place, reason)
     return decision
+
+
+def preemptions(
+    nodes: Sequence[Node],
+    quotas: Sequence[QueueQuota],
+    running: Sequence[Allocation],
+    waiting: Sequence[Request],
+    preempting_queues: Iterable[str],
+) -> dict[str, str]:
+    """Running jobs to evict so that waiting jobs of preempting queues can start: running job →
+    the waiting job it makes room for. Only lower-priority jobs of the waiting job's own queue are
+    candidates; a waiting job that cannot fit even with every candidate gone evicts nothing."""
+    allowed = set(preempting_queues)
+    evicted: dict[str, str] = {}
+    still = list(running)
+
+    def _fits(request: Request, gone: list[Allocation]) -> bool:
+        return bool(admit(nodes, quotas, [a for a in still if a not in gone], [request]).admitted)
+
+    for request in sorted(waiting, key=lambda r: (-r.priority, r.order)):
+        if request.queue not in allowed:
+            continue
+        candidates = sorted(
+            (a for a in still if a.queue == request.queue and a.priority < request.priority),
+            key=lambda a: (a.priority, -a.order),
+        )
+        fits = next((n for n in range(len(candidates) + 1) if _fits(request, candidates[:n])), None)
+        if fits is None:
+            continue
+        gone = candidates[:fits]  # 0: it fits already and only waits its turn
+        for spared in reversed(candidates[:fits]):  # keep the most valuable ones that need not go
+            if _fits(request, [a for a in gone if a is not spared]):
+                gone = [a for a in gone if a is not spared]
+        rest = [a for a in still if a not in gone]
+        placed = admit(nodes, quotas, rest, [request]).admitted[0]
+        evicted.update(dict.fromkeys((a.job_id for a in gone), request.job_id))
+        still = [*rest, replace(placed, priority=request.priority)]  # its room is not there for the next one
+    return evicted

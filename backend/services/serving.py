@@ -55,6 +55,12 @@ def _version(session: Session, tenant_id: str, version_id: str) -> ModelVersion:
         raise MedAIError(ErrorCode.NOT_FOUND, "No such model version in this tenant.", "Pick it from the model list.")
     if version.status == "retired":
         raise MedAIError(ErrorCode.CONFLICT, "This model version is retired.", "Deploy a version in use.")
+    if version.parameters.get("type") == "reward":
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            "A reward model scores answers; it does not write them, so it cannot be served as a chat model.",
+            "Use it in a GRPO or evaluation job, or deploy the model it was trained to judge.",
+        )
     if version.format not in ("safetensors", "pytorch-bin"):
         raise MedAIError(
             ErrorCode.DATA_INVALID,

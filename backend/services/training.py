@@ -10,6 +10,7 @@ import logging
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -29,7 +30,7 @@ from backend.models import (
     TrainingJob,
 )
 from backend.models.base import utcnow
-from backend.services import audit, lineage, model_registry, scheduling, training_presets
+from backend.services import audit, datasets, lineage, model_registry, scheduling, training_presets
 from backend.services.access import Principal, authorize, in_tenant, on_behalf_of
 from backend.services.permissions import Action, Area
 from backend.workers.train import DatasetFile, TrainSpec, latest_checkpoint
@@ -39,7 +40,7 @@ logger = logging.getLogger(__name__)
 LOCAL_POOL = "local"
 DEFAULT_QUEUE = "default"
 ACTIVE = ("queued", "running")
-AVAILABLE_TYPES = ("sft", "dpo", "grpo", "eval")
+AVAILABLE_TYPES = ("sft", "dpo", "grpo", "reward", "eval", "batch_inference")
 
 
 @dataclass(frozen=True)
@@ -364,24 +365,51 @@ def _record_evaluation(session: Session, job: TrainingJob, result: dict[str, Any
         )
 
 
-def _finish(session: Session, objects: ObjectStore, job: TrainingJob, exit_code: int | None, detail: str) -> None:
+def _register_predictions(session: Session, objects: ObjectStore, job: TrainingJob, scratch_dir: Path) -> str:
+    """A batch inference's answers become the next version of dataset '<job>-predictions', linked to
+    the model that wrote them and the prompts they answer."""
+    version = datasets.import_version(
+        session,
+        objects,
+        _owner(session, job),
+        name=f"{job.name[:116]}-predictions",
+        filename="predictions.jsonl",
+        stream=_IteratorReader(objects.open(_job_prefix(job) + "predictions.jsonl")),
+        scratch_dir=scratch_dir,
+        description=f"Answers written by training job {job.name} ({job.id}).",
+    )
+    model, produced = lineage.Node("model_version", job.base_model_version_id), lineage.Node("job", job.id)
+    lineage.link(session, job.tenant_id, model, produced, "base_of")
+    for dataset_id in job.dataset_version_ids:
+        lineage.link(session, job.tenant_id, lineage.Node("dataset_version", dataset_id), produced, "input_of")
+    lineage.link(session, job.tenant_id, produced, lineage.Node("dataset_version", version.id), "produced")
+    return f"{version.rows} answers stored as dataset {job.name[:116]}-predictions v{version.version}"
+
+
+def _record_success(
+    session: Session, objects: ObjectStore, job: TrainingJob, result: dict[str, Any], scratch_dir: Path
+) -> str:
+    """Keep what a succeeded attempt made where people look for it; returns the job's closing reason."""
+    if job.type == "eval":
+        _record_evaluation(session, job, result)
+        return ", ".join(f"{k} {v:.4g}" for k, v in result.get("metrics", {}).items())
+    if job.type == "batch_inference":
+        return _register_predictions(session, objects, job, scratch_dir)
+    _register_result(session, objects, job, result)
+    return f"finished at step {result.get('global_step')}"
+
+
+def _finish(
+    session: Session, objects: ObjectStore, job: TrainingJob, exit_code: int | None, detail: str, scratch_dir: Path
+) -> None:
     result = _result(objects, job)
     checkpoint = latest_checkpoint(objects, _job_prefix(job))
     job.last_checkpoint_step = checkpoint[0] if checkpoint else job.last_checkpoint_step
-    if result is not None and result.get("status") == "succeeded" and exit_code in (0, None) and job.type == "eval":
-        _record_evaluation(session, job, result)
-        job.status, job.finished_at = "succeeded", utcnow()
-        job.reason = ", ".join(f"{k} {v:.4g}" for k, v in result.get("metrics", {}).items())
-        _event(session, job, job.status, job.reason)
-        _audit(session, None, job, "job.succeeded")
-        return
     if result is not None and result.get("status") == "succeeded" and exit_code in (0, None):
         try:
-            _register_result(session, objects, job, result)
+            job.status, job.reason = "succeeded", _record_success(session, objects, job, result, scratch_dir)
         except MedAIError as error:
-            job.status, job.reason = "failed", f"trained, but the model could not be registered: {error.message}"
-        else:
-            job.status, job.reason = "succeeded", f"finished at step {result.get('global_step')}"
+            job.status, job.reason = "failed", f"the work finished, but its output could not be stored: {error.message}"
         job.finished_at = utcnow()
         _event(session, job, job.status, job.reason)
         _audit(session, None, job, f"job.{job.status}")
@@ -398,7 +426,7 @@ def _finish(session: Session, objects: ObjectStore, job: TrainingJob, exit_code:
         _audit(session, None, job, "job.failed", reason=why[:500])
 
 
-def _watch_running(session: Session, compute: Compute, objects: ObjectStore) -> None:
+def _watch_running(session: Session, compute: Compute, objects: ObjectStore, scratch_dir: Path) -> None:
     for job in session.exec(select(TrainingJob).where(TrainingJob.status == "running")).all():
         state = compute.state(job.compute_ref)
         if state.phase == "running":
@@ -410,7 +438,7 @@ def _watch_running(session: Session, compute: Compute, objects: ObjectStore) -> 
                 job.reason = state.detail
             session.add(job)
             continue
-        _finish(session, objects, job, state.exit_code, state.detail)
+        _finish(session, objects, job, state.exit_code, state.detail, scratch_dir)
         session.add(job)
 
 
@@ -432,8 +460,11 @@ def _admit_queued(session: Session, compute: Compute, data_dir: str) -> None:
             scheduling.QueueQuota(qid, q.nominal_gpus, q.borrowing_limit_gpus, q.nominal_cpu, q.per_user_gpus)
             for qid, q in pool_queues.items()
         ]
+        started = {j.id: i for i, j in enumerate(sorted(running, key=lambda j: j.started_at or j.created_at))}
         allocations = [
-            scheduling.Allocation(j.id, j.queue_id, j.created_by_id, j.node, j.gpus, j.cpu, j.memory_gb)
+            scheduling.Allocation(
+                j.id, j.queue_id, j.created_by_id, j.node, j.gpus, j.cpu, j.memory_gb, j.priority, started[j.id]
+            )
             for j in running
             if j.queue_id in pool_queues
         ]
@@ -456,6 +487,30 @@ def _admit_queued(session: Session, compute: Compute, data_dir: str) -> None:
             if (job.queue_position, job.reason) != (position, reason):
                 job.queue_position, job.reason = position, reason
                 session.add(job)
+        preempting = [qid for qid, q in pool_queues.items() if q.preempt_lower_priority]
+        if preempting and decision.waiting:
+            still_waiting = [r for r in pending if r.job_id in decision.waiting]
+            evictions = scheduling.preemptions(nodes, quotas, allocations, still_waiting, preempting)
+            running_by_id = {j.id: j for j in running}
+            for victim_id, for_id in evictions.items():
+                _preempt(session, compute, running_by_id[victim_id], by_id[for_id])
+
+
+def _preempt(session: Session, compute: Compute, job: TrainingJob, for_job: TrainingJob) -> None:
+    """Stop a running job so a higher-priority one of its queue can start; it waits again and resumes
+    from its last checkpoint. A preemption does not use up one of its retries."""
+    try:
+        compute.cancel(job.compute_ref)
+    except Exception:  # already gone: the place is free either way
+        logger.warning("job %s was gone when preempted", job.id)
+    job.status, job.compute_ref, job.node, job.max_retries = "queued", "", "", job.max_retries + 1
+    job.reason = (
+        f"preempted by {for_job.name} (priority {for_job.priority} > {job.priority}); "
+        f"resumes from step {job.last_checkpoint_step}"
+    )
+    session.add(job)
+    _event(session, job, "preempted", job.reason)
+    _audit(session, None, job, "job.preempt", by_job=for_job.id)
 
 
 def _start(session: Session, compute: Compute, pool: ResourcePool, job: TrainingJob, node: str, data_dir: str) -> None:
@@ -492,6 +547,6 @@ def _start(session: Session, compute: Compute, pool: ResourcePool, job: Training
 def reconcile(session: Session, compute: Compute, objects: ObjectStore, data_dir: str) -> None:
     """One controller pass over training jobs: watch what runs, then admit what waits."""
     local_pool(session)
-    _watch_running(session, compute, objects)
+    _watch_running(session, compute, objects, Path(data_dir) / "scratch")
     session.flush()
     _admit_queued(session, compute, data_dir)

@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "dpo_loss_type": "sigmoid",
     "grpo_num_generations": 4,
     "grpo_max_completion_length": 128,
+    "max_new_tokens": 256,  # batch inference: answer length
+    "temperature": 0.0,  # batch inference: 0 is greedy decoding
     "seed": 42,
 }
 
@@ -82,6 +84,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "dpo_beta": (0.0, 10.0),
     "grpo_num_generations": (2, 64),
     "grpo_max_completion_length": (4, 32768),
+    "max_new_tokens": (1, 32768),
+    "temperature": (0.0, 2.0),
     "seed": (0, 2**31 - 1),
 }
 _INTEGERS = {
@@ -97,6 +101,7 @@ _INTEGERS = {
     "lora_alpha",
     "grpo_num_generations",
     "grpo_max_completion_length",
+    "max_new_tokens",
     "seed",
 }
 

@@ -154,9 +154,9 @@ def _load_rows(objects: ObjectStore, files: list[DatasetFile], folder: Path, kin
         for _, record in records(local, item.file_type):
             if isinstance(record, Issue):
                 continue  # the file was validated at import; nothing unreadable is left
-            if kind == "dpo":
+            if kind in ("dpo", "reward"):
                 rows.append(preference_example(record))
-            elif kind == "grpo":
+            elif kind in ("grpo", "batch_inference"):
                 rows.append(prompt_example(item.shape, record))
             else:
                 rows.append(sft_example(item.shape, record))
@@ -276,7 +276,7 @@ def _common_args(spec: TrainSpec, output_dir: Path, has_eval: bool) -> dict[str,
     }
 
 
-def _peft_config(spec: TrainSpec):  # noqa: ANN202
+def _peft_config(spec: TrainSpec, task_type: str = "CAUSAL_LM"):  # noqa: ANN202
     h = spec.hyperparameters
     if h["finetuning"] != "lora":
         return None
@@ -288,7 +288,7 @@ def _peft_config(spec: TrainSpec):  # noqa: ANN202
         lora_alpha=h["lora_alpha"],
         lora_dropout=h["lora_dropout"],
         target_modules=targets,
-        task_type="CAUSAL_LM",
+        task_type=task_type,
     )
 
 
@@ -310,10 +310,15 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.chat_template is None:
         tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
-    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
     output_dir = workdir / "checkpoints"
+    if spec.type == "reward":
+        model = _reward_model(base, tokenizer)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
     if spec.type == "eval":
         return _evaluate(spec, model, tokenizer, train_rows, output_dir, metrics)
+    if spec.type == "batch_inference":
+        return _batch_inference(spec, objects, model, tokenizer, train_rows, metrics)
     resume_from = None
     if spec.resume and (found := latest_checkpoint(objects, spec.job_prefix)) is not None:
         step, prefix = found
@@ -327,11 +332,15 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         "train_dataset": Dataset.from_list(train_rows),
         "eval_dataset": Dataset.from_list(eval_rows) if eval_rows else None,
         "processing_class": tokenizer,
-        "peft_config": _peft_config(spec),
+        "peft_config": _peft_config(spec, "SEQ_CLS" if spec.type == "reward" else "CAUSAL_LM"),
         "callbacks": [_callback(spec, objects, metrics, time.monotonic())],
     }
     h = spec.hyperparameters
-    if spec.type == "dpo":
+    if spec.type == "reward":
+        from trl import RewardConfig, RewardTrainer
+
+        trainer = RewardTrainer(args=RewardConfig(**args), **trainer_kwargs)
+    elif spec.type == "dpo":
         trainer = DPOTrainer(args=DPOConfig(**args, beta=h["dpo_beta"], loss_type=h["dpo_loss_type"]), **trainer_kwargs)
     elif spec.type == "grpo":
         from trl import GRPOConfig, GRPOTrainer
@@ -358,6 +367,77 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         "metrics": summary,
         "resumed_from": str(resume_from or ""),
     }
+
+
+def _reward_model(base: Path, tokenizer: Any) -> Any:
+    """The base model with a fresh one-output head: it learns to score chosen answers above rejected ones."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, local_files_only=True)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def _batch_inference(
+    spec: TrainSpec, objects: ObjectStore, model: Any, tokenizer: Any, rows: list[dict[str, Any]], metrics: MetricsStore
+) -> dict[str, Any]:
+    """Answers for every prompt of the dataset, written as an Alpaca JSONL file (``predictions.jsonl``)
+    with the reference answer kept beside each one; progress and token F1 against the references go
+    to the metrics store as it runs."""
+    import torch
+
+    h = spec.hyperparameters
+    tokenizer.padding_side = "left"  # generation continues from the right edge of every prompt
+    batch_size = h["per_device_train_batch_size"]
+    sampling = {"do_sample": True, "temperature": h["temperature"]} if h["temperature"] > 0 else {"do_sample": False}
+    out_path = Path(spec.workdir) / "predictions.jsonl"
+    tags = {"job_id": spec.job_id, "tenant_id": spec.tenant_id}
+    started, generated, f1_total = time.monotonic(), 0, 0.0
+    model.eval()
+    with out_path.open("w", encoding="utf-8") as out:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            prompts = [
+                tokenizer.apply_chat_template(
+                    [{"role": "user", "content": row["prompt"]}], tokenize=False, add_generation_prompt=True
+                )
+                for row in batch
+            ]
+            encoded = tokenizer(prompts, return_tensors="pt", padding=True, truncation=True, max_length=h["cutoff_len"])
+            with torch.no_grad():
+                output = model.generate(
+                    **encoded, max_new_tokens=h["max_new_tokens"], pad_token_id=tokenizer.pad_token_id, **sampling
+                )
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            answers = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            generated += int((new_tokens != tokenizer.pad_token_id).sum())
+            scores = reference_f1(answers, [row["reference"] for row in batch])
+            f1_total += sum(scores)
+            for row, answer in zip(batch, answers, strict=True):
+                record = {
+                    "instruction": row["prompt"],
+                    "output": answer.strip() or "(no answer)",
+                    "reference": row["reference"],
+                }
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            done, elapsed = start + len(batch), time.monotonic() - started
+            fields = {
+                "step": float(done),
+                "total_steps": float(len(rows)),
+                "tokens_per_s": generated / elapsed if elapsed else 0.0,
+                "eta_s": elapsed / done * (len(rows) - done),
+                "reference_f1": f1_total / done,
+            }
+            metrics.write([Point("train", tags, fields, datetime.now(UTC))])
+            logger.info("answered %s/%s prompts", done, len(rows))
+    with out_path.open("rb") as handle:
+        objects.put(spec.job_prefix + "predictions.jsonl", handle, "application/jsonl")
+    summary = {
+        "prompts": float(len(rows)),
+        "reference_f1": f1_total / max(1, len(rows)),
+        "generated_tokens": float(generated),
+    }
+    return {"status": "succeeded", "global_step": len(rows), "metrics": summary, "resumed_from": ""}
 
 
 def _evaluate(

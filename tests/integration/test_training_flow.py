@@ -51,14 +51,14 @@ def lab(runtime):
     return dev, base.id, data.id
 
 
-def _submit(runtime, dev, base_id, data_id, **hyper) -> str:
+def _submit(runtime, dev, base_id, data_id, kind="sft", **hyper) -> str:
     with runtime.session() as session:
         return training.submit_job(
             session,
             dev,
             training.JobRequest(
-                "bp-sft",
-                "sft",
+                f"bp-{kind}",
+                kind,
                 base_id,
                 (data_id,),
                 preset="quick-check",
@@ -120,6 +120,28 @@ def test_submit_train_register_with_lineage(runtime, lab):
     assert kinds[0] == "queued" and "started" in kinds and kinds[-1] == "succeeded"
     with runtime.session() as session, pytest.raises(Exception, match="still used"):
         datasets.delete_version(session, runtime.objects, dev, data_id)
+
+
+def test_batch_inference_stores_its_answers_as_a_dataset_with_lineage(runtime, lab):
+    dev, base_id, data_id = lab
+    job_id = _submit(runtime, dev, base_id, data_id, "batch_inference", max_new_tokens=4, per_device_train_batch_size=8)
+    job = _until(runtime, job_id, lambda j: j.status not in ("queued", "running"))
+    assert job.status == "succeeded", job.reason
+    assert job.reason == f"{len(ROWS)} answers stored as dataset bp-batch_inference-predictions v1"
+    assert job.result_model_version_id is None
+    with runtime.session() as session:
+        found = datasets.list_datasets(session, dev, search="predictions")
+        assert [(d.name, d.latest_version) for d in found] == [("bp-batch_inference-predictions", 1)]
+        edges = {
+            (e.source.type, e.relation, e.target.type) for e in lineage.graph(session, dev, lineage.Node("job", job_id))
+        }
+        curves = {s.field: s.values for s in training.job_curves(session, runtime.metrics, dev, job_id)}
+    assert {
+        ("model_version", "base_of", "job"),
+        ("dataset_version", "input_of", "job"),
+        ("job", "produced", "dataset_version"),
+    } <= edges
+    assert curves["step"] == [8.0, 16.0, 24.0] and len(curves["reference_f1"]) == 3
 
 
 def test_a_killed_attempt_is_retried_and_resumes(runtime, lab):

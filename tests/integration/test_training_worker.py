@@ -172,3 +172,47 @@ def test_a_killed_worker_resumes_from_its_last_checkpoint(world, tmp_path):
     assert result["status"] == "succeeded" and result["global_step"] == step + 10
     assert result["resumed_from"].endswith(f"checkpoint-{step}")
     assert f"resuming from checkpoint {step}" in (tmp_path / "second.log").read_text()
+
+
+def test_a_reward_model_learns_to_score_chosen_answers_higher(world, tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    settings, objects, names = world
+    job = "job-reward"
+    worker = _start(_spec(settings, names, job, "reward", "preference", max_steps=16), tmp_path / "worker.log")
+    assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    assert _result(objects, job)["status"] == "succeeded"
+    assert len(_losses(settings, job)) >= 8
+    folder = tmp_path / "reward"
+    for info in objects.list(f"tenants/t1/jobs/{job}/output/"):
+        target = folder / info.key.rsplit("/", 1)[-1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"".join(objects.open(info.key)))
+    model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    assert model.config.num_labels == 1
+
+    def score(text: str) -> float:
+        with torch.no_grad():
+            return float(model(**tokenizer(text, return_tensors="pt")).logits[0, 0])
+
+    for row in DPO_ROWS[:2]:
+        assert score(row["prompt"] + row["chosen"]) > score(row["prompt"] + row["rejected"])
+
+
+def test_batch_inference_answers_every_prompt_and_reports_progress(world, tmp_path):
+    settings, objects, names = world
+    job = "job-infer"
+    spec = _spec(settings, names, job, "batch_inference", "alpaca", max_new_tokens=6, per_device_train_batch_size=5)
+    worker = _start(spec, tmp_path / "worker.log")
+    assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    result = _result(objects, job)
+    assert result["status"] == "succeeded" and result["metrics"]["prompts"] == len(SFT_ROWS)
+    lines = b"".join(objects.open(f"tenants/t1/jobs/{job}/predictions.jsonl")).decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["instruction"] for r in records] == [r["instruction"] for r in SFT_ROWS]
+    assert all(r["output"] and r["reference"] for r in records)
+    store = build_metrics_store(settings)
+    steps = store.query("train", {"job_id": job}, datetime.now(UTC) - timedelta(hours=1), fields=["step"])
+    assert steps[0].values == [5.0, 10.0, 15.0, 20.0, 24.0]  # one point per batch of five

@@ -1,7 +1,7 @@
 """Admission and placement: quotas with borrowing, priorities with FIFO, per-user limits,
 no over-commit, and a reason and queue position for every waiting job."""
 
-from backend.services.scheduling import Allocation, Node, QueueQuota, Request, admit
+from backend.services.scheduling import Allocation, Node, QueueQuota, Request, admit, preemptions
 
 NODES = [Node("gpu-a", 8, 64, 512, "A100"), Node("gpu-b", 8, 64, 512, "A100"), Node("cpu-1", 0, 32, 128)]
 
@@ -56,3 +56,42 @@ def test_queues_take_turns():
     pending = [req(f"a{i}", "a", order=i) for i in range(4)] + [req(f"b{i}", "b", order=10 + i) for i in range(4)]
     decision = admit([Node("n", 4, 64, 512)], quotas, [], pending)
     assert [a.job_id for a in decision.admitted] == ["a0", "b0", "a1", "b1"]
+
+
+def run(job, node, gpus, priority=0, order=0, queue="cardio"):
+    return Allocation(job, queue, "u2", node, gpus, 4.0, 16.0, priority, order)
+
+
+def test_preemption_evicts_the_fewest_lowest_priority_newest_jobs_of_the_same_queue():
+    running = [
+        run("old-low", "gpu-a", 4, priority=1, order=1),
+        run("new-low", "gpu-a", 4, priority=1, order=2),
+        run("lowest", "gpu-b", 4, priority=0, order=3),
+        run("peer", "gpu-b", 4, priority=9, order=4),
+    ]
+    urgent = req("urgent", gpus=4, priority=9, order=9)
+    quotas = [QueueQuota("cardio", 16)]
+    assert admit(NODES, quotas, running, [urgent]).admitted == []  # the pool is full
+    assert preemptions(NODES, quotas, running, [urgent], ["cardio"]) == {"lowest": "urgent"}
+    bigger = req("bigger", gpus=8, priority=9, order=9)
+    assert preemptions(NODES, quotas, running, [bigger], ["cardio"]) == {"new-low": "bigger", "old-low": "bigger"}
+    assert preemptions(NODES, quotas, running, [urgent], []) == {}  # the queue does not allow it
+
+
+def test_preemption_never_crosses_queues_nor_evicts_in_vain():
+    quotas = [QueueQuota("cardio", 8), QueueQuota("onco", 8)]
+    running = [run("onco-low", "gpu-a", 8, queue="onco"), run("cardio-low", "gpu-b", 4, priority=1)]
+    # cardio's own job holds 4 of its 8; the other 8 GPUs belong to onco, whose job is not cardio's to evict
+    asks = req("needs-8", gpus=8, priority=5)
+    assert preemptions(NODES, quotas, running, [asks], ["cardio", "onco"]) == {"cardio-low": "needs-8"}
+    too_big = req("needs-12", gpus=12, priority=5)
+    assert preemptions(NODES, quotas, running, [too_big], ["cardio"]) == {}
+    equal = req("same-priority", gpus=8, priority=1)
+    assert preemptions(NODES, quotas, running, [equal], ["cardio"]) == {}
+
+
+def test_two_waiting_jobs_do_not_count_on_the_same_freed_room():
+    running = [run("low-a", "gpu-a", 8, priority=0, order=1), run("low-b", "gpu-b", 8, priority=0, order=2)]
+    first, second = req("first", gpus=8, priority=5, order=1), req("second", gpus=8, priority=5, order=2)
+    evicted = preemptions(NODES, [QueueQuota("cardio", 16)], running, [second, first], ["cardio"])
+    assert evicted == {"low-b": "first", "low-a": "second"}

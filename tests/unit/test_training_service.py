@@ -10,7 +10,7 @@ from sqlmodel import select
 from backend.adapters.compute import Launch, RunState
 from backend.errors import ErrorCode, MedAIError
 from backend.models import JobEvent, JobQueue, ResourcePool, TrainingJob
-from backend.services import datasets, model_registry, orchestration, training
+from backend.services import datasets, model_registry, orchestration, serving, training
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 ALPACA = b'{"instruction": "q", "output": "a"}\n'
@@ -93,7 +93,12 @@ def _job(runtime, job_id) -> TrainingJob:
 
 def test_submit_checks_shapes_hyperparameters_and_roles(runtime, lab):
     dev, viewer, base, sft, dpo = lab
-    for kind, data, message in (("dpo", sft, "preference"), ("sft", dpo, "alpaca"), ("reward", sft, "not available")):
+    for kind, data, message in (
+        ("dpo", sft, "preference"),
+        ("sft", dpo, "alpaca"),
+        ("reward", sft, "preference"),
+        ("custom", sft, "not available"),
+    ):
         with pytest.raises(MedAIError) as caught:
             _submit(runtime, dev, base, data, kind)
         assert message in f"{caught.value.message} {caught.value.remedy}"
@@ -207,3 +212,66 @@ def test_the_grpo_reward_scores_overlap_with_the_reference():
         "prompt": "i\nx",
         "reference": "o",
     }
+
+
+def test_a_reward_model_is_not_served_as_a_chat_model(runtime, lab):
+    dev = lab[0]
+    with runtime.session() as session:
+        judge = model_registry.register_version(
+            session,
+            runtime.objects,
+            dev,
+            model_registry.VersionSpec(model_name="judge", parameters={"type": "reward"}),
+            [("model.safetensors", io.BytesIO(b"w"))],
+            "job",
+        )
+        with pytest.raises(MedAIError, match="scores answers") as caught:
+            serving.deploy(session, dev, serving.DeploySpec("judge", judge.id))
+    assert caught.value.code is ErrorCode.DATA_INVALID and "GRPO" in caught.value.remedy
+
+
+def test_a_higher_priority_job_preempts_a_lower_one_in_a_queue_that_allows_it(runtime, lab):
+    dev, _, base, sft, _ = lab
+    _, admin = sign(runtime, add_user(runtime, "ops@medai.local", platform_admin=True))
+    with runtime.session() as session:
+        node = {"name": "g1", "gpus": 4, "cpu": 64, "memory_gb": 512, "gpu_type": "A100"}
+        orchestration.save_pool(session, admin, "a100", "kubernetes", [node])
+        orchestration.save_queue(session, admin, dev.tenant_id, "urgent", "a100", 4, preempt_lower_priority=True)
+    compute = RecordingCompute()
+    low = _submit(runtime, dev, base, sft, queue="urgent", gpus=4, priority=1, max_retries=0)
+    _pass(runtime, compute)
+    high = _submit(runtime, dev, base, sft, queue="urgent", gpus=4, priority=5)
+    _pass(runtime, compute)  # the low job is stopped and waits again; its place is free on the next pass
+    preempted = _job(runtime, low)
+    assert compute.cancelled == [f"{low}#1"] and preempted.status == "queued"
+    assert "preempted by" in preempted.reason and "priority 5 > 1" in preempted.reason
+    assert preempted.max_retries == 1  # being preempted does not use up a retry
+    _pass(runtime, compute)
+    assert _job(runtime, high).status == "running" and _job(runtime, low).status == "queued"
+    compute.states[_job(runtime, high).compute_ref] = RunState("exited", 1, "stop")
+    with runtime.session() as session:
+        training.cancel_job(session, compute, dev, high)
+    _pass(runtime, compute)
+    resumed = _job(runtime, low)
+    assert resumed.status == "running" and resumed.attempts == 2
+    assert json.loads(compute.started[-1].spec_json)["resume"] is True
+    with runtime.session() as session:
+        kinds = [e.kind for e in session.exec(select(JobEvent).where(JobEvent.job_id == low).order_by(JobEvent.id))]
+        (queue,) = [q for q in orchestration.list_queues(session, dev) if q.name == "urgent"]
+    assert kinds == ["queued", "started", "preempted", "started"] and queue.preempt_lower_priority
+
+
+def test_without_preemption_a_higher_priority_job_waits(runtime, lab):
+    dev, _, base, sft, _ = lab
+    _, admin = sign(runtime, add_user(runtime, "ops@medai.local", platform_admin=True))
+    with runtime.session() as session:
+        node = {"name": "g1", "gpus": 4, "cpu": 64, "memory_gb": 512, "gpu_type": "A100"}
+        orchestration.save_pool(session, admin, "a100", "kubernetes", [node])
+        orchestration.save_queue(session, admin, dev.tenant_id, "patient", "a100", 4)
+    compute = RecordingCompute()
+    low = _submit(runtime, dev, base, sft, queue="patient", gpus=4, priority=1)
+    _pass(runtime, compute)
+    high = _submit(runtime, dev, base, sft, queue="patient", gpus=4, priority=5)
+    _pass(runtime, compute)
+    assert compute.cancelled == [] and _job(runtime, low).status == "running"
+    assert _job(runtime, high).status == "queued" and _job(runtime, high).queue_position == 1
