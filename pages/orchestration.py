@@ -7,6 +7,7 @@ import reflex as rx
 from components.forms import field, section
 from components.i18n import t
 from components.shell import page_shell
+from pages.pipelines import area_tabs
 from state.auth import AuthState
 from state.orchestration import OrchestrationState
 
@@ -375,6 +376,7 @@ def orchestration() -> rx.Component:
         rx.cond(
             OrchestrationState.allowed,
             rx.vstack(
+                area_tabs("/orchestration"),
                 _pools(),
                 rx.cond(
                     AuthState.tenant_id == "",

@@ -113,7 +113,7 @@ class Choices:
     queues: list[str] = field(default_factory=list)
 
 
-def _choices(_rt: Runtime, session: Session, who: Principal) -> Choices:
+def job_choices(_rt: Runtime, session: Session, who: Principal) -> Choices:
     """Base model versions in use, active dataset versions and the tenant's queues."""
     found = Choices(
         may_view=may(session, who, Area.RESEARCH, Action.VIEW),
@@ -256,7 +256,7 @@ class ResearchState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             self.jobs, self.models, self.dataset_versions = [], [], []
             return
-        found = await self._as_user(_choices)
+        found = await self._as_user(job_choices)
         self.may_view, self.may_submit = found.may_view, found.may_submit
         if not self.may_view:
             self.jobs = []

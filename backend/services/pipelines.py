@@ -6,7 +6,10 @@ Step kinds:
 - ``train``: an SFT or DPO job (config: type, base_model_version_id, dataset_version_ids,
   preset, hyperparameters, gpus, cpu, memory_gb, queue); its output is the trained model version;
 - ``eval``: an evaluation job of the model a ``train`` step made (config: model_from, dataset_version_ids);
-- ``register``: promote the model a ``train`` step made (config: model_from).
+- ``register``: promote the model a ``train`` step made (config: model_from);
+- ``deploy``: serve the model a ``train`` step made as service ``service`` (a rolling update when the
+  service exists; config: model_from, service, engine, replicas, gpus, cpu, memory_gb); it succeeds once a
+  replica on that version is ready, and fails when the service fails.
 
 A step starts when everything it depends on succeeded. A failed step stops its dependants
 (skipped, with the reason); a rerun keeps the steps that succeeded and starts again from the
@@ -21,13 +24,13 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, select
 
 from backend.errors import ErrorCode, MedAIError
-from backend.models import DatasetVersion, ModelVersion, Pipeline, PipelineRun, TrainingJob
+from backend.models import DatasetVersion, Deployment, ModelVersion, Pipeline, PipelineRun, Replica, TrainingJob
 from backend.models.base import utcnow
-from backend.services import audit, model_registry, training
+from backend.services import audit, model_registry, serving, training
 from backend.services.access import Principal, authorize, in_tenant, on_behalf_of
 from backend.services.permissions import Action, Area
 
-KINDS = ("data_check", "train", "eval", "register")
+KINDS = ("data_check", "train", "eval", "register", "deploy")
 _ENDED = ("succeeded", "failed", "skipped")
 
 
@@ -52,7 +55,9 @@ def check_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if missing:
             raise _problem(f"step '{name}' depends on unknown steps {missing}")
         config = dict(step.get("config", {}))
-        if kind in ("eval", "register"):
+        if kind == "deploy" and not str(config.get("service", "")).strip():
+            raise _problem(f"step '{name}' needs the name of the service to deploy to")
+        if kind in ("eval", "register", "deploy"):
             source = config.get("model_from", "")
             if source not in names or next(s for s in steps if s.get("name") == source).get("kind") != "train":
                 raise _problem(f"step '{name}' needs model_from naming a train step")
@@ -227,6 +232,9 @@ def _start_step(session: Session, run: PipelineRun, step: dict[str, Any]) -> Non
         elif step["kind"] == "register":
             model_registry.promote(session, owner, produced or "")
             state.update(status="succeeded", output=produced or "", reason="promoted")
+        elif step["kind"] == "deploy":
+            deployment = _deploy(session, owner, step["config"], produced or "")
+            state.update(status="running", output=deployment.id, reason=f"deploying to {deployment.name}")
         else:
             job = training.submit_job(session, owner, _job_request(step, run, produced))
             state.update(status="running", job_id=job.id, reason="job queued")
@@ -234,7 +242,49 @@ def _start_step(session: Session, run: PipelineRun, step: dict[str, Any]) -> Non
         state.update(status="failed", reason=error.message)
 
 
+def _deploy(session: Session, owner: Principal, config: dict[str, Any], version_id: str) -> Deployment:
+    name = str(config["service"]).strip()
+    existing = session.exec(
+        select(Deployment).where(Deployment.tenant_id == owner.tenant_id, Deployment.name == name)
+    ).first()
+    if existing is not None:
+        return serving.update_version(session, owner, existing.id, version_id)
+    spec = serving.DeploySpec(
+        name=name,
+        model_version_id=version_id,
+        engine=config.get("engine", "local"),
+        replicas=int(config.get("replicas", 1)),
+        gpus=int(config.get("gpus", 0)),
+        cpu=float(config.get("cpu", 2.0)),
+        memory_gb=float(config.get("memory_gb", 8.0)),
+    )
+    return serving.deploy(session, owner, spec)
+
+
+def _follow_deployment(session: Session, run: PipelineRun, step: dict[str, Any]) -> None:
+    state = run.steps[step["name"]]
+    deployment = session.get(Deployment, state["output"])
+    version_id = run.steps[step["config"]["model_from"]]["output"]
+    if deployment is None or deployment.status == "stopped":
+        state.update(status="failed", reason="the service was removed or stopped")
+        return
+    ready = session.exec(
+        select(Replica).where(
+            Replica.deployment_id == deployment.id, Replica.model_version_id == version_id, Replica.status == "ready"
+        )
+    ).first()
+    if ready is not None:
+        state.update(status="succeeded", reason=f"serving as {deployment.name}")
+    elif deployment.status == "failed":
+        state.update(status="failed", reason=deployment.reason or "the service failed")
+    else:
+        state["reason"] = deployment.reason or f"{deployment.name} is starting"
+
+
 def _follow_step(session: Session, run: PipelineRun, step: dict[str, Any]) -> None:
+    if step["kind"] == "deploy":
+        _follow_deployment(session, run, step)
+        return
     state = run.steps[step["name"]]
     job = session.get(TrainingJob, state["job_id"])
     if job is None:

@@ -253,7 +253,7 @@ def test_orchestration_shows_pools_queues_and_admin_forms(app_server, admin, pag
     waiting = page.locator('#waiting-jobs tr[data-name="needs-a-gpu"]')
     _reload_until(page, waiting, "GPU quota")
     expect(waiting.locator("td").first).to_have_text("1")
-    expect(default.locator("td").nth(8)).to_have_text("1")  # the queue counts it as waiting
+    expect(default.locator("td").nth(9)).to_have_text("1")  # the queue counts it as waiting
     _no_toasts(page)
     screenshot(page, "orchestration-waiting-zh")
     cancelled = httpx.post(f"{app_server.url}/api/jobs/{asked.json()['id']}/cancel", headers=headers, timeout=30)
@@ -286,3 +286,46 @@ def test_orchestration_shows_pools_queues_and_admin_forms(app_server, admin, pag
     page.locator("#language-switch").get_by_role("radio", name="EN").click()
     expect(page.get_by_role("heading", name="Resource pools")).to_be_visible()
     screenshot(page, "orchestration-en")
+
+
+def test_a_pipeline_is_built_in_the_form_and_runs_live_to_success(app_server, admin, page, journey):
+    if not journey.get("prepared"):
+        pytest.fail("the tenant was not prepared: see the first test of this module")
+    _enter_tenant(page, app_server.url, admin)
+    page.goto(app_server.url + "/orchestration")
+    page.get_by_role("link", name="流水线").click()
+    expect(page).to_have_url(re.compile(r"/orchestration/pipelines/?$"), timeout=LOAD_TIMEOUT)
+    page.locator("#standard-flow").click()
+    steps = page.locator("[data-step]")
+    expect(steps).to_have_count(5, timeout=LOAD_TIMEOUT)
+    page.locator('[data-step="serve"]').get_by_role("button", name="删除此步骤").click()  # no service this time
+    expect(steps).to_have_count(4)
+    train = page.locator('[data-step="train"]')
+    expect(train.locator(f'[data-chip="{journey["dataset"]}"]')).to_have_attribute("data-on", "true")
+    hyper = '{"max_steps": 4, "finetuning": "full", "cutoff_len": 64, "per_device_train_batch_size": 4, ' \
+        '"gradient_accumulation_steps": 1, "learning_rate": 0.003}'  # fmt: skip
+    for field_name, value in (("hyperparameters", hyper), ("cpu", "1"), ("memory_gb", "1")):
+        train.locator(f'[data-field="{field_name}"]').fill(value)
+    evaluate = page.locator('[data-step="evaluate"]')
+    evaluate.locator('[data-field="hyperparameters"]').fill('{"cutoff_len": 64}')
+    evaluate.locator('[data-field="cpu"]').fill("1")
+    evaluate.locator('[data-field="memory_gb"]').fill("1")
+    page.locator("#pipeline-name").fill("bp-flow")
+    expect(page.locator("#pipeline-graph g.trace.scatter path.point")).to_have_count(4, timeout=LOAD_TIMEOUT)
+    page.locator("#save-pipeline").click()
+    _toast(page, "流水线已保存")
+    expect(page.locator('[data-pipeline="bp-flow"]')).to_be_visible(timeout=LOAD_TIMEOUT)
+    page.locator("#run-pipeline").click()
+    _toast(page, "已开始运行")
+    run = page.locator("[data-run]").first
+    expect(run).to_have_attribute("data-status", "running", timeout=LOAD_TIMEOUT)
+    expect(page.locator('#run-steps [data-run-step="train"]')).to_have_attribute(
+        "data-status", "running", timeout=LOAD_TIMEOUT
+    )
+    expect(run).to_have_attribute("data-status", "succeeded", timeout=TRAIN_TIMEOUT)  # followed live
+    for name in ("check", "train", "evaluate", "register"):
+        expect(page.locator(f'#run-steps [data-run-step="{name}"]')).to_have_attribute("data-status", "succeeded")
+    expect(page.locator('#run-steps [data-run-step="evaluate"]')).to_contain_text("perplexity")
+    expect(page.locator("#rerun-pipeline")).to_be_disabled()
+    _no_toasts(page)
+    screenshot(page, "pipeline-run-zh")

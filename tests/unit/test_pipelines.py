@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from backend.errors import MedAIError
-from backend.models import ModelAsset, ModelVersion, PipelineRun, TrainingJob
+from backend.models import Deployment, ModelAsset, ModelVersion, PipelineRun, Replica, TrainingJob
 from backend.services import datasets, model_registry, pipelines
 from tests.unit.identity_world import add_tenant, add_user, sign
 
@@ -58,7 +58,8 @@ def _steps(base_id, data_id):
     [
         ([], "no steps"),
         ([{"name": "a", "kind": "train"}, {"name": "a", "kind": "eval"}], "unique name"),
-        ([{"name": "a", "kind": "deploy"}], "unknown kind"),
+        ([{"name": "a", "kind": "publish_to_moon"}], "unknown kind"),
+        ([{"name": "t", "kind": "train"}, {"name": "d", "kind": "deploy", "config": {"model_from": "t"}}], "service"),
         ([{"name": "a", "kind": "train", "depends_on": ["zzz"]}], "unknown steps"),
         (
             [{"name": "a", "kind": "train", "depends_on": ["b"]}, {"name": "b", "kind": "train", "depends_on": ["a"]}],
@@ -157,3 +158,51 @@ def test_a_failure_skips_dependants_and_a_rerun_starts_from_it(runtime, lab):
         assert len(session.exec(select(TrainingJob)).all()) == 2
         with pytest.raises(MedAIError, match="cannot be rerun"):
             pipelines.rerun(session, dev, run_id)
+
+
+def test_a_deploy_step_serves_the_trained_model_and_waits_for_a_ready_replica(runtime, lab):
+    dev, base, data = lab
+    steps = [
+        *_steps(base, data)[:2],
+        {
+            "name": "serve",
+            "kind": "deploy",
+            "depends_on": ["train"],
+            "config": {"model_from": "train", "service": "bp"},
+        },
+    ]
+    with runtime.session() as session:
+        pipeline = pipelines.save_pipeline(session, dev, "train-and-serve", steps)
+        run_id = pipelines.start_run(session, dev, pipeline.id).id
+    _pass(runtime)
+    trained = _trained_version(runtime, dev)
+    _finish_job(runtime, _run(runtime, run_id).steps["train"]["job_id"], model_version_id=trained)
+    _pass(runtime)
+    serve = _run(runtime, run_id).steps["serve"]
+    assert serve["status"] == "running" and serve["reason"] == "bp is starting"
+    with runtime.session() as session:
+        deployment = session.get(Deployment, serve["output"])
+        assert (deployment.name, deployment.model_version_id) == ("bp", trained)
+        session.add(Replica(deployment_id=deployment.id, model_version_id=base, ordinal=0, status="ready"))
+    _pass(runtime)
+    assert _run(runtime, run_id).steps["serve"]["status"] == "running"  # a replica of another version does not count
+    with runtime.session() as session:
+        session.add(Replica(deployment_id=deployment.id, model_version_id=trained, ordinal=1, status="ready"))
+    _pass(runtime)
+    run = _run(runtime, run_id)
+    assert run.status == "succeeded" and run.steps["serve"]["reason"] == "serving as bp"
+
+    with runtime.session() as session:  # the next run updates the same service in place
+        second = pipelines.start_run(session, dev, pipeline.id).id
+    _pass(runtime)
+    newer = _trained_version(runtime, dev)
+    _finish_job(runtime, _run(runtime, second).steps["train"]["job_id"], model_version_id=newer)
+    _pass(runtime)
+    with runtime.session() as session:
+        updated = session.get(Deployment, deployment.id)
+        assert (updated.model_version_id, updated.previous_model_version_id) == (newer, trained)
+        updated.status, updated.reason = "failed", "replica crashed: out of memory"
+        session.add(updated)
+    _pass(runtime)
+    run = _run(runtime, second)
+    assert run.status == "failed" and run.steps["serve"]["reason"] == "replica crashed: out of memory"
