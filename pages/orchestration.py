@@ -376,7 +376,16 @@ def orchestration() -> rx.Component:
         rx.cond(
             OrchestrationState.allowed,
             rx.vstack(
-                area_tabs("/orchestration"),
+                rx.hstack(
+                    area_tabs("/orchestration"),
+                    rx.spacer(),
+                    rx.cond(
+                        OrchestrationState.live,
+                        rx.badge(rx.icon("radio", size=12), t("deploy.live"), color_scheme="green", id="orch-live"),
+                    ),
+                    width="100%",
+                    align="center",
+                ),
                 _pools(),
                 rx.cond(
                     AuthState.tenant_id == "",

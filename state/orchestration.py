@@ -4,6 +4,7 @@ platform admins, forms that create or change a pool and a tenant's queue quota."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,11 @@ from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
 from state.auth import AuthState
 from state.feedback import success_toast
+from state.live import POLL_S, connected
 from state.research import when
 
 NODE_FIELDS = ("name", "gpus", "gpu_type", "cpu", "memory_gb")
+ROUTE = "/orchestration"
 EMPTY_NODE = {"name": "", "gpus": "0", "gpu_type": "", "cpu": "8", "memory_gb": "32"}
 EMPTY_POOL = {"name": "", "compute": "kubernetes", "kueue_queue": "", "node_selector": "", "tolerations": ""}
 EMPTY_QUEUE = {
@@ -195,21 +198,48 @@ class OrchestrationState(AuthState):
     node_rows: list[dict[str, str]] = [dict(EMPTY_NODE)]
     queue_form: dict[str, str] = dict(EMPTY_QUEUE)
     queue_tenant: str = ""
+    live: bool = False
     _pool_forms: dict[str, dict[str, Any]] = {}
+    _follow_round: int = 0
 
     @rx.var
     def pool_names(self) -> list[str]:
         return [p["name"] for p in self.pools]
 
     @rx.event
-    async def load(self) -> None:
+    async def load(self):  # noqa: ANN201 (Reflex event generator)
         if not self.signed_in or self.must_change_password or not (self.tenant_id or self.is_platform_admin):
             return
         await self._reload()
         self.queue_tenant = self.queue_tenant or self.tenant_id
+        yield OrchestrationState.follow
+
+    @rx.event(background=True)
+    async def follow(self) -> None:
+        """Usage, queues and waiting jobs change with every controller pass: refresh them while the page is open."""
+        async with self:
+            self._follow_round += 1
+            round_, self.live = self._follow_round, True
+        try:
+            while True:
+                await asyncio.sleep(2 * POLL_S)
+                async with self:
+                    if round_ != self._follow_round or self.router.url.path.rstrip("/") != ROUTE or not connected(self):
+                        return
+                view = await self._as_user(orchestration_view)
+                async with self:
+                    if round_ != self._follow_round:
+                        return
+                    self._show(view)
+        finally:
+            async with self:
+                if round_ == self._follow_round:
+                    self.live = False
 
     async def _reload(self) -> None:
-        view = await self._as_user(orchestration_view)
+        self._show(await self._as_user(orchestration_view))
+
+    def _show(self, view: OrchestrationView) -> None:
         self.allowed = view.allowed
         self.pools, self.nodes, self.queues, self.waiting = view.pools, view.nodes, view.queues, view.waiting
         self._pool_forms = view.pool_forms

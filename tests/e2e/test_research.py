@@ -8,7 +8,6 @@ pool, the default queue and the admin's pool and quota forms."""
 import io
 import json
 import re
-import time
 
 import httpx
 import pytest
@@ -59,19 +58,6 @@ def _enter_tenant(page: Page, url: str, admin) -> None:
 def _no_toasts(page: Page) -> None:
     """Toasts fade after a few seconds; screenshots wait for them."""
     expect(page.locator("[data-sonner-toast]")).to_have_count(0, timeout=LOAD_TIMEOUT)
-
-
-def _reload_until(page: Page, locator, text: str, timeout_s: float = 60) -> None:
-    """For pages without a live loop: reload until the controller's pass shows up."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        page.reload()
-        try:
-            expect(locator).to_contain_text(text, timeout=3_000)
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
 
 
 def _session_headers(page: Page) -> dict[str, str]:
@@ -251,7 +237,8 @@ def test_orchestration_shows_pools_queues_and_admin_forms(app_server, admin, pag
     )
     assert asked.status_code == 201, asked.text
     waiting = page.locator('#waiting-jobs tr[data-name="needs-a-gpu"]')
-    _reload_until(page, waiting, "GPU quota")
+    expect(page.locator("#orch-live")).to_be_visible()
+    expect(waiting).to_contain_text("GPU quota", timeout=LOAD_TIMEOUT)  # the page follows the controller live
     expect(waiting.locator("td").first).to_have_text("1")
     expect(default.locator("td").nth(9)).to_have_text("1")  # the queue counts it as waiting
     _no_toasts(page)
