@@ -290,6 +290,22 @@ def new_job_form() -> rx.Component:
         _subheading("research.data"),
         _data(),
         rx.divider(),
+        rx.cond(
+            ResearchState.job_type == "custom",
+            rx.fragment(
+                _subheading("research.script"),
+                rx.text(t("research.script_intro"), size="2", color=rx.color("gray", 11)),
+                rx.text_area(
+                    value=ResearchState.script,
+                    on_change=ResearchState.set_script,
+                    rows="12",
+                    width="100%",
+                    font_family="monospace",
+                    id="job-script",
+                ),
+                rx.divider(),
+            ),
+        ),
         _subheading("research.hyperparameters"),
         _hyperparameters(),
         rx.divider(),

@@ -35,6 +35,15 @@ RESOURCE_DEFAULTS = {
     "max_retries": "2",
 }
 _INTEGER_RESOURCES = ("gpus", "priority", "max_retries")
+STARTER_SCRIPT = """# A custom job: any Python, run with the job's resources.
+# MEDAI_BASE_MODEL_DIR: the base model's files; MEDAI_TRAIN_FILES: the datasets (a JSON list of paths);
+# MEDAI_HYPERPARAMETERS: the form's values (JSON). Save a model into MEDAI_OUTPUT_DIR to register it.
+import json, os
+
+files = json.loads(os.environ["MEDAI_TRAIN_FILES"])
+rows = sum(1 for path in files for _ in open(path, encoding="utf-8"))
+print("MEDAI_METRIC " + json.dumps({"step": 1, "rows": rows}))  # a point on the job's charts
+"""
 _FLOAT_RESOURCES = ("cpu", "memory_gb")
 
 
@@ -81,6 +90,7 @@ def job_request(
     preset: str,
     hp: dict[str, str],
     resources: dict[str, str],
+    script: str = "",
 ) -> training.JobRequest:
     numbers = {key: _number(key, resources.get(key, "0")) for key in (*_INTEGER_RESOURCES, *_FLOAT_RESOURCES)}
     return training.JobRequest(
@@ -98,6 +108,7 @@ def job_request(
         priority=int(numbers["priority"]),
         queue=resources.get("queue", training.DEFAULT_QUEUE) or training.DEFAULT_QUEUE,
         max_retries=int(numbers["max_retries"]),
+        script=script if job_type == "custom" else "",
     )
 
 
@@ -226,6 +237,7 @@ class ResearchState(AuthState):
     preset: str = DEFAULT_PRESET
     hp: dict[str, str] = preset_values(DEFAULT_PRESET)
     resources: dict[str, str] = dict(RESOURCE_DEFAULTS)
+    script: str = STARTER_SCRIPT
     submitting: bool = False
     # the jobs
     jobs: list[JobRow] = []
@@ -286,6 +298,10 @@ class ResearchState(AuthState):
         self.job_name = name
 
     @rx.event
+    def set_script(self, script: str) -> None:
+        self.script = script
+
+    @rx.event
     def set_job_type(self, job_type: str) -> None:
         if job_type not in training.AVAILABLE_TYPES:
             return
@@ -343,6 +359,7 @@ class ResearchState(AuthState):
                 self.preset,
                 self.hp,
                 self.resources,
+                self.script,
             )
             await self._as_user(lambda _rt, session, who: training.submit_job(session, who, request))
             await self._reload_jobs()

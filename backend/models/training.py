@@ -73,6 +73,7 @@ class TrainingJob(SQLModel, table=True):
     resume_requested: bool = Field(default=False)
     last_checkpoint_step: int = Field(default=0)
     result_model_version_id: str | None = Field(default=None, max_length=32)
+    script: str = Field(default="", sa_column=Column(Text, nullable=False))  # custom jobs: the Python it runs
     created_by: str = Field(max_length=254)
     created_by_id: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow)

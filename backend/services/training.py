@@ -5,6 +5,7 @@ checkpoint and registers the trained model with its lineage (source §2.3.1, §6
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import socket
@@ -40,7 +41,8 @@ logger = logging.getLogger(__name__)
 LOCAL_POOL = "local"
 DEFAULT_QUEUE = "default"
 ACTIVE = ("queued", "running")
-AVAILABLE_TYPES = ("sft", "dpo", "grpo", "reward", "eval", "batch_inference")
+AVAILABLE_TYPES = ("sft", "dpo", "grpo", "reward", "eval", "batch_inference", "custom")
+SCRIPT_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class JobRequest:
     priority: int = 0
     queue: str = DEFAULT_QUEUE
     max_retries: int = 2
+    script: str = ""  # custom jobs only: the Python source the worker runs
 
 
 def _event(session: Session, job: TrainingJob, kind: str, message: str = "") -> None:
@@ -124,6 +127,30 @@ def _dataset_versions(session: Session, tenant_id: str, ids: tuple[str, ...], jo
     return [r for r in rows if r is not None]
 
 
+def _check_script(request: JobRequest) -> None:
+    """A custom job needs a script that Python can parse; other types take none."""
+    if request.type != "custom":
+        if request.script.strip():
+            raise MedAIError(
+                ErrorCode.DATA_INVALID, "Only custom jobs run a script.", "Choose the custom type or clear it."
+            )
+        return
+    if not request.script.strip() or len(request.script.encode()) > SCRIPT_MAX_BYTES:
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            "A custom job needs a Python script of up to 64 KiB.",
+            "Paste the script; large code belongs in an image or a workbench.",
+        )
+    try:
+        compile(request.script, "script.py", "exec")
+    except SyntaxError as error:
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            f"The script does not parse: {error.msg} (line {error.lineno}).",
+            "Fix that line and submit again.",
+        ) from None
+
+
 def submit_job(session: Session, principal: Principal, request: JobRequest) -> TrainingJob:
     tenant_id = authorize(session, principal, Area.RESEARCH, Action.CREATE)
     assert tenant_id is not None
@@ -135,6 +162,7 @@ def submit_job(session: Session, principal: Principal, request: JobRequest) -> T
             f"{request.type} jobs are not available yet on this platform.",
             f"Run {', '.join(t.upper() for t in AVAILABLE_TYPES)}; the other types arrive in a later release.",
         )
+    _check_script(request)
     if not request.name.strip() or len(request.name) > 128:
         raise MedAIError(ErrorCode.DATA_INVALID, "A job needs a name of 1-128 characters.", "Type a name.")
     if not request.dataset_version_ids:
@@ -174,6 +202,7 @@ def submit_job(session: Session, principal: Principal, request: JobRequest) -> T
         priority=request.priority,
         queue_id=queue.id,
         max_retries=request.max_retries,
+        script=request.script if request.type == "custom" else "",
         reason="waiting for the scheduler",
         created_by=principal.label,
         created_by_id=principal.user_id,
@@ -181,7 +210,8 @@ def submit_job(session: Session, principal: Principal, request: JobRequest) -> T
     session.add(job)
     session.flush()
     _event(session, job, "queued", f"queue {queue.name}, priority {job.priority}")
-    _audit(session, principal, job, "job.submit", type=job.type, queue=queue.name)
+    script = {"script_sha256": hashlib.sha256(job.script.encode()).hexdigest()} if job.script else {}
+    _audit(session, principal, job, "job.submit", type=job.type, queue=queue.name, **script)
     return job
 
 
@@ -273,6 +303,7 @@ def _spec(session: Session, job: TrainingJob, data_dir: str) -> TrainSpec:
         job_prefix=_job_prefix(job),
         workdir=f"{data_dir}/jobs/{job.id}",
         resume=job.attempts > 0 or job.resume_requested,
+        script=job.script,
     )
 
 
@@ -395,6 +426,8 @@ def _record_success(
         return ", ".join(f"{k} {v:.4g}" for k, v in result.get("metrics", {}).items())
     if job.type == "batch_inference":
         return _register_predictions(session, objects, job, scratch_dir)
+    if job.type == "custom" and not result.get("model_written"):
+        return "the script finished without saving a model"
     _register_result(session, objects, job, result)
     return f"finished at step {result.get('global_step')}"
 

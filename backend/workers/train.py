@@ -36,6 +36,7 @@ DEFAULT_CHAT_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}{{ eos_token }}\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
+METRIC_PREFIX = "MEDAI_METRIC "
 _ROLE = {"human": "user", "gpt": "assistant", "observation": "tool", "function_call": "assistant"}
 
 
@@ -50,7 +51,7 @@ class DatasetFile:
 class TrainSpec:
     job_id: str
     tenant_id: str
-    type: str  # sft | dpo
+    type: str  # sft | dpo | grpo | reward | eval | batch_inference | custom
     base_model_prefix: str  # object prefix of the base model version's files
     base_model_files: list[str]
     train: list[DatasetFile]
@@ -59,6 +60,7 @@ class TrainSpec:
     workdir: str
     resume: bool = False
     eval: list[DatasetFile] = field(default_factory=list)
+    script: str = ""  # custom jobs: the Python source to run
 
     @classmethod
     def load(cls, path: Path) -> TrainSpec:
@@ -303,6 +305,8 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
     for name in spec.base_model_files:
         if not (base / name).exists():
             _download(objects, spec.base_model_prefix + name, base / name)
+    if spec.type == "custom":
+        return _run_script(spec, objects, metrics, base)
     train_rows = _load_rows(objects, spec.train, workdir / "data" / "train", spec.type)
     eval_rows = _load_rows(objects, spec.eval, workdir / "data" / "eval", spec.type) if spec.eval else []
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
@@ -366,6 +370,68 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         "global_step": result.global_step,
         "metrics": summary,
         "resumed_from": str(resume_from or ""),
+    }
+
+
+def metric_fields(line: str) -> dict[str, float]:
+    """The numbers of a ``MEDAI_METRIC {json}`` line; nothing for any other line."""
+    if not line.startswith(METRIC_PREFIX):
+        return {}
+    try:
+        found = json.loads(line.removeprefix(METRIC_PREFIX))
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: float(v) for k, v in found.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def _run_script(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore, base: Path) -> dict[str, Any]:
+    """A custom job: the person's script in its own process, told where things are through the
+    environment (MEDAI_BASE_MODEL_DIR, MEDAI_TRAIN_FILES as a JSON list, MEDAI_OUTPUT_DIR,
+    MEDAI_HYPERPARAMETERS). A line ``MEDAI_METRIC {"loss": 0.5, "step": 3}`` on its standard output
+    becomes a metrics point; every other line goes to the job log. A model saved in the output folder
+    (with its config.json) is registered like a trained one."""
+    import subprocess
+
+    workdir = Path(spec.workdir)
+    files = []
+    for index, item in enumerate(spec.train):
+        files.append(workdir / "data" / "train" / f"{index}.{item.file_type}")
+        _download(objects, item.object_key, files[-1])
+    output = workdir / "final"
+    output.mkdir(parents=True, exist_ok=True)
+    script = workdir / "script.py"
+    script.write_text(spec.script, encoding="utf-8")
+    env = {
+        **os.environ,
+        "MEDAI_BASE_MODEL_DIR": str(workdir / "base"),
+        "MEDAI_TRAIN_FILES": json.dumps([str(f) for f in files]),
+        "MEDAI_OUTPUT_DIR": str(output),
+        "MEDAI_HYPERPARAMETERS": json.dumps(spec.hyperparameters),
+    }
+    tags, last = {"job_id": spec.job_id, "tenant_id": spec.tenant_id}, {}
+    process = subprocess.Popen(
+        [sys.executable, str(script)], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if fields := metric_fields(line):
+            last.update(fields)
+            metrics.write([Point("train", tags, fields, datetime.now(UTC))])
+        else:
+            logger.info("script: %s", line.rstrip())
+    if (code := process.wait()) != 0:
+        raise RuntimeError(f"the script exited with status {code}; its output is in the log above")
+    model_written = (output / "config.json").is_file()
+    if any(output.iterdir()):
+        _upload_folder(objects, output, spec.job_prefix + "output/")
+    return {
+        "status": "succeeded",
+        "global_step": int(last.get("step", 0)),
+        "metrics": last,
+        "resumed_from": "",
+        "model_written": model_written,
     }
 
 

@@ -135,9 +135,10 @@ def test_a_job_from_the_form_trains_live_to_success(app_server, admin, page, jou
     expect(page.locator("#no-jobs")).to_be_visible(timeout=LOAD_TIMEOUT)
     expect(page.locator("#job-base-model")).to_contain_text(f"{MODEL_NAME} v1")
 
-    page.locator("#job-type").click()  # types that are not offered yet are listed, disabled
-    expect(page.get_by_role("option", name=re.compile("自定义脚本"))).to_have_attribute("data-disabled", "")
-    page.keyboard.press("Escape")
+    _choose(page, "#job-type", "自定义脚本")  # a custom job shows its script, with a starter that says what it gets
+    expect(page.locator("#job-script")).to_contain_text("MEDAI_TRAIN_FILES")
+    _choose(page, "#job-type", "SFT 监督微调")
+    expect(page.locator("#job-script")).to_have_count(0)
 
     _fill_job(page, JOBS[0], "3e-3")
     screenshot(page, "research-form-zh")

@@ -216,3 +216,55 @@ def test_batch_inference_answers_every_prompt_and_reports_progress(world, tmp_pa
     store = build_metrics_store(settings)
     steps = store.query("train", {"job_id": job}, datetime.now(UTC) - timedelta(hours=1), fields=["step"])
     assert steps[0].values == [5.0, 10.0, 15.0, 20.0, 24.0]  # one point per batch of five
+
+
+CUSTOM_SCRIPT = """
+import json, os, shutil
+from transformers import AutoModelForCausalLM
+
+files = json.loads(os.environ["MEDAI_TRAIN_FILES"])
+rows = [json.loads(line) for path in files for line in open(path, encoding="utf-8")]
+hyper = json.loads(os.environ["MEDAI_HYPERPARAMETERS"])
+print("reading", len(rows), "rows")
+for step in (1, 2, 3):
+    print("MEDAI_METRIC " + json.dumps({"step": step, "loss": 1.0 / step, "rows": len(rows)}))
+print("MEDAI_METRIC not json")
+model = AutoModelForCausalLM.from_pretrained(os.environ["MEDAI_BASE_MODEL_DIR"])
+model.save_pretrained(os.environ["MEDAI_OUTPUT_DIR"])
+for name in ("tokenizer.json", "tokenizer_config.json"):
+    shutil.copy(os.path.join(os.environ["MEDAI_BASE_MODEL_DIR"], name), os.environ["MEDAI_OUTPUT_DIR"])
+print("lr was", hyper["learning_rate"])
+"""
+
+
+def test_a_custom_script_reports_metrics_and_its_saved_model_is_stored(world, tmp_path):
+    settings, objects, names = world
+    job = "job-custom"
+    spec_path = _spec(settings, names, job, "custom", "alpaca")
+    spec = TrainSpec.load(spec_path)
+    spec.script = CUSTOM_SCRIPT
+    spec.dump(spec_path)
+    worker = _start(spec_path, tmp_path / "worker.log")
+    assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+    result = _result(objects, job)
+    assert result["status"] == "succeeded" and result["model_written"] is True
+    assert result["global_step"] == 3 and result["metrics"]["rows"] == len(SFT_ROWS)
+    assert _losses(settings, job) == [1.0, 0.5, 1.0 / 3]
+    log = (tmp_path / "worker.log").read_text()
+    assert f"script: reading {len(SFT_ROWS)} rows" in log and "script: lr was 0.003" in log
+    assert "script: MEDAI_METRIC not json" in log  # not a metric: kept in the log
+    stored = {o.key.rsplit("/", 1)[-1] for o in objects.list(f"tenants/t1/jobs/{job}/output/")}
+    assert {"model.safetensors", "config.json", "tokenizer.json"} <= stored
+
+
+def test_a_failing_custom_script_fails_the_attempt_with_its_output_in_the_log(world, tmp_path):
+    settings, objects, names = world
+    spec_path = _spec(settings, names, "job-broken", "custom", "alpaca")
+    spec = TrainSpec.load(spec_path)
+    spec.script = "print('loading')\nraise SystemExit('no GPU found')\n"
+    spec.dump(spec_path)
+    worker = _start(spec_path, tmp_path / "worker.log")
+    assert worker.wait(timeout=300) == 1
+    result = _result(objects, "job-broken")
+    assert result["status"] == "failed" and "exited with status 1" in result["error"]
+    assert "script: no GPU found" in (tmp_path / "worker.log").read_text()

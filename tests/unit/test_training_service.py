@@ -1,6 +1,7 @@
 """The training service's rules and the controller pass's state machine, with a recording
 compute backend (real processes and TRL are exercised in tests/integration)."""
 
+import hashlib
 import io
 import json
 
@@ -11,7 +12,7 @@ from backend.adapters.compute import Launch, RunState
 from backend.errors import ErrorCode, MedAIError
 from backend.models import JobEvent, JobQueue, ResourcePool, TrainingJob
 from backend.services import datasets, model_registry, orchestration, serving, training
-from tests.unit.identity_world import add_tenant, add_user, sign
+from tests.unit.identity_world import add_tenant, add_user, events, sign
 
 ALPACA = b'{"instruction": "q", "output": "a"}\n'
 PREFS = b'{"prompt": "p", "chosen": "good", "rejected": "bad"}\n'
@@ -97,7 +98,7 @@ def test_submit_checks_shapes_hyperparameters_and_roles(runtime, lab):
         ("dpo", sft, "preference"),
         ("sft", dpo, "alpaca"),
         ("reward", sft, "preference"),
-        ("custom", sft, "not available"),
+        ("custom", sft, "needs a Python script"),
     ):
         with pytest.raises(MedAIError) as caught:
             _submit(runtime, dev, base, data, kind)
@@ -275,3 +276,22 @@ def test_without_preemption_a_higher_priority_job_waits(runtime, lab):
     _pass(runtime, compute)
     assert compute.cancelled == [] and _job(runtime, low).status == "running"
     assert _job(runtime, high).status == "queued" and _job(runtime, high).queue_position == 1
+
+
+def test_a_custom_job_needs_a_script_that_parses_and_keeps_its_hash_in_the_audit(runtime, lab):
+    dev, _, base, sft, _ = lab
+    with pytest.raises(MedAIError, match=r"does not parse: .* \(line 2\)") as caught:
+        _submit(runtime, dev, base, sft, "custom", script="import os\nprint(os.environ[\n")
+    assert caught.value.remedy == "Fix that line and submit again."
+    with pytest.raises(MedAIError, match="64 KiB"):
+        _submit(runtime, dev, base, sft, "custom", script="x = 1\n" * 20_000)
+    with pytest.raises(MedAIError, match="Only custom jobs run a script"):
+        _submit(runtime, dev, base, sft, "sft", script="print(1)")
+    compute = RecordingCompute()
+    job_id = _submit(runtime, dev, base, sft, "custom", script="print('hello')\n")
+    _pass(runtime, compute)
+    spec = json.loads(compute.started[0].spec_json)
+    assert spec["type"] == "custom" and spec["script"] == "print('hello')\n"
+    submitted = events(runtime, "job.submit")[-1]
+    assert submitted.detail["script_sha256"] == hashlib.sha256(b"print('hello')\n").hexdigest()
+    assert _job(runtime, job_id).script == "print('hello')\n"

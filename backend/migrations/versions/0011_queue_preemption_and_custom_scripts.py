@@ -1,4 +1,4 @@
-"""queue preemption
+"""queue preemption and custom-script jobs
 
 Revision ID: 0011
 Revises: 0010
@@ -19,8 +19,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("job_queue") as batch:
         batch.add_column(sa.Column("preempt_lower_priority", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("training_job") as batch:
+        batch.add_column(sa.Column("script", sa.Text(), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("training_job") as batch:
+        batch.drop_column("script")
     with op.batch_alter_table("job_queue") as batch:
         batch.drop_column("preempt_lower_priority")
