@@ -9,7 +9,7 @@ from components.services import service_badge
 from components.shell import page_shell
 from state.deploy_detail import ServiceState
 
-REPLICA_STATUSES = ("starting", "ready", "failed", "draining")
+REPLICA_STATUSES = ("starting", "ready", "unhealthy", "failed", "draining")
 
 
 def _fact(label_key: str, value: rx.Var | str, fact_id: str = "") -> rx.Component:
@@ -115,7 +115,7 @@ def _replica_row(replica: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.badge(
                 t_choice("replica.status", replica["status"], REPLICA_STATUSES),
-                color_scheme=rx.cond(replica["status"] == "ready", "green", "blue"),
+                color_scheme=rx.match(replica["status"], ("ready", "green"), ("unhealthy", "red"), "blue"),
             )
         ),
         rx.table.cell(replica["version"]),

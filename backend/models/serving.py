@@ -46,9 +46,10 @@ class Replica(SQLModel, table=True):
     ordinal: int
     compute_ref: str = Field(default="", max_length=255)
     url: str = Field(default="", max_length=255)
-    status: str = Field(default="starting", max_length=16)  # starting | ready | failed | draining
+    status: str = Field(default="starting", max_length=16)  # starting | ready | unhealthy | failed | draining
     reason: str = Field(default="", max_length=1000)
     restarts: int = Field(default=0)
+    failed_checks: int = Field(default=0)  # /health misses in a row while it runs; the gateway skips it meanwhile
     started_at: datetime = Field(default_factory=utcnow)
     ready_at: datetime | None = Field(default=None)
 

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 ENGINES = ("local", "vllm")
 MAX_RESTARTS = 5
+UNHEALTHY_AFTER = 3  # health-check misses in a row before a running replica is replaced
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
@@ -298,11 +299,29 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
                 deployment.status = "failed"
                 deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why[0][:300]}"
             continue
-        if replica.status == "starting" and _healthy(client, replica.url):
-            replica.status, replica.ready_at = "ready", utcnow()
-            session.add(replica)
+        if replica.status == "starting":
+            if _healthy(client, replica.url):
+                replica.status, replica.ready_at = "ready", utcnow()
+                session.add(replica)
+        elif not _probe(session, client, replica):
+            compute.cancel(replica.compute_ref)  # it runs but no longer answers: replaced on the next pass
+            replica.reason = f"stopped after {replica.failed_checks} failed health checks"
+            deployment.reason = f"replica {replica.ordinal} {replica.reason}"
+            _audit(session, None, deployment, "deployment.replica_unhealthy", ordinal=replica.ordinal)
         live.append(replica)
     return live
+
+
+def _probe(session: Session, client: httpx.Client, replica: Replica) -> bool:
+    """A ready replica is probed every pass: one miss takes it out of the gateway's routes, an answer
+    brings it back, UNHEALTHY_AFTER misses in a row mean it is stuck. False when it is to be stopped."""
+    healthy = _healthy(client, replica.url)
+    if healthy and replica.status == "ready":
+        return True
+    replica.failed_checks = 0 if healthy else replica.failed_checks + 1
+    replica.status = "ready" if healthy else "unhealthy"
+    session.add(replica)
+    return replica.failed_checks < UNHEALTHY_AFTER
 
 
 def _converge(session: Session, compute: Compute, deployment: Deployment, live: list[Replica]) -> None:

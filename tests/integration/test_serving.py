@@ -216,3 +216,39 @@ def test_rolling_update_and_rollback(platform):
     assert deployment.model_version_id == versions[0] and {r.model_version_id for r in ready} == {versions[0]}
     client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=60)
     assert client.chat.completions.create(model="tiny-chat", messages=[{"role": "user", "content": "x"}], max_tokens=2)
+
+
+def test_a_replica_that_stops_answering_leaves_the_routes_and_is_replaced(platform):
+    runtime, dev, versions, token, base_url = platform
+    deployment_id = _deploy(runtime, dev, versions[0], replicas=2)
+    _, ready = _until_ready(runtime, deployment_id, replicas=2)
+    stuck = ready[0]
+    os.killpg(int(stuck.compute_ref.split(":")[0]), signal.SIGSTOP)  # alive, but it answers nothing
+    _pass(runtime)
+    with runtime.session() as session:
+        probed = session.get(Replica, stuck.id)
+        routes = gateway.routes(session, dev, "tiny-chat")
+    assert (probed.status, probed.failed_checks) == ("unhealthy", 1)
+    assert stuck.url not in routes[0].urls and len(routes[0].urls) == 1  # the gateway skips it at once
+    client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=60)
+    answer = client.chat.completions.create(
+        model="tiny-chat", messages=[{"role": "user", "content": "x"}], max_tokens=2
+    )
+    assert answer.usage.completion_tokens > 0
+    for _ in range(serving.UNHEALTHY_AFTER - 1):
+        _pass(runtime)
+    deadline = time.monotonic() + 120
+    while True:  # stopped after the third miss, then started again like any replica that died
+        _pass(runtime)
+        with runtime.session() as session:
+            replacement = session.exec(
+                select(Replica).where(Replica.deployment_id == deployment_id, Replica.ordinal == stuck.ordinal)
+            ).first()
+        if replacement is not None and replacement.id != stuck.id:
+            break
+        assert time.monotonic() < deadline, "the stuck replica was not replaced"
+        time.sleep(0.3)
+    _until_ready(runtime, deployment_id, replicas=2)
+    with runtime.session() as session:
+        flagged = session.exec(select(AuditEvent).where(AuditEvent.action == "deployment.replica_unhealthy")).all()
+    assert [e.detail["ordinal"] for e in flagged] == [stuck.ordinal]
