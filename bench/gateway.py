@@ -13,9 +13,9 @@ import asyncio
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -64,11 +64,7 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, total: int)
 
 
 def main() -> None:
-    import uvicorn
-
     from backend import db
-    from backend.api import create_api
-    from backend.api.dependencies import runtime as runtime_dependency
     from backend.models import Replica
     from backend.runtime import build_runtime
     from backend.services import api_keys, model_registry, serving
@@ -78,12 +74,7 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="medai-bench-"))
     os.environ["MEDAI_DATA_DIR"] = str(folder / "data")
-    settings = Settings(
-        data_dir=folder / "data",
-        gateway_key_requests_per_minute=1_000_000,
-        gateway_tenant_requests_per_minute=1_000_000,
-        _env_file=None,
-    )
+    settings = Settings(data_dir=folder / "data", _env_file=None)
     rt = build_runtime(settings)
     db.upgrade(rt.engine)
     tenant = add_tenant(rt, "bench")
@@ -107,13 +98,23 @@ def main() -> None:
         if ready:
             break
         time.sleep(0.3)
-    api = create_api()
-    api.dependency_overrides[runtime_dependency] = lambda: rt
+    # the platform's API in its own process, as it runs in production (the load generator here
+    # would otherwise share one interpreter lock with it)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
+    env = {
+        **os.environ,
+        "MEDAI_GATEWAY_KEY_REQUESTS_PER_MINUTE": "1000000",
+        "MEDAI_GATEWAY_TENANT_REQUESTS_PER_MINUTE": "1000000",
+        "MEDAI_API_RATE_LIMIT": "1000000",
+    }
+    command = [sys.executable, "-m", "uvicorn", "backend.api:create_api", "--factory", "--port", str(port)]
+    server = subprocess.Popen([*command, "--log-level", "warning"], env=env)
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
     direct = f"{ready.url}/v1/chat/completions"
     gateway = f"http://127.0.0.1:{port}/v1/chat/completions"
     auth = {"Authorization": f"Bearer {token}"}
@@ -129,7 +130,8 @@ def main() -> None:
                 f"(throughput {gw_rps / base_rps:.1%}); added latency p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"
             )
     finally:
-        server.should_exit = True
+        server.terminate()
+        server.wait(timeout=30)
         with rt.session() as session:
             for replica in session.exec(serving.select(Replica)).all():
                 rt.compute.cancel(replica.compute_ref)

@@ -11,11 +11,12 @@ import dataclasses
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from backend.api.dependencies import runtime
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import api_keys, identity, ratelimit
+from backend.services import api_keys, identity, key_cache, ratelimit
 from backend.services.access import Principal
 
 SESSION_COOKIE = "medai_session"
@@ -40,7 +41,8 @@ def _rate_bucket(token: str, address: str) -> str:
     return f"key:{token.split('_')[1]}" if api_keys.is_api_key(token) else f"address:{address or 'unknown'}"
 
 
-def current_principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Principal:
+async def current_principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Principal:
+    """Rate limit and a cached key are answered on the event loop; the database is read on a worker thread."""
     token = bearer_token(request)
     if not token:
         raise MedAIError(
@@ -50,10 +52,25 @@ def current_principal(request: Request, rt: Annotated[Runtime, Depends(runtime)]
         )
     address = client_address(request)
     ratelimit.hit(rt.cache, rt.api_limit, _rate_bucket(token, address))
+    if not api_keys.is_api_key(token):
+        return await run_in_threadpool(_session_principal, rt, token, address)
+    cached = key_cache.lookup(rt.cache, token)  # a key seen in the last seconds (services/key_cache.py)
+    if cached is not None:
+        return dataclasses.replace(cached, client_address=address)
+    return await run_in_threadpool(_key_principal, rt, token, address)
+
+
+def _session_principal(rt: Runtime, token: str, address: str) -> Principal:
     with rt.session() as session:
-        if api_keys.is_api_key(token):
-            return api_keys.authenticate_api_key(session, token, address)
         return dataclasses.replace(identity.resolve_session(session, token), client_address=address)
+
+
+def _key_principal(rt: Runtime, token: str, address: str) -> Principal:
+    read_at = key_cache.epoch(rt.cache)  # before the database, so a change committed meanwhile is not hidden
+    with rt.session() as session:
+        principal, expires_at = api_keys.resolve_api_key(session, token, address)
+    key_cache.remember(rt.cache, token, principal, read_at, expires_at)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

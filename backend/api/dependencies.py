@@ -3,5 +3,5 @@
 from backend.runtime import Runtime, get_runtime
 
 
-def runtime() -> Runtime:
+async def runtime() -> Runtime:  # async: FastAPI would run a plain function on a worker thread
     return get_runtime()

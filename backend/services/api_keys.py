@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from backend.errors import ErrorCode, MedAIError
 from backend.models import ApiKey, Membership, Tenant, User
 from backend.models.base import utcnow
-from backend.services import audit
+from backend.services import audit, key_cache
 from backend.services.access import Principal, authorize, may, require_interactive, require_member
 from backend.services.identity import token_hash
 from backend.services.permissions import SCOPES, Action, Area, Role
@@ -169,6 +169,7 @@ def revoke_api_key(session: Session, principal: Principal, key_id: str) -> None:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        key_cache.mark_changed(session)
     audit.record(
         session,
         action="api_key.revoke",
@@ -196,6 +197,11 @@ def is_api_key(token: str) -> bool:
 
 def authenticate_api_key(session: Session, token: str, client_address: str = "") -> Principal:
     """The principal a Bearer key acts as, or UNAUTHENTICATED (audited) when it is not valid."""
+    return resolve_api_key(session, token, client_address)[0]
+
+
+def resolve_api_key(session: Session, token: str, client_address: str = "") -> tuple[Principal, datetime | None]:
+    """``authenticate_api_key``, with the key's expiry (how long the answer may be cached)."""
     prefix = _parse(token)
     key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first() if prefix else None
     now = utcnow()
@@ -231,7 +237,7 @@ def authenticate_api_key(session: Session, token: str, client_address: str = "")
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         key.last_used_at = now
         session.add(key)
-    return Principal(
+    principal = Principal(
         user_id=owner.id,
         label=f"{owner.email} (key {key.prefix})",
         is_platform_admin=False,  # a key never carries platform-wide rights
@@ -241,6 +247,7 @@ def authenticate_api_key(session: Session, token: str, client_address: str = "")
         scopes=frozenset(key.scopes),
         api_key_id=key.id,
     )
+    return principal, key.expires_at
 
 
 def _key_role(session: Session, key: ApiKey, owner: User) -> str | None:

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Membership, Tenant, User, UserSession
 from backend.models.base import utcnow
-from backend.services import audit
+from backend.services import audit, key_cache
 from backend.services.access import Principal, authorize, deny, granting_needs_approval
 from backend.services.identity import hash_password
 from backend.services.mfa import clear_mfa
@@ -124,6 +124,7 @@ def set_tenant_status(session: Session, principal: Principal, tenant_id: str, st
     tenant = _tenant(session, tenant_id)
     tenant.status = status
     session.add(tenant)
+    key_cache.mark_changed(session)  # cached API keys of this tenant or person are stale now
     _record(
         session,
         principal,
@@ -243,6 +244,7 @@ def set_member_role(session: Session, principal: Principal, tenant_id: str, user
         raise MedAIError(ErrorCode.CONFLICT, "A tenant needs at least one owner.", "Make someone else owner first.")
     before, member.role = member.role, role
     session.add(member)
+    key_cache.mark_changed(session)  # cached API keys of this tenant or person are stale now
     _record(session, principal, "member.role", "user", user_id, tenant_id=tenant_id, before=before, after=role)
 
 
@@ -254,6 +256,7 @@ def remove_member(session: Session, principal: Principal, tenant_id: str, user_i
     if member.role == "tenant_owner" and _owners(session, tenant_id) == 1:
         raise MedAIError(ErrorCode.CONFLICT, "A tenant needs at least one owner.", "Make someone else owner first.")
     session.delete(member)
+    key_cache.mark_changed(session)  # cached API keys of this tenant or person are stale now
     for row in session.exec(
         select(UserSession).where(UserSession.user_id == user_id, UserSession.tenant_id == tenant_id)
     ):
@@ -322,6 +325,7 @@ def set_user_status(session: Session, principal: Principal, user_id: str, status
     user.status = status
     user.failed_logins, user.locked_until = 0, None
     session.add(user)
+    key_cache.mark_changed(session)  # cached API keys of this tenant or person are stale now
     if status == "disabled":
         for row in session.exec(select(UserSession).where(UserSession.user_id == user.id)):
             row.revoked_at = row.revoked_at or utcnow()
