@@ -101,6 +101,31 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     expect(page.locator('#version-list tr[data-version="v1"]')).to_contain_text("当前版本")
     screenshot(page, "deploy-service-zh")
 
+    # a second version of the model: a rolling update to it, then a rollback, followed live
+    second = httpx.post(
+        app_server.url + "/api/models",
+        headers=_session_headers(page),
+        data={"spec": json.dumps({"model_name": MODEL_NAME, "parameters": {"note": "v2"}})},
+        files=files,
+        timeout=60,
+    )
+    assert second.status_code == 201, second.text
+    page.reload()
+    replicas = page.locator("#replica-list tbody tr")
+    page.locator('#version-list tr[data-version="v2"]').get_by_role("button", name="更新到此版本").click()
+    _toast(page, "滚动更新已开始")
+    expect(page.locator('#version-list tr[data-version="v2"]')).to_contain_text("当前版本", timeout=LOAD_TIMEOUT)
+    expect(replicas).to_have_count(1, timeout=READY_TIMEOUT)  # the old replica went once the new one was ready
+    expect(replicas.first).to_contain_text(f"{MODEL_NAME} v2", timeout=READY_TIMEOUT)
+    expect(replicas.first).to_have_attribute("data-status", "ready", timeout=READY_TIMEOUT)
+    page.locator("#service-rollback").click()
+    _toast(page, "正在回滚到上一版本")
+    expect(page.locator('#version-list tr[data-version="v1"]')).to_contain_text("当前版本", timeout=LOAD_TIMEOUT)
+    expect(replicas.first).to_contain_text(f"{MODEL_NAME} v1", timeout=READY_TIMEOUT)
+    expect(replicas).to_have_count(1, timeout=READY_TIMEOUT)
+    expect(replicas.first).to_have_attribute("data-status", "ready", timeout=READY_TIMEOUT)
+    _no_toasts(page)
+
     # chat with it in the Playground
     page.locator("#service-try").click()
     expect(page).to_have_url(re.compile(r"/playground"), timeout=LOAD_TIMEOUT)
