@@ -1,0 +1,259 @@
+"""/api/knowledge-bases: knowledge bases, their documents (upload, list, delete, chunks),
+retrieval, and recall tests (saved queries, evaluation runs). Keys need knowledge:read to
+read and retrieve, knowledge:write to change anything."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.errors import ErrorCode, MedAIError
+from backend.services import knowledge, knowledge_documents, knowledge_recall
+from backend.services.knowledge_parsing import MAX_BYTES
+
+router = APIRouter(prefix="/api", tags=["knowledge"])
+
+
+class KnowledgeBaseIn(BaseModel):
+    name: str
+    description: str = ""
+    embedding_model: str = "all-minilm-l6-v2"
+    chunk_mode: str = "general"
+    chunk_size: int = 500
+    chunk_overlap: int = 50
+    parent_chunk_size: int = 2000
+    mask_phi: bool = False
+    retrieval_mode: str = "hybrid"
+    top_k: int = 5
+    score_threshold: float = 0.0
+    visibility: str = "tenant"
+    member_ids: list[str] = Field(default_factory=list)
+
+    def spec(self) -> knowledge.KnowledgeBaseSpec:
+        return knowledge.KnowledgeBaseSpec(**{**self.model_dump(), "member_ids": tuple(self.member_ids)})
+
+
+class KnowledgeBaseOut(KnowledgeBaseIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    owner_id: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class DocumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    knowledge_base_id: str
+    name: str
+    file_format: str
+    size_bytes: int
+    sha256: str
+    status: str
+    reason: str
+    progress: float
+    chunk_count: int
+    meta: dict[str, Any]
+    created_by: str
+    created_at: datetime
+
+
+class ChunkOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    ordinal: int
+    text: str
+    parent_id: str | None
+
+
+class RetrieveIn(BaseModel):
+    query: str
+    top_k: int | None = None
+    threshold: float | None = None
+    filters: dict[str, str] | None = None
+    mode: str | None = None
+
+
+class RetrievedOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    chunk_id: str
+    document_id: str
+    document_name: str
+    text: str
+    score: float
+    vector_score: float | None
+    text_score: float | None
+    rank: int
+
+
+class RecallQueryIn(BaseModel):
+    query: str
+    expected_documents: list[str]
+
+
+class RecallQueryOut(RecallQueryIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    created_by: str
+    created_at: datetime
+
+
+class RecallRunIn(BaseModel):
+    k: int = 5
+
+
+class RecallRunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    k: int
+    queries: int
+    hit_rate: float
+    mrr: float
+    settings: dict[str, Any]
+    details: list[dict[str, Any]]
+    created_by: str
+    created_at: datetime
+
+
+@router.get("/knowledge-bases", response_model=list[KnowledgeBaseOut])
+def get_knowledge_bases(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return [KnowledgeBaseOut.model_validate(kb) for kb in knowledge.list_knowledge_bases(session, principal)]
+
+
+@router.post("/knowledge-bases", response_model=KnowledgeBaseOut, status_code=201)
+def post_knowledge_base(body: KnowledgeBaseIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        kb = knowledge.create_knowledge_base(session, rt.knowledge, principal, body.spec())
+        return KnowledgeBaseOut.model_validate(kb)
+
+
+@router.get("/knowledge-bases/{kb_id}", response_model=KnowledgeBaseOut)
+def get_knowledge_base(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return KnowledgeBaseOut.model_validate(knowledge.get_knowledge_base(session, principal, kb_id))
+
+
+@router.put("/knowledge-bases/{kb_id}", response_model=KnowledgeBaseOut)
+def put_knowledge_base(kb_id: str, body: KnowledgeBaseIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Replace the settings; retrieval settings apply at once, chunk settings to later imports."""
+    with rt.session() as session:
+        kb = knowledge.update_knowledge_base(session, rt.knowledge, principal, kb_id, body.spec())
+        return KnowledgeBaseOut.model_validate(kb)
+
+
+@router.delete("/knowledge-bases/{kb_id}", status_code=204)
+def delete_knowledge_base(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+    with rt.session() as session:
+        knowledge.delete_knowledge_base(session, rt.knowledge, rt.objects, principal, kb_id)
+
+
+@router.get("/knowledge-bases/{kb_id}/documents", response_model=list[DocumentOut])
+def get_documents(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return [DocumentOut.model_validate(d) for d in knowledge_documents.list_documents(session, principal, kb_id)]
+
+
+def _metadata(text: str) -> dict[str, str]:
+    try:
+        found = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        found = None
+    if not isinstance(found, dict):
+        raise MedAIError(ErrorCode.DATA_INVALID, "metadata must be a JSON object.", 'Send e.g. {"department": "ICU"}.')
+    return {str(k): str(v) for k, v in found.items()}
+
+
+@router.post("/knowledge-bases/{kb_id}/documents", response_model=DocumentOut, status_code=201)
+def post_document(
+    kb_id: str,
+    principal: CurrentPrincipal,
+    rt: RuntimeDep,
+    file: Annotated[UploadFile, File(description="TXT, Markdown, PDF, DOCX, HTML, or CSV/JSONL Q&A pairs")],
+    metadata: Annotated[str, Form(description="JSON object of filterable fields")] = "{}",
+) -> Any:
+    """Import a document. An unreadable one answers 422 and nothing is stored; a large one is
+    queued (status ``queued``) and followed through GET …/documents."""
+    data = file.file.read(MAX_BYTES + 1)
+    with rt.session() as session:
+        doc = knowledge_documents.upload_document(
+            session,
+            rt.knowledge,
+            rt.objects,
+            principal,
+            kb_id,
+            file.filename or "upload.txt",
+            data,
+            _metadata(metadata),
+        )
+        return DocumentOut.model_validate(doc)
+
+
+@router.delete("/knowledge-bases/{kb_id}/documents/{document_id}", status_code=204)
+def delete_document(kb_id: str, document_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+    with rt.session() as session:
+        knowledge_documents.delete_document(session, rt.knowledge, rt.objects, principal, kb_id, document_id)
+
+
+@router.get("/knowledge-bases/{kb_id}/documents/{document_id}/chunks", response_model=list[ChunkOut])
+def get_chunks(kb_id: str, document_id: str, principal: CurrentPrincipal, rt: RuntimeDep, limit: int = 100) -> Any:
+    with rt.session() as session:
+        chunks = knowledge_documents.list_chunks(session, principal, kb_id, document_id, limit)
+        return [ChunkOut.model_validate(c) for c in chunks]
+
+
+@router.post("/knowledge-bases/{kb_id}/retrieve", response_model=list[RetrievedOut])
+def post_retrieve(kb_id: str, body: RetrieveIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Ranked chunks with their fused, vector and text scores."""
+    with rt.session() as session:
+        found = knowledge.retrieve(
+            session, rt.knowledge, principal, kb_id, body.query, body.top_k, body.threshold, body.filters, body.mode
+        )
+        return [RetrievedOut.model_validate(c) for c in found]
+
+
+@router.get("/knowledge-bases/{kb_id}/recall-queries", response_model=list[RecallQueryOut])
+def get_recall_queries(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return [
+            RecallQueryOut.model_validate(q) for q in knowledge_recall.list_recall_queries(session, principal, kb_id)
+        ]
+
+
+@router.post("/knowledge-bases/{kb_id}/recall-queries", response_model=RecallQueryOut, status_code=201)
+def post_recall_query(kb_id: str, body: RecallQueryIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        row = knowledge_recall.save_recall_query(session, principal, kb_id, body.query, body.expected_documents)
+        return RecallQueryOut.model_validate(row)
+
+
+@router.delete("/knowledge-bases/{kb_id}/recall-queries/{query_id}", status_code=204)
+def delete_recall_query(kb_id: str, query_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+    with rt.session() as session:
+        knowledge_recall.delete_recall_query(session, principal, kb_id, query_id)
+
+
+@router.get("/knowledge-bases/{kb_id}/recall-runs", response_model=list[RecallRunOut])
+def get_recall_runs(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    with rt.session() as session:
+        return [RecallRunOut.model_validate(r) for r in knowledge_recall.list_recall_runs(session, principal, kb_id)]
+
+
+@router.post("/knowledge-bases/{kb_id}/recall-runs", response_model=RecallRunOut, status_code=201)
+def post_recall_run(kb_id: str, body: RecallRunIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Evaluate every saved query with the current settings: hit@k and MRR, kept as history."""
+    with rt.session() as session:
+        run = knowledge_recall.evaluate_recall(session, rt.knowledge, principal, kb_id, body.k)
+        return RecallRunOut.model_validate(run)

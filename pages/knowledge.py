@@ -1,0 +1,149 @@
+"""Knowledge bases: the tenant's knowledge bases and a form to create one (name, chunking,
+visibility, PHI masking)."""
+
+import reflex as rx
+
+from components.forms import field, section
+from components.i18n import t, t_choice
+from components.shell import page_shell
+from state.knowledge import KnowledgeState
+
+CHUNK_MODES = ("general", "qa", "parent_child")
+VISIBILITIES = ("only_me", "members", "tenant")
+RETRIEVAL_MODES = ("hybrid", "vector", "text")
+
+
+def _input(key: str, label_key: str, hint_key: str = "", placeholder: str = "") -> rx.Component:
+    control_id = f"kb-{key.replace('_', '-')}"
+    return field(
+        label_key,
+        rx.input(
+            value=KnowledgeState.form[key],
+            on_change=lambda value: KnowledgeState.set_field(key, value),
+            id=control_id,
+            placeholder=placeholder,
+            width="100%",
+        ),
+        control_id,
+        hint_key,
+    )
+
+
+def _choice(key: str, label_key: str, options: tuple[str, ...], prefix: str) -> rx.Component:
+    control_id = f"kb-{key.replace('_', '-')}"
+    return field(
+        label_key,
+        rx.select.root(
+            rx.select.trigger(id=control_id, width="100%"),
+            rx.select.content(*[rx.select.item(t(f"{prefix}.{o}"), value=o) for o in options]),
+            value=KnowledgeState.form[key],
+            on_change=lambda value: KnowledgeState.set_field(key, value),
+        ),
+        control_id,
+    )
+
+
+def create_form() -> rx.Component:
+    return section(
+        "kb.new",
+        "kb.new_intro",
+        rx.grid(
+            _input("name", "kb.name", "", "hypertension-guidelines"),
+            _input("description", "kb.description"),
+            _choice("chunk_mode", "kb.chunk_mode", CHUNK_MODES, "kb.chunk_mode"),
+            _choice("visibility", "kb.visibility", VISIBILITIES, "kb.visibility"),
+            _input("chunk_size", "kb.chunk_size", "kb.chunk_size_hint"),
+            _input("chunk_overlap", "kb.chunk_overlap"),
+            field(
+                "kb.mask_phi",
+                rx.switch(
+                    checked=KnowledgeState.form["mask_phi"] == "on",
+                    on_change=lambda on: KnowledgeState.set_field("mask_phi", on),
+                    id="kb-mask-phi",
+                ),
+                "kb-mask-phi",
+                "kb.mask_phi_hint",
+            ),
+            columns=rx.breakpoints(initial="1", md="2", lg="3"),
+            spacing="4",
+            width="100%",
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("plus", size=16),
+                t("kb.create"),
+                on_click=KnowledgeState.create,
+                loading=KnowledgeState.creating,
+                id="kb-create",
+            ),
+            justify="end",
+            width="100%",
+        ),
+        id="kb-new",
+    )
+
+
+def _row(kb: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(kb["name"], href="/knowledge/" + kb["id"], weight="medium")),
+        rx.table.cell(rx.text(kb["description"], size="2", color=rx.color("gray", 11))),
+        rx.table.cell(rx.text(kb["documents"])),
+        rx.table.cell(rx.badge(t_choice("kb.chunk_mode", kb["chunk_mode"], CHUNK_MODES), variant="outline")),
+        rx.table.cell(rx.badge(t_choice("kb.mode", kb["retrieval_mode"], RETRIEVAL_MODES), variant="soft")),
+        rx.table.cell(t_choice("kb.visibility", kb["visibility"], VISIBILITIES)),
+        rx.table.cell(rx.text(kb["created_by"], size="2")),
+        data_name=kb["name"],
+    )
+
+
+def kb_list() -> rx.Component:
+    return section(
+        "kb.list",
+        "kb.list_intro",
+        rx.cond(
+            KnowledgeState.bases.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(t(k))
+                            for k in (
+                                "kb.name",
+                                "kb.description",
+                                "kb.documents",
+                                "kb.chunk_mode",
+                                "kb.retrieval_mode",
+                                "kb.visibility",
+                                "kb.created_by",
+                            )
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(KnowledgeState.bases, _row)),
+                variant="surface",
+                width="100%",
+                id="kb-list",
+            ),
+            rx.text(t("kb.none"), size="2", color=rx.color("gray", 10), id="kb-none"),
+        ),
+    )
+
+
+def knowledge_page() -> rx.Component:
+    return page_shell(
+        "kb.title",
+        rx.cond(
+            KnowledgeState.tenant_id == "",
+            rx.callout(t("kb.pick_tenant"), icon="info", width="100%"),
+            rx.cond(
+                KnowledgeState.may_view,
+                rx.vstack(
+                    kb_list(),
+                    rx.cond(KnowledgeState.may_create, create_form()),
+                    spacing="5",
+                    width="100%",
+                ),
+                rx.callout(t("kb.not_allowed"), icon="lock", color_scheme="amber", width="100%"),
+            ),
+        ),
+    )

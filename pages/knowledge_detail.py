@@ -1,0 +1,443 @@
+"""One knowledge base: documents with their ingestion status and progress, upload with a chunk
+preview, a document's chunks, retrieval settings, the recall test (vector, text and fused
+scores) and saved test queries with the hit@k / MRR history."""
+
+import plotly.graph_objects as go
+import reflex as rx
+
+from components.forms import field, section
+from components.i18n import t, t_choice
+from components.shell import page_shell
+from pages.knowledge import RETRIEVAL_MODES
+from state.knowledge import DOCUMENT_UPLOAD, KnowledgeDetailState
+
+STATUSES = ("queued", "parsing", "chunking", "embedding", "ready", "failed")
+_COLOR = {"queued": "gray", "parsing": "blue", "chunking": "blue", "embedding": "blue", "ready": "green"}
+
+
+def _headers(*keys: str) -> rx.Component:
+    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in keys]))
+
+
+def _status(status: rx.Var) -> rx.Component:
+    return rx.match(
+        status,
+        *[
+            (s, rx.badge(t(f"kb.status.{s}"), color_scheme=_COLOR.get(s, "red"), data_status=s, class_name="status"))
+            for s in STATUSES
+        ],
+        rx.badge(status),
+    )
+
+
+def _mode_select(control_id: str, value: rx.Var, on_change: rx.event.EventType) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(id=control_id, width="100%"),
+        rx.select.content(*[rx.select.item(t(f"kb.mode.{m}"), value=m) for m in RETRIEVAL_MODES]),
+        value=value,
+        on_change=on_change,
+    )
+
+
+def _doc_row(doc: rx.Var) -> rx.Component:
+    moving = (doc["status"] != "ready") & (doc["status"] != "failed")
+    return rx.table.row(
+        rx.table.cell(rx.text(doc["name"], weight="medium")),
+        rx.table.cell(rx.badge(doc["format"], variant="outline")),
+        rx.table.cell(
+            rx.vstack(
+                _status(doc["status"]),
+                rx.cond(moving, rx.progress(value=doc["progress"].to(int), max=100, width="120px")),
+                spacing="1",
+            )
+        ),
+        rx.table.cell(rx.text(doc["chunks"], class_name="chunks")),
+        rx.table.cell(rx.text(doc["size"], size="2")),
+        rx.table.cell(rx.text(doc["reason"], size="1", color=rx.color("red", 11)), max_width="320px"),
+        rx.table.cell(
+            rx.hstack(
+                rx.button(
+                    t("kb.view_chunks"), size="1", variant="soft", on_click=KnowledgeDetailState.show_chunks(doc["id"])
+                ),
+                rx.cond(
+                    KnowledgeDetailState.may_edit,
+                    rx.button(
+                        t("kb.delete"),
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        on_click=KnowledgeDetailState.delete_document(doc["id"]),
+                    ),
+                ),
+            )
+        ),
+        data_name=doc["name"],
+        data_status=doc["status"],
+    )
+
+
+def _chunk_card(chunk: rx.Var) -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.badge("#", chunk["ordinal"], variant="soft"),
+            rx.text(chunk["chars"], " ", t("kb.chars"), size="1", color=rx.color("gray", 10)),
+        ),
+        rx.text(chunk["text"], size="2", white_space="pre-wrap"),
+        width="100%",
+        class_name="chunk",
+    )
+
+
+def documents() -> rx.Component:
+    upload = rx.upload_files(upload_id=DOCUMENT_UPLOAD)
+    return section(
+        "kb.documents",
+        "kb.documents_intro",
+        rx.cond(
+            KnowledgeDetailState.live,
+            rx.badge(rx.icon("radio", size=12), t("kb.live"), color_scheme="green", variant="soft", id="kb-live"),
+        ),
+        rx.cond(
+            KnowledgeDetailState.documents.length() > 0,
+            rx.table.root(
+                _headers("kb.doc_name", "kb.format", "kb.status", "kb.chunks", "kb.size", "kb.reason", "kb.actions"),
+                rx.table.body(rx.foreach(KnowledgeDetailState.documents, _doc_row)),
+                variant="surface",
+                width="100%",
+                id="kb-documents",
+            ),
+            rx.text(t("kb.no_documents"), size="2", color=rx.color("gray", 10), id="kb-no-documents"),
+        ),
+        rx.cond(
+            KnowledgeDetailState.may_edit,
+            rx.vstack(
+                rx.upload.root(
+                    rx.vstack(
+                        rx.icon("cloud-upload", size=28, color=rx.color("accent", 9)),
+                        rx.text(t("kb.drop"), size="2", weight="medium"),
+                        rx.text(t("kb.drop_hint"), size="1", color=rx.color("gray", 10)),
+                        align="center",
+                        spacing="1",
+                    ),
+                    id=DOCUMENT_UPLOAD,
+                    multiple=True,
+                    border=f"1px dashed {rx.color('gray', 8)}",
+                    border_radius="8px",
+                    padding="20px",
+                    width="100%",
+                    cursor="pointer",
+                ),
+                rx.flex(
+                    rx.foreach(rx.selected_files(DOCUMENT_UPLOAD), lambda name: rx.badge(name, variant="soft")),
+                    wrap="wrap",
+                    spacing="2",
+                    id="kb-selected",
+                ),
+                rx.hstack(
+                    rx.button(
+                        rx.icon("scissors", size=14),
+                        t("kb.preview"),
+                        variant="soft",
+                        on_click=KnowledgeDetailState.preview_upload(upload),
+                        id="kb-preview",
+                    ),
+                    rx.button(
+                        rx.icon("upload", size=14),
+                        t("kb.import"),
+                        on_click=KnowledgeDetailState.upload(upload),
+                        loading=KnowledgeDetailState.uploading,
+                        id="kb-upload",
+                    ),
+                    justify="end",
+                    width="100%",
+                ),
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            KnowledgeDetailState.preview.length() > 0,
+            rx.vstack(
+                rx.heading(t("kb.preview_title"), size="3"),
+                rx.foreach(KnowledgeDetailState.preview, _chunk_card),
+                width="100%",
+                id="kb-preview-chunks",
+            ),
+        ),
+        rx.cond(
+            KnowledgeDetailState.chunk_doc != "",
+            rx.vstack(
+                rx.heading(t("kb.chunks_of"), " ", KnowledgeDetailState.chunk_doc, size="3"),
+                rx.foreach(KnowledgeDetailState.chunks, _chunk_card),
+                width="100%",
+                id="kb-doc-chunks",
+            ),
+        ),
+    )
+
+
+def settings_panel() -> rx.Component:
+    form = KnowledgeDetailState.settings_form
+    return section(
+        "kb.retrieval_settings",
+        "kb.retrieval_settings_intro",
+        rx.grid(
+            field(
+                "kb.retrieval_mode",
+                _mode_select(
+                    "kb-setting-mode",
+                    form["retrieval_mode"],
+                    lambda v: KnowledgeDetailState.set_setting("retrieval_mode", v),
+                ),
+                "kb-setting-mode",
+            ),
+            field(
+                "kb.top_k",
+                rx.input(
+                    value=form["top_k"],
+                    on_change=lambda v: KnowledgeDetailState.set_setting("top_k", v),
+                    id="kb-setting-top-k",
+                ),
+                "kb-setting-top-k",
+            ),
+            field(
+                "kb.threshold",
+                rx.input(
+                    value=form["score_threshold"],
+                    on_change=lambda v: KnowledgeDetailState.set_setting("score_threshold", v),
+                    id="kb-setting-threshold",
+                ),
+                "kb-setting-threshold",
+                "kb.threshold_hint",
+            ),
+            columns=rx.breakpoints(initial="1", md="3"),
+            spacing="4",
+            width="100%",
+        ),
+        rx.text(
+            t("kb.chunking"),
+            ": ",
+            t_choice("kb.chunk_mode", KnowledgeDetailState.kb["chunk_mode"], ("general", "qa", "parent_child")),
+            " · ",
+            KnowledgeDetailState.kb["chunk_size"],
+            "/",
+            KnowledgeDetailState.kb["chunk_overlap"],
+            " · ",
+            t("kb.embedding_model"),
+            ": ",
+            KnowledgeDetailState.kb["embedding_model"],
+            size="2",
+            color=rx.color("gray", 11),
+        ),
+        rx.cond(
+            KnowledgeDetailState.may_edit,
+            rx.hstack(
+                rx.button(t("kb.save_settings"), on_click=KnowledgeDetailState.save_settings, id="kb-save-settings"),
+                justify="end",
+                width="100%",
+            ),
+        ),
+    )
+
+
+def _result_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["rank"]),
+        rx.table.cell(rx.text(row["document"], weight="medium", size="2")),
+        rx.table.cell(rx.text(row["score"], class_name="fused")),
+        rx.table.cell(rx.text(row["vector"], class_name="vector")),
+        rx.table.cell(rx.text(row["text_score"], class_name="text-score")),
+        rx.table.cell(rx.text(row["text"], size="1", white_space="pre-wrap"), max_width="520px"),
+        class_name="result",
+    )
+
+
+def recall_panel() -> rx.Component:
+    return section(
+        "kb.recall",
+        "kb.recall_intro",
+        rx.grid(
+            field(
+                "kb.query",
+                rx.input(
+                    value=KnowledgeDetailState.query,
+                    on_change=KnowledgeDetailState.set_query,
+                    id="kb-query",
+                    placeholder="高血压患者每日食盐摄入上限？",
+                    width="100%",
+                ),
+                "kb-query",
+            ),
+            field(
+                "kb.retrieval_mode",
+                _mode_select("kb-mode", KnowledgeDetailState.mode, KnowledgeDetailState.set_mode),
+                "kb-mode",
+            ),
+            field(
+                "kb.top_k",
+                rx.input(value=KnowledgeDetailState.top_k, on_change=KnowledgeDetailState.set_top_k, id="kb-top-k"),
+                "kb-top-k",
+            ),
+            columns=rx.breakpoints(initial="1", md="3"),
+            spacing="4",
+            width="100%",
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("search", size=14),
+                t("kb.run_test"),
+                on_click=KnowledgeDetailState.run_test,
+                loading=KnowledgeDetailState.searching,
+                id="kb-run-test",
+            ),
+            justify="end",
+            width="100%",
+        ),
+        rx.cond(
+            KnowledgeDetailState.results.length() > 0,
+            rx.table.root(
+                _headers(
+                    "kb.rank", "kb.doc_name", "kb.fused_score", "kb.vector_score", "kb.text_score", "kb.chunk_text"
+                ),
+                rx.table.body(rx.foreach(KnowledgeDetailState.results, _result_row)),
+                variant="surface",
+                width="100%",
+                id="kb-results",
+            ),
+            rx.cond(
+                KnowledgeDetailState.searched,
+                rx.text(t("kb.no_results"), size="2", color=rx.color("gray", 10), id="kb-no-results"),
+            ),
+        ),
+        rx.cond(
+            KnowledgeDetailState.may_edit,
+            rx.hstack(
+                rx.select.root(
+                    rx.select.trigger(placeholder=t("kb.expected_document"), id="kb-expected"),
+                    rx.select.content(
+                        rx.foreach(KnowledgeDetailState.document_names, lambda n: rx.select.item(n, value=n))
+                    ),
+                    value=KnowledgeDetailState.expected,
+                    on_change=KnowledgeDetailState.set_expected,
+                ),
+                rx.button(
+                    t("kb.save_query"), variant="soft", on_click=KnowledgeDetailState.save_query, id="kb-save-query"
+                ),
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+    )
+
+
+def _query_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["query"]),
+        rx.table.cell(rx.text(row["expected"], size="2")),
+        rx.table.cell(
+            rx.cond(
+                KnowledgeDetailState.may_edit,
+                rx.button(
+                    t("kb.delete"),
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=KnowledgeDetailState.delete_query(row["id"]),
+                ),
+            )
+        ),
+    )
+
+
+def _run_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row["at"]),
+        rx.table.cell(t_choice("kb.mode", row["mode"], RETRIEVAL_MODES)),
+        rx.table.cell(row["k"]),
+        rx.table.cell(row["queries"]),
+        rx.table.cell(rx.text(row["hit_rate"], class_name="hit-rate")),
+        rx.table.cell(rx.text(row["mrr"], class_name="mrr")),
+    )
+
+
+def evaluation_panel() -> rx.Component:
+    return section(
+        "kb.evaluation",
+        "kb.evaluation_intro",
+        rx.cond(
+            KnowledgeDetailState.queries.length() > 0,
+            rx.table.root(
+                _headers("kb.query", "kb.expected_document", "kb.actions"),
+                rx.table.body(rx.foreach(KnowledgeDetailState.queries, _query_row)),
+                variant="surface",
+                width="100%",
+                id="kb-queries",
+            ),
+            rx.text(t("kb.no_queries"), size="2", color=rx.color("gray", 10)),
+        ),
+        rx.cond(
+            KnowledgeDetailState.may_edit,
+            rx.hstack(
+                rx.button(
+                    rx.icon("chart-line", size=14),
+                    t("kb.evaluate"),
+                    on_click=KnowledgeDetailState.evaluate,
+                    loading=KnowledgeDetailState.evaluating,
+                    disabled=KnowledgeDetailState.queries.length() == 0,
+                    id="kb-evaluate",
+                ),
+                justify="end",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            KnowledgeDetailState.runs.length() > 0,
+            rx.vstack(
+                rx.plotly.basic(
+                    data=KnowledgeDetailState.history.to(go.Figure),
+                    layout={
+                        "height": 280,
+                        "margin": {"l": 48, "r": 16, "t": 16, "b": 44},
+                        "yaxis": {"range": [0, 1.05]},
+                        "legend": {"orientation": "h", "y": -0.25},
+                        "paper_bgcolor": "rgba(0,0,0,0)",
+                    },
+                    config={"displaylogo": False, "responsive": True},
+                    id="kb-history-chart",
+                    width="100%",
+                ),
+                rx.table.root(
+                    _headers("kb.run_at", "kb.retrieval_mode", "kb.k", "kb.queries", "kb.hit_rate", "kb.mrr"),
+                    rx.table.body(rx.foreach(KnowledgeDetailState.runs, _run_row)),
+                    variant="surface",
+                    width="100%",
+                    id="kb-runs",
+                ),
+                width="100%",
+            ),
+        ),
+    )
+
+
+def knowledge_detail() -> rx.Component:
+    return page_shell(
+        "kb.title",
+        rx.cond(
+            KnowledgeDetailState.kb.contains("id"),
+            rx.vstack(
+                rx.hstack(
+                    rx.link(rx.icon("arrow-left", size=14), t("kb.back"), href="/knowledge", size="2"),
+                    rx.heading(KnowledgeDetailState.kb["name"], size="6", id="kb-title"),
+                    align="center",
+                    spacing="4",
+                ),
+                rx.text(KnowledgeDetailState.kb["description"], size="2", color=rx.color("gray", 11)),
+                documents(),
+                recall_panel(),
+                evaluation_panel(),
+                settings_panel(),
+                spacing="5",
+                width="100%",
+            ),
+            rx.callout(t("kb.not_found"), icon="info", width="100%", id="kb-not-found"),
+        ),
+    )

@@ -1,0 +1,490 @@
+"""Knowledge bases: the list with the create form (KnowledgeState), and one knowledge base's page
+(KnowledgeDetailState): documents with live status and progress, upload with chunk preview,
+chunks of a document, retrieval settings, the recall test and the hit@k / MRR history."""
+
+# No `from __future__ import annotations`: Reflex reads the upload handlers' hints at runtime.
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from backend.errors import ErrorCode, MedAIError
+from backend.models import KnowledgeBase
+from backend.runtime import Runtime
+from backend.services import knowledge, knowledge_documents, knowledge_recall
+from backend.services.access import Principal, may
+from backend.services.permissions import Action, Area
+from state.auth import AuthState
+from state.feedback import error_toast, input_toast, success_toast
+from state.live import POLL_S, connected
+
+ROUTE = "/knowledge"
+DOCUMENT_UPLOAD = "kb-document-upload"
+MOVING = ("queued", "parsing", "chunking", "embedding")
+CREATE_DEFAULTS = {
+    "name": "",
+    "description": "",
+    "chunk_mode": "general",
+    "chunk_size": "500",
+    "chunk_overlap": "50",
+    "visibility": "tenant",
+    "mask_phi": "",
+}
+
+
+def _integer(text: str, what: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise MedAIError(
+            ErrorCode.DATA_INVALID, f"{what} must be a whole number.", f"Type a number for {what}."
+        ) from None
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        raise MedAIError(ErrorCode.DATA_INVALID, f"{what} must be a number.", f"Type a number for {what}.") from None
+
+
+def create_spec(form: dict[str, str]) -> knowledge.KnowledgeBaseSpec:
+    return knowledge.KnowledgeBaseSpec(
+        name=form.get("name", "").strip(),
+        description=form.get("description", "").strip(),
+        chunk_mode=form.get("chunk_mode", "general"),
+        chunk_size=_integer(form.get("chunk_size", "500"), "Chunk size"),
+        chunk_overlap=_integer(form.get("chunk_overlap", "50"), "Overlap"),
+        visibility=form.get("visibility", "tenant"),
+        mask_phi=form.get("mask_phi", "") in ("on", "true", "1"),
+    )
+
+
+def spec_of(kb: KnowledgeBase, **changes: Any) -> knowledge.KnowledgeBaseSpec:
+    """The knowledge base's current settings as a spec, with ``changes`` applied."""
+    names = {f.name for f in dataclasses.fields(knowledge.KnowledgeBaseSpec)}
+    values = {name: getattr(kb, name) for name in names}
+    values["member_ids"] = tuple(kb.member_ids)
+    return knowledge.KnowledgeBaseSpec(**{**values, **changes})
+
+
+def kb_row(kb: KnowledgeBase, documents: int = 0) -> dict[str, str]:
+    return {
+        "id": kb.id,
+        "name": kb.name,
+        "description": kb.description,
+        "chunk_mode": kb.chunk_mode,
+        "retrieval_mode": kb.retrieval_mode,
+        "visibility": kb.visibility,
+        "top_k": str(kb.top_k),
+        "score_threshold": f"{kb.score_threshold:g}",
+        "chunk_size": str(kb.chunk_size),
+        "chunk_overlap": str(kb.chunk_overlap),
+        "mask_phi": "yes" if kb.mask_phi else "no",
+        "embedding_model": kb.embedding_model,
+        "documents": str(documents),
+        "created_by": kb.created_by,
+    }
+
+
+@dataclass
+class Listing:
+    may_view: bool = False
+    may_create: bool = False
+    rows: list[dict[str, str]] = field(default_factory=list)
+
+
+def listing(_rt: Runtime, session: Session, who: Principal) -> Listing:
+    found = Listing(may(session, who, Area.KNOWLEDGE, Action.VIEW), may(session, who, Area.KNOWLEDGE, Action.CREATE))
+    if found.may_view:
+        found.rows = [
+            kb_row(kb, len(knowledge_documents.list_documents(session, who, kb.id)))
+            for kb in knowledge.list_knowledge_bases(session, who)
+        ]
+    return found
+
+
+class KnowledgeState(AuthState):
+    may_view: bool = True
+    may_create: bool = False
+    bases: list[dict[str, str]] = []
+    form: dict[str, str] = dict(CREATE_DEFAULTS)
+    creating: bool = False
+
+    @rx.event
+    async def load(self) -> None:
+        if not self.signed_in or self.must_change_password or not self.tenant_id:
+            self.bases = []
+            return
+        found = await self._as_user(listing)
+        self.may_view, self.may_create, self.bases = found.may_view, found.may_create, found.rows
+
+    @rx.event
+    def set_field(self, key: str, value: str | bool) -> None:
+        if key in CREATE_DEFAULTS:
+            self.form = {**self.form, key: "on" if value is True else ("" if value is False else str(value))}
+
+    @rx.event
+    async def create(self):  # noqa: ANN201 (Reflex event generator)
+        if not self.form.get("name", "").strip():
+            yield await input_toast(self, "kb.name_required")
+            return
+        self.creating = True
+        yield
+        try:
+            spec = create_spec(self.form)
+            kb_id = await self._as_user(
+                lambda rt, session, who: knowledge.create_knowledge_base(session, rt.knowledge, who, spec).id
+            )
+        except Exception as error:  # shown here: a raising handler would leave the button spinning
+            self.creating = False
+            yield error_toast(error)
+            return
+        self.creating, self.form = False, dict(CREATE_DEFAULTS)
+        yield await success_toast(self, "kb.created")
+        yield rx.redirect(f"{ROUTE}/{kb_id}")
+
+
+# one knowledge base -----------------------------------------------------------------------------
+
+
+def doc_row(doc: Any) -> dict[str, str]:
+    return {
+        "id": doc.id,
+        "name": doc.name,
+        "format": doc.file_format,
+        "status": doc.status,
+        "reason": doc.reason,
+        "progress": str(round(doc.progress * 100)),
+        "chunks": str(doc.chunk_count),
+        "size": f"{doc.size_bytes / 1024:.1f} KB",
+    }
+
+
+def result_row(chunk: knowledge.RetrievedChunk) -> dict[str, str]:
+    def shown(value: float | None) -> str:
+        return "—" if value is None else f"{value:.3f}"
+
+    return {
+        "rank": str(chunk.rank),
+        "document": chunk.document_name,
+        "text": chunk.text if len(chunk.text) <= 600 else chunk.text[:600] + "…",
+        "score": shown(chunk.score),
+        "vector": shown(chunk.vector_score),
+        "text_score": shown(chunk.text_score),
+    }
+
+
+def history_figure(runs: list[Any]) -> dict[str, Any]:
+    labels = [f"#{n} {r.settings.get('retrieval_mode', '')}" for n, r in enumerate(runs, start=1)]
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": "hit@k", "x": labels, "y": [r.hit_rate for r in runs]},
+            {"type": "scatter", "mode": "lines+markers", "name": "MRR", "x": labels, "y": [r.mrr for r in runs]},
+        ],
+        "layout": {},
+    }
+
+
+@dataclass
+class Detail:
+    may_edit: bool = False
+    kb: dict[str, str] = field(default_factory=dict)
+    documents: list[dict[str, str]] = field(default_factory=list)
+    queries: list[dict[str, str]] = field(default_factory=list)
+    runs: list[dict[str, str]] = field(default_factory=list)
+    figure: dict[str, Any] = field(default_factory=dict)
+
+
+def detail(kb_id: str) -> Any:
+    def work(_rt: Runtime, session: Session, who: Principal) -> Detail:
+        kb = knowledge.get_knowledge_base(session, who, kb_id)
+        documents = knowledge_documents.list_documents(session, who, kb_id)
+        runs = knowledge_recall.list_recall_runs(session, who, kb_id)
+        return Detail(
+            may_edit=may(session, who, Area.KNOWLEDGE, Action.UPDATE),
+            kb=kb_row(kb, len(documents)),
+            documents=[doc_row(d) for d in documents],
+            queries=[
+                {"id": q.id, "query": q.query, "expected": ", ".join(q.expected_documents)}
+                for q in knowledge_recall.list_recall_queries(session, who, kb_id)
+            ],
+            runs=[
+                {
+                    "k": str(r.k),
+                    "hit_rate": f"{r.hit_rate:.2f}",
+                    "mrr": f"{r.mrr:.3f}",
+                    "mode": str(r.settings.get("retrieval_mode", "")),
+                    "queries": str(r.queries),
+                    "at": r.created_at.strftime("%Y-%m-%d %H:%M"),
+                }
+                for r in reversed(runs)
+            ],
+            figure=history_figure(runs),
+        )
+
+    return work
+
+
+class KnowledgeDetailState(AuthState):
+    kb: dict[str, str] = {}
+    may_edit: bool = False
+    documents: list[dict[str, str]] = []
+    uploading: bool = False
+    preview: list[dict[str, str]] = []
+    chunk_doc: str = ""
+    chunks: list[dict[str, str]] = []
+    settings_form: dict[str, str] = {}
+    query: str = ""
+    mode: str = "hybrid"
+    top_k: str = "5"
+    results: list[dict[str, str]] = []
+    searched: bool = False
+    searching: bool = False
+    expected: str = ""
+    queries: list[dict[str, str]] = []
+    runs: list[dict[str, str]] = []
+    history: dict[str, Any] = {}
+    evaluating: bool = False
+    _follow_round: int = 0
+
+    @rx.var
+    def kb_id(self) -> str:
+        return self.router.page.params.get("kb_id", "")
+
+    @rx.var
+    def live(self) -> bool:
+        return any(d["status"] in MOVING for d in self.documents)
+
+    @rx.var
+    def document_names(self) -> list[str]:
+        return sorted({d["name"] for d in self.documents if d["status"] == "ready"})
+
+    async def _refresh(self) -> None:
+        found = await self._as_user(detail(self.kb_id))
+        self.kb, self.may_edit, self.documents = found.kb, found.may_edit, found.documents
+        self.queries, self.runs, self.history = found.queries, found.runs, found.figure
+
+    @rx.event
+    async def load(self):  # noqa: ANN201 (Reflex event generator)
+        self.preview, self.results, self.searched, self.chunks, self.chunk_doc = [], [], False, [], ""
+        if not self.signed_in or self.must_change_password or not self.tenant_id or not self.kb_id:
+            self.kb = {}
+            return
+        try:
+            await self._refresh()
+        except MedAIError as error:
+            self.kb = {}
+            yield error_toast(error)
+            return
+        self.mode, self.top_k = self.kb["retrieval_mode"], self.kb["top_k"]
+        self.settings_form = {k: self.kb[k] for k in ("retrieval_mode", "top_k", "score_threshold")}
+        yield KnowledgeDetailState.follow
+
+    @rx.event
+    def set_query(self, value: str) -> None:
+        self.query = value
+
+    @rx.event
+    def set_mode(self, value: str) -> None:
+        self.mode = value
+
+    @rx.event
+    def set_top_k(self, value: str) -> None:
+        self.top_k = value
+
+    @rx.event
+    def set_expected(self, value: str) -> None:
+        self.expected = value
+
+    @rx.event
+    def set_setting(self, key: str, value: str) -> None:
+        self.settings_form = {**self.settings_form, key: value}
+
+    @rx.event
+    async def upload(self, files: list[rx.UploadFile]):  # noqa: ANN201 (Reflex event generator)
+        if not files:
+            yield await input_toast(self, "kb.choose_file")
+            return
+        self.uploading = True
+        yield
+        kb_id = self.kb_id
+        try:
+            for upload in files:
+                name, data = upload.filename or "document.txt", await upload.read()
+                await self._as_user(
+                    lambda rt, session, who, name=name, data=data: knowledge_documents.upload_document(
+                        session, rt.knowledge, rt.objects, who, kb_id, name, data
+                    )
+                )
+            await self._refresh()
+        except Exception as error:  # shown here: a raising handler would leave the button spinning
+            self.uploading = False
+            yield rx.clear_selected_files(DOCUMENT_UPLOAD)
+            yield error_toast(error)
+            return
+        self.uploading, self.preview = False, []
+        yield rx.clear_selected_files(DOCUMENT_UPLOAD)
+        yield await success_toast(self, "kb.uploaded")
+        yield KnowledgeDetailState.follow
+
+    @rx.event
+    async def preview_upload(self, files: list[rx.UploadFile]):  # noqa: ANN201 (Reflex event generator)
+        if not files:
+            yield await input_toast(self, "kb.choose_file")
+            return
+        upload, kb_id = files[0], self.kb_id
+        name, data = upload.filename or "document.txt", await upload.read()
+        try:
+            pieces = await self._as_user(
+                lambda _rt, session, who: knowledge_documents.preview_chunks(session, who, kb_id, name, data)
+            )
+        except Exception as error:
+            yield error_toast(error)
+            return
+        self.preview = [{"ordinal": str(p.ordinal + 1), "text": p.text, "chars": str(p.chars)} for p in pieces]
+
+    @rx.event
+    async def show_chunks(self, document_id: str):  # noqa: ANN201 (Reflex event generator)
+        kb_id = self.kb_id
+        try:
+            rows = await self._as_user(
+                lambda _rt, session, who: knowledge_documents.list_chunks(session, who, kb_id, document_id)
+            )
+        except Exception as error:
+            yield error_toast(error)
+            return
+        self.chunk_doc = next((d["name"] for d in self.documents if d["id"] == document_id), "")
+        self.chunks = [{"ordinal": str(c.ordinal + 1), "text": c.text, "chars": str(len(c.text))} for c in rows]
+
+    @rx.event
+    async def delete_document(self, document_id: str):  # noqa: ANN201 (Reflex event generator)
+        kb_id = self.kb_id
+        try:
+            await self._as_user(
+                lambda rt, session, who: knowledge_documents.delete_document(
+                    session, rt.knowledge, rt.objects, who, kb_id, document_id
+                )
+            )
+            await self._refresh()
+        except Exception as error:
+            yield error_toast(error)
+            return
+        self.chunks, self.chunk_doc = [], ""
+        yield await success_toast(self, "kb.document_deleted")
+
+    @rx.event
+    async def save_settings(self):  # noqa: ANN201 (Reflex event generator)
+        kb_id, form = self.kb_id, dict(self.settings_form)
+        try:
+            changes = {
+                "retrieval_mode": form.get("retrieval_mode", "hybrid"),
+                "top_k": _integer(form.get("top_k", "5"), "top_k"),
+                "score_threshold": _number(form.get("score_threshold", "0"), "Score threshold"),
+            }
+
+            def work(rt: Runtime, session: Session, who: Principal) -> None:
+                kb = knowledge.get_knowledge_base(session, who, kb_id)
+                knowledge.update_knowledge_base(session, rt.knowledge, who, kb_id, spec_of(kb, **changes))
+
+            await self._as_user(work)
+            await self._refresh()
+        except Exception as error:
+            yield error_toast(error)
+            return
+        self.mode, self.top_k = self.kb["retrieval_mode"], self.kb["top_k"]
+        yield await success_toast(self, "kb.settings_saved")
+
+    @rx.event
+    async def run_test(self):  # noqa: ANN201 (Reflex event generator)
+        if not self.query.strip():
+            yield await input_toast(self, "kb.query_required")
+            return
+        self.searching = True
+        yield
+        kb_id, query, mode = self.kb_id, self.query, self.mode
+        try:
+            top_k = _integer(self.top_k, "top_k")
+            found = await self._as_user(
+                lambda rt, session, who: knowledge.retrieve(session, rt.knowledge, who, kb_id, query, top_k, mode=mode)
+            )
+        except Exception as error:
+            self.searching = False
+            yield error_toast(error)
+            return
+        self.searching, self.searched, self.results = False, True, [result_row(c) for c in found]
+
+    @rx.event
+    async def save_query(self):  # noqa: ANN201 (Reflex event generator)
+        if not self.query.strip() or not self.expected:
+            yield await input_toast(self, "kb.save_query_incomplete")
+            return
+        kb_id, query, expected = self.kb_id, self.query, [self.expected]
+        try:
+            await self._as_user(
+                lambda _rt, session, who: knowledge_recall.save_recall_query(session, who, kb_id, query, expected)
+            )
+            await self._refresh()
+        except Exception as error:
+            yield error_toast(error)
+            return
+        yield await success_toast(self, "kb.query_saved")
+
+    @rx.event
+    async def delete_query(self, query_id: str):  # noqa: ANN201 (Reflex event generator)
+        kb_id = self.kb_id
+        try:
+            await self._as_user(
+                lambda _rt, session, who: knowledge_recall.delete_recall_query(session, who, kb_id, query_id)
+            )
+            await self._refresh()
+        except Exception as error:
+            yield error_toast(error)
+
+    @rx.event
+    async def evaluate(self):  # noqa: ANN201 (Reflex event generator)
+        self.evaluating = True
+        yield
+        kb_id = self.kb_id
+        try:
+            k = _integer(self.top_k, "k")
+            await self._as_user(
+                lambda rt, session, who: knowledge_recall.evaluate_recall(session, rt.knowledge, who, kb_id, k)
+            )
+            await self._refresh()
+        except Exception as error:
+            self.evaluating = False
+            yield error_toast(error)
+            return
+        self.evaluating = False
+        yield await success_toast(self, "kb.evaluated")
+
+    @rx.event(background=True)
+    async def follow(self) -> None:
+        """Refresh the documents while one is being ingested and this page is open."""
+        async with self:
+            self._follow_round += 1
+            round_ = self._follow_round
+        while True:
+            await asyncio.sleep(POLL_S)
+            async with self:
+                if (
+                    round_ != self._follow_round
+                    or not self.live
+                    or not self.router.url.path.startswith(ROUTE)
+                    or not connected(self)
+                ):
+                    return
+                kb_id = self.kb_id
+            try:
+                found = await self._as_user(detail(kb_id))
+            except MedAIError:
+                return
+            async with self:
+                if round_ != self._follow_round:
+                    return
+                self.documents, self.kb = found.documents, found.kb
