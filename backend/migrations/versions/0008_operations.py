@@ -144,17 +144,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_work_order_comment_work_order_id"), table_name="work_order_comment")
-    op.drop_index(op.f("ix_work_order_comment_tenant_id"), table_name="work_order_comment")
+    # dropping a table drops its indexes; MySQL refuses to drop an index a foreign key needs first
     op.drop_table("work_order_comment")
-    op.drop_index(op.f("ix_work_order_tenant_id"), table_name="work_order")
-    op.drop_index(op.f("ix_work_order_status"), table_name="work_order")
     op.drop_table("work_order")
-    op.drop_index(op.f("ix_alert_silence_tenant_id"), table_name="alert_silence")
     op.drop_table("alert_silence")
-    op.drop_index(op.f("ix_alert_rule_tenant_id"), table_name="alert_rule")
     op.drop_table("alert_rule")
-    op.drop_index(op.f("ix_alert_event_tenant_id"), table_name="alert_event")
-    op.drop_index(op.f("ix_alert_event_rule_id"), table_name="alert_event")
-    op.drop_index(op.f("ix_alert_event_at"), table_name="alert_event")
     op.drop_table("alert_event")
