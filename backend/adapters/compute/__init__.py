@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from backend.settings import Settings
+
+if TYPE_CHECKING:
+    from backend.adapters.compute.ide import IdeLaunch
 
 Phase = Literal["running", "exited", "missing"]
 
@@ -69,8 +72,16 @@ class Compute(Protocol):
 
     def log_tail(self, ref: str, lines: int = 200) -> str: ...
 
+    def read_log(self, ref: str, offset: int) -> tuple[str, int]:
+        """The log written since ``offset`` (whole lines only) and the offset to read from next."""
+        ...
+
     def start_server(self, launch: ServerLaunch) -> tuple[str, str]:
         """Start a model-service replica; returns (reference, base URL of its OpenAI API)."""
+        ...
+
+    def start_ide(self, launch: IdeLaunch) -> tuple[str, str]:
+        """Start a workbench's JupyterLab; returns (reference, base URL). Stopped with ``cancel``."""
         ...
 
 

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from backend.adapters.compute import Launch, RunState, ServerLaunch
+from backend.adapters.compute.ide import IDE_PORT, IdeLaunch, workbench_manifests
 from backend.settings import Settings
 
 WORKER_SECRET = "medai-worker-env"  # noqa: S105 (the name of a Kubernetes Secret, not a secret)
@@ -129,6 +130,8 @@ class KubernetesCompute:
 
         if ref.startswith("deployment/"):
             return self._server_state(ref.removeprefix("deployment/"))
+        if ref.startswith("workbench/"):
+            return self._ide_state(ref.removeprefix("workbench/"))
         try:
             job = self._batch.read_namespaced_job_status(ref, self._namespace)
         except ApiException as error:
@@ -162,6 +165,16 @@ class KubernetesCompute:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
 
+        if ref.startswith("workbench/"):  # the claim stays: the workbench's files outlive its Pod
+            name = ref.removeprefix("workbench/")
+            core = self._core
+            for delete in (core.delete_namespaced_pod, core.delete_namespaced_service, core.delete_namespaced_secret):
+                try:
+                    delete(name, self._namespace)
+                except ApiException as error:
+                    if error.status != 404:
+                        raise
+            return
         if ref.startswith("deployment/"):
             name = ref.removeprefix("deployment/")
             for delete in (client.AppsV1Api().delete_namespaced_deployment, self._core.delete_namespaced_service):
@@ -186,11 +199,55 @@ class KubernetesCompute:
         name = deployment["metadata"]["name"]
         return f"deployment/{name}", f"http://{name}.{self._namespace}.svc:8000"
 
+    def start_ide(self, launch: IdeLaunch) -> tuple[str, str]:
+        """The workbench's claim (made once), its token Secret, Pod and Service."""
+        from kubernetes.client.exceptions import ApiException
+
+        manifests = workbench_manifests(launch, self._namespace)
+        try:
+            self._core.create_namespaced_persistent_volume_claim(self._namespace, manifests["claim"])
+        except ApiException as error:
+            if error.status != 409:  # it exists from an earlier start: keep its files
+                raise
+        self._core.create_namespaced_secret(self._namespace, manifests["secret"])
+        self._core.create_namespaced_pod(self._namespace, manifests["pod"])
+        self._core.create_namespaced_service(self._namespace, manifests["service"])
+        name = manifests["pod"]["metadata"]["name"]
+        return f"workbench/{name}", f"http://{name}.{self._namespace}.svc:{IDE_PORT}"
+
+    def _ide_state(self, name: str) -> RunState:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            pod = self._core.read_namespaced_pod_status(name, self._namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return RunState("missing")
+            raise
+        phase = pod.status.phase or "Pending"
+        if phase in ("Succeeded", "Failed"):
+            return RunState("exited", 0 if phase == "Succeeded" else 1, pod.status.message or phase.lower())
+        return RunState("running", detail="" if phase == "Running" else "waiting for the pod to be scheduled")
+
     def log_tail(self, ref: str, lines: int = 200) -> str:
+        if ref.startswith("workbench/"):
+            return self._core.read_namespaced_pod_log(ref.removeprefix("workbench/"), self._namespace, tail_lines=lines)
         pods = self._core.list_namespaced_pod(self._namespace, label_selector=f"job-name={ref}").items
         if not pods:
             return ""
         return self._core.read_namespaced_pod_log(pods[0].metadata.name, self._namespace, tail_lines=lines)
+
+    def read_log(self, ref: str, offset: int) -> tuple[str, int]:
+        """The pod's log after character ``offset`` (the API has no byte offsets: it reads the whole log)."""
+        whole = self._whole_log(ref)
+        end = whole.rfind("\n", offset) + 1
+        return (whole[offset:end], end) if end > offset else ("", offset)
+
+    def _whole_log(self, ref: str) -> str:
+        pods = self._core.list_namespaced_pod(self._namespace, label_selector=f"job-name={ref}").items
+        if not pods:
+            return ""
+        return self._core.read_namespaced_pod_log(pods[0].metadata.name, self._namespace)
 
 
 def service_name(launch: ServerLaunch) -> str:

@@ -15,7 +15,8 @@ import time
 from collections import deque
 from pathlib import Path
 
-from backend.adapters.compute import Launch, RunState, ServerLaunch
+from backend.adapters.compute import Launch, RunState, ServerLaunch, ide
+from backend.adapters.compute.ide import IdeLaunch
 
 
 def _free_port() -> int:
@@ -90,10 +91,25 @@ class LocalCompute:
             "OMP_NUM_THREADS": str(max(1, int(cpu))),
             "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "") if gpus else "",
         }
+        return self._popen([sys.executable, "-m", module, str(spec)], folder, env, self._root)
+
+    def start_ide(self, launch: IdeLaunch) -> tuple[str, str]:
+        """JupyterLab for a workbench on a free loopback port, serving its persistent folder."""
+        folder = Path(launch.home).parent
+        ide.ensure_environment(folder)
+        port = _free_port()
+        run = self.runs_dir / "workbenches" / launch.workbench_id / f"run-{time.time_ns()}"
+        run.mkdir(parents=True, exist_ok=True)
+        env = ide.local_environment(launch, folder)
+        ref = self._popen(ide.local_command(port, launch.home), run, env, Path(launch.home))
+        return ref, f"http://127.0.0.1:{port}"
+
+    def _popen(self, command: list[str], folder: Path, env: dict[str, str], cwd: Path) -> str:
+        """Start ``command`` in its own session, its output in ``folder``/worker.log; returns its reference."""
         with (folder / "worker.log").open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", module, str(spec)],
-                cwd=self._root,
+                command,
+                cwd=cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -148,6 +164,20 @@ class LocalCompute:
         if (child := self._children.pop(pid, None)) is not None:
             child.wait(timeout=10)
             self._exit_codes[pid] = child.returncode
+
+    def read_log(self, ref: str, offset: int, limit: int = 1 << 20) -> tuple[str, int]:
+        """Whole lines of the attempt's log from byte ``offset`` (at most ``limit`` bytes at a time)."""
+        _, _, folder = self._parse(ref)
+        log = folder / "worker.log"
+        if not log.is_file():
+            return "", offset
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read(limit)
+        end = data.rfind(b"\n") + 1
+        if end == 0 and len(data) >= limit:  # one enormous line: take it as it is
+            end = len(data)
+        return data[:end].decode("utf-8", errors="replace"), offset + end
 
     def log_tail(self, ref: str, lines: int = 200) -> str:
         _, _, folder = self._parse(ref)
