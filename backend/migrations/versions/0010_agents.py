@@ -209,28 +209,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_agent_feedback_tenant_id"), table_name="agent_feedback")
-    op.drop_index(op.f("ix_agent_feedback_run_id"), table_name="agent_feedback")
-    op.drop_index(op.f("ix_agent_feedback_agent_id"), table_name="agent_feedback")
-    op.drop_table("agent_feedback")
-    op.drop_index(op.f("ix_agent_version_tenant_id"), table_name="agent_version")
-    op.drop_index(op.f("ix_agent_version_agent_id"), table_name="agent_version")
-    op.drop_table("agent_version")
-    op.drop_index(op.f("ix_agent_run_tenant_id"), table_name="agent_run")
-    op.drop_index(op.f("ix_agent_run_created_at"), table_name="agent_run")
-    op.drop_index(op.f("ix_agent_run_conversation_id"), table_name="agent_run")
-    op.drop_index(op.f("ix_agent_run_agent_id"), table_name="agent_run")
-    op.drop_table("agent_run")
-    op.drop_index(op.f("ix_agent_conversation_tenant_id"), table_name="agent_conversation")
-    op.drop_index(op.f("ix_agent_conversation_agent_id"), table_name="agent_conversation")
-    op.drop_table("agent_conversation")
-    op.drop_index(op.f("ix_agent_tool_tenant_id"), table_name="agent_tool")
-    op.drop_table("agent_tool")
-    op.drop_index(op.f("ix_agent_listing_tenant_id"), table_name="agent_listing")
-    op.drop_index(op.f("ix_agent_listing_scope"), table_name="agent_listing")
-    op.drop_index(op.f("ix_agent_listing_agent_id"), table_name="agent_listing")
-    op.drop_table("agent_listing")
-    op.drop_index(op.f("ix_agent_allowed_host_tenant_id"), table_name="agent_allowed_host")
-    op.drop_table("agent_allowed_host")
-    op.drop_index(op.f("ix_agent_tenant_id"), table_name="agent")
-    op.drop_table("agent")
+    # dropping a table drops its indexes; MySQL refuses to drop an index a foreign key needs first
+    for table in (
+        "agent_feedback",
+        "agent_run",
+        "agent_conversation",
+        "agent_version",
+        "agent_listing",
+        "agent_tool",
+        "agent_allowed_host",
+        "agent",
+    ):
+        op.drop_table(table)

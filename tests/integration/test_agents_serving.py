@@ -1,0 +1,122 @@
+"""Agents on a real model service: a tiny model deployed on the local engine by the controller's
+pass, a published agent (Start -> Knowledge -> LLM -> Answer) called over HTTP on the platform's
+/v1 with the official openai client (streaming and not), answering with citations; the run's
+trace holds the real engine's token counts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import openai
+import pytest
+import uvicorn
+from sqlmodel import select
+
+from backend.api import create_api
+from backend.api.dependencies import runtime as runtime_dependency
+from backend.models import AgentRun, Deployment, Replica
+from backend.services import (
+    agents,
+    api_keys,
+    knowledge,
+    knowledge_documents,
+    model_registry,
+    serving,
+)
+from tests.tiny_model import build_model
+from tests.unit.agent_world import free_port
+from tests.unit.identity_world import add_tenant, add_user, sign
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def served(runtime):
+    """The platform on a real port; a tenant with a developer, a clinician's agents:invoke key and a
+    tiny model deployed on the local engine (ready)."""
+    api = create_api()
+    api.dependency_overrides[runtime_dependency] = lambda: runtime
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    tenant = add_tenant(runtime, "zhongshan")
+    _, dev = sign(runtime, add_user(runtime, "dev@zhongshan.cn", [(tenant, "developer")]))
+    _, doctor = sign(runtime, add_user(runtime, "doctor@zhongshan.cn", [(tenant, "clinician")]))
+    folder = build_model(runtime.settings.model_import_roots[0] / "tiny")
+    with runtime.session() as session:
+        version = model_registry.register_version(
+            session,
+            runtime.objects,
+            dev,
+            model_registry.VersionSpec(model_name="tiny"),
+            model_registry.folder_files(folder, runtime.settings.model_import_roots),
+            "path",
+        )
+        deployment_id = serving.deploy(
+            session, dev, serving.DeploySpec("tiny-chat", version.id, cpu=1, memory_gb=1, max_model_len=256)
+        ).id
+        _, token = api_keys.create_api_key(session, doctor, kind="personal", name="ward", scopes=["agents:invoke"])
+    _until_ready(runtime, deployment_id)
+    yield runtime, dev, token, f"http://127.0.0.1:{port}/v1"
+    with runtime.session() as session:
+        for replica in session.exec(select(Replica)).all():
+            runtime.compute.cancel(replica.compute_ref)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _until_ready(runtime, deployment_id, timeout=240):
+    deadline = time.monotonic() + timeout
+    while True:
+        with runtime.session() as session:
+            serving.reconcile(session, runtime.compute)
+        with runtime.session() as session:
+            deployment = session.get(Deployment, deployment_id)
+        if deployment.status == "ready":
+            return
+        assert deployment.status != "failed", deployment.reason
+        assert time.monotonic() < deadline, f"{deployment.status}: {deployment.reason}"
+        time.sleep(0.3)
+
+
+def test_a_published_grounded_agent_answers_through_v1_on_a_real_engine(served):
+    runtime, dev, token, base_url = served
+    with runtime.session() as session:
+        kb = knowledge.create_knowledge_base(session, runtime.knowledge, dev, knowledge.KnowledgeBaseSpec("Guide"))
+        session.flush()
+        knowledge_documents.upload_document(
+            session, runtime.knowledge, runtime.objects, dev, kb.id, "bp.md", b"Target blood pressure: below 130/80."
+        )
+        agent = agents.create_from_template(
+            session, dev, "guideline_qa", "Guide", "guide", model="tiny-chat", knowledge_base_ids=(kb.id,)
+        )
+        for item in agent.graph["nodes"]:  # the tiny model's context is 256 tokens
+            if item["type"] == "llm":
+                item["data"] |= {"system_prompt": "Cite [1].\n{{knowledge_1.output}}", "max_tokens": 8}
+            if item["type"] == "knowledge":
+                item["data"]["top_k"] = 1
+        agents.save_draft(session, dev, agent.id, graph=agent.graph)
+        agents.publish(session, dev, agent.id)
+    client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=120)
+    reply = client.chat.completions.create(
+        model="agent:guide", messages=[{"role": "user", "content": "target blood pressure?"}]
+    )
+    message = reply.choices[0].message
+    assert message.model_extra["citations"][0]["document_name"] == "bp.md"
+    assert message.content.endswith(f"[1] bp.md (chunk {message.model_extra['citations'][0]['chunk_id'][:12]})")
+    assert reply.usage.completion_tokens > 0  # counted by the real engine
+    chunks = list(
+        client.chat.completions.create(
+            model="agent:guide", messages=[{"role": "user", "content": "blood pressure"}], stream=True
+        )
+    )
+    assert chunks[-1].choices[0].delta.model_extra["citations"][0]["document_name"] == "bp.md"
+    with runtime.session() as session:
+        runs = session.exec(select(AgentRun).order_by(AgentRun.created_at)).all()
+    assert [r.status for r in runs] == ["succeeded", "succeeded"]
+    llm = next(t for t in runs[0].trace if t["node_id"] == "llm_1")
+    assert 0 < llm["completion_tokens"] <= 8 and llm["latency_ms"] > 0
