@@ -68,6 +68,39 @@ def figure(traces: list[dict[str, Any]]) -> dict[str, Any]:
     return {"data": traces, "layout": {}}
 
 
+def traffic_figure(services: list[tuple[str, list[str], list[int], list[float]]]) -> dict[str, Any]:
+    """Gateway traffic of several services over the same minutes: requests per minute as stacked bars,
+    median latency as a dotted line per service on its own axis (no point for a minute without requests)."""
+    data: list[dict[str, Any]] = []
+    for index, (name, minutes, requests, latency_ms) in enumerate(s for s in services if any(s[2])):
+        color = PALETTE[index % len(PALETTE)]
+        data.append({"type": "bar", "x": minutes, "y": requests, "name": f"{name} req/min", "marker": {"color": color}})
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "x": minutes,
+                "y": [v if n else None for v, n in zip(latency_ms, requests, strict=True)],
+                "yaxis": "y2",
+                "name": f"{name} p50 ms",
+                "line": {"color": color, "dash": "dot", "width": 1.5},
+                "marker": {"size": 4},
+            }
+        )
+    if not data:
+        return {}
+    layout = {
+        "barmode": "stack",
+        "height": 220,
+        "margin": {"l": 48, "r": 48, "t": 8, "b": 36},
+        "yaxis": {"title": {"text": "req/min"}, "rangemode": "tozero"},
+        "yaxis2": {"title": {"text": "p50 ms"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        "legend": {"orientation": "h", "y": -0.3},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+    }
+    return {"data": data, "layout": layout}
+
+
 def chart(data: rx.Var, chart_id: str, y_key: str, height: int = 320) -> rx.Component:
     """A line chart of ``data`` (a figure dict state var) against the training step."""
     return rx.plotly.basic(

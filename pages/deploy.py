@@ -1,6 +1,7 @@
 """Deploy: the tenant's model services with status, replicas, version and gateway figures;
 a form to deploy a model version on the local engine or vLLM; the clusters work runs on."""
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from components.forms import field, section
@@ -148,6 +149,7 @@ def _service_row(service: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(service.tokens)),
         rx.table.cell(rx.text(rx.cond(service.latency != "", service.latency, "—"), white_space="nowrap")),
         rx.table.cell(rx.text(service.errors)),
+        rx.table.cell(rx.text(rx.cond(service.recent != "", service.recent, "—"), white_space="nowrap")),
         rx.table.cell(rx.text(service.reason, size="1", color=rx.color("gray", 11)), max_width="320px"),
         data_name=service.name,
         data_status=service.status,
@@ -177,6 +179,7 @@ def service_list() -> rx.Component:
                     "deploy.tokens",
                     "deploy.latency",
                     "deploy.errors",
+                    "deploy.traffic",
                     "deploy.reason",
                 ),
                 rx.table.body(rx.foreach(DeployState.services, _service_row)),
@@ -185,6 +188,20 @@ def service_list() -> rx.Component:
                 id="service-list",
             ),
             rx.text(t("deploy.no_services"), size="2", color=rx.color("gray", 10), id="no-services"),
+        ),
+        rx.cond(
+            DeployState.has_traffic,
+            rx.vstack(
+                rx.text(t("deploy.traffic_chart"), size="2", weight="medium"),
+                rx.plotly(
+                    data=DeployState.traffic_chart.to(go.Figure),
+                    config={"displaylogo": False, "responsive": True},
+                    width="100%",
+                    id="traffic-chart",
+                ),
+                width="100%",
+                spacing="1",
+            ),
         ),
     )
 

@@ -38,13 +38,30 @@ def _node_row(node: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.hstack(rx.text(node.pool, weight="medium"), rx.badge(node.compute, variant="soft"), spacing="2")
         ),
-        rx.table.cell(rx.code(node.name, size="1")),
+        rx.table.cell(
+            rx.hstack(
+                rx.code(node.name, size="1"),
+                rx.cond(node.draining, rx.badge(t("orch.draining"), color_scheme="orange")),
+                rx.cond(
+                    AuthState.is_platform_admin,
+                    rx.button(
+                        rx.cond(node.draining, t("orch.undrain"), t("orch.drain")),
+                        size="1",
+                        variant="ghost",
+                        on_click=OrchestrationState.set_draining(node.pool, node.name, ~node.draining),
+                    ),
+                ),
+                spacing="2",
+                align="center",
+            )
+        ),
         rx.table.cell(rx.cond(node.gpu_type != "", node.gpu_type, "—")),
         rx.table.cell(_usage(node.gpus, node.gpu_pct)),
         rx.table.cell(_usage(node.cpu, node.cpu_pct)),
         rx.table.cell(_usage(node.memory, node.memory_pct)),
         data_pool=node.pool,
         data_node=node.name,
+        data_draining=node.draining,
     )
 
 

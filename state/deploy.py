@@ -3,8 +3,9 @@ the deploy form and the clusters panel; the list refreshes live while services s
 
 from __future__ import annotations
 
-import asyncio
+import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
@@ -14,9 +15,10 @@ from backend.runtime import Runtime
 from backend.services import clusters, gateway, model_registry, serving
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
+from components import charts
+from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
-from state.live import POLL_S, connected
 
 ROUTE = "/deploy"
 MOVING = ("pending", "starting")  # a service in these states is followed live
@@ -115,6 +117,10 @@ class ServiceRow:
     tokens: int = 0
     errors: int = 0
     latency: str = ""
+    recent: str = ""  # the last 30 minutes: requests and median latency
+    minutes: list[str] = field(default_factory=list)  # … per minute, for the traffic chart
+    minute_requests: list[int] = field(default_factory=list)
+    minute_p50_ms: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -129,6 +135,7 @@ class Overview:
 
 def service_rows(session: Session, who: Principal, labels: dict[str, dict[str, str]]) -> list[ServiceRow]:
     figures = usage_by_model(gateway.usage(session, who))
+    recent = {t.model: t for t in gateway.traffic(session, who)}
     rows = []
     for deployment in serving.list_deployments(session, who):
         _, replicas = serving.get_deployment(session, who, deployment.id)
@@ -147,9 +154,22 @@ def service_rows(session: Session, who: Principal, labels: dict[str, dict[str, s
                 tokens=use.tokens,
                 errors=use.errors,
                 latency=f"{use.latency_ms:.0f} ms" if use.requests else "",
+                **_traffic(recent.get(deployment.name)),
             )
         )
     return rows
+
+
+def _traffic(found: gateway.Traffic | None) -> dict[str, Any]:
+    if found is None or not any(found.requests):
+        return {}
+    busy = [v for v, n in zip(found.latency_p50_ms, found.requests, strict=True) for _ in range(n)]
+    return {
+        "recent": f"{sum(found.requests)} · p50 {statistics.median(busy):.0f} ms",
+        "minutes": [m.strftime("%H:%M") for m in found.minutes],
+        "minute_requests": found.requests,
+        "minute_p50_ms": found.latency_p50_ms,
+    }
 
 
 def overview(_rt: Runtime, session: Session, who: Principal) -> Overview:
@@ -217,6 +237,14 @@ class DeployState(AuthState):
     steps: list[dict[str, str]] = []
     testing: bool = False
     _follow_round: int = 0
+
+    @rx.var
+    def traffic_chart(self) -> dict[str, Any]:
+        return charts.traffic_figure([(s.name, s.minutes, s.minute_requests, s.minute_p50_ms) for s in self.services])
+
+    @rx.var
+    def has_traffic(self) -> bool:
+        return any(s.recent for s in self.services)
 
     @rx.var
     def model_versions(self) -> list[dict[str, str]]:
@@ -297,21 +325,9 @@ class DeployState(AuthState):
     @rx.event(background=True)
     async def follow(self) -> None:
         """Refresh the service list while a service is pending or starting and this page is open."""
-        async with self:
-            self._follow_round += 1
-            round_ = self._follow_round
-        while True:
-            await asyncio.sleep(POLL_S)
-            async with self:
-                if (
-                    round_ != self._follow_round
-                    or not self.live
-                    or self.router.url.path.rstrip("/") != ROUTE
-                    or not connected(self)
-                ):
-                    return
-            rows = await self._as_user(_rows)
-            async with self:
-                if round_ != self._follow_round:
-                    return
-                self.services = rows
+        await live.follow(
+            self, lambda: self._as_user(_rows), self._set_services, lambda: self.live and live.on_page(self, ROUTE)
+        )
+
+    def _set_services(self, rows: list[ServiceRow]) -> None:
+        self.services = rows

@@ -4,7 +4,6 @@ platform admins, forms that create or change a pool and a tenant's queue quota."
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +16,10 @@ from backend.runtime import Runtime
 from backend.services import orchestration, training
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
+from state import live
 from state.auth import AuthState
 from state.feedback import success_toast
-from state.live import POLL_S, connected
+from state.live import POLL_S
 from state.research import when
 
 NODE_FIELDS = ("name", "gpus", "gpu_type", "cpu", "memory_gb")
@@ -53,6 +53,7 @@ class NodeRow:
     cpu_pct: int = 0
     memory: str = ""
     memory_pct: int = 0
+    draining: bool = False
 
 
 @dataclass
@@ -83,6 +84,7 @@ def _pools(view: OrchestrationView, pools: list[orchestration.PoolView]) -> None
                     cpu_pct=_percent(node.cpu_used, node.cpu),
                     memory=f"{node.memory_used_gb:g}/{node.memory_gb:g} GB",
                     memory_pct=_percent(node.memory_used_gb, node.memory_gb),
+                    draining=node.draining,
                 )
             )
         view.pool_forms[pool.name] = {
@@ -217,24 +219,8 @@ class OrchestrationState(AuthState):
     @rx.event(background=True)
     async def follow(self) -> None:
         """Usage, queues and waiting jobs change with every controller pass: refresh them while the page is open."""
-        async with self:
-            self._follow_round += 1
-            round_, self.live = self._follow_round, True
-        try:
-            while True:
-                await asyncio.sleep(2 * POLL_S)
-                async with self:
-                    if round_ != self._follow_round or self.router.url.path.rstrip("/") != ROUTE or not connected(self):
-                        return
-                view = await self._as_user(orchestration_view)
-                async with self:
-                    if round_ != self._follow_round:
-                        return
-                    self._show(view)
-        finally:
-            async with self:
-                if round_ == self._follow_round:
-                    self.live = False
+        wanted = lambda: live.on_page(self, ROUTE)  # noqa: E731
+        await live.follow(self, lambda: self._as_user(orchestration_view), self._show, wanted, 2 * POLL_S, "live")
 
     async def _reload(self) -> None:
         self._show(await self._as_user(orchestration_view))
@@ -271,6 +257,14 @@ class OrchestrationState(AuthState):
         saved = self._pool_forms.get(name)
         if saved is not None:
             self.pool_form, self.node_rows = dict(saved["pool"]), [dict(n) for n in saved["nodes"]]
+
+    @rx.event
+    async def set_draining(self, pool: str, node: str, draining: bool):  # noqa: ANN201 (Reflex event generator)
+        await self._as_user(
+            lambda _rt, session, who: orchestration.set_node_draining(session, who, pool, node, draining)
+        )
+        await self._reload()
+        yield await success_toast(self, "orch.drained" if draining else "orch.undrained")
 
     @rx.event
     def new_pool(self) -> None:

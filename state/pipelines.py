@@ -4,7 +4,6 @@ and a rerun from the failed step."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +16,9 @@ from backend.runtime import Runtime
 from backend.services import pipelines, training
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
+from state import live
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
-from state.live import POLL_S, connected
 from state.research import Choices, job_choices, when
 
 ROUTE = "/orchestration/pipelines"
@@ -457,25 +456,13 @@ class PipelinesState(AuthState):
         self.run_steps = self._all_run_steps.get(run_id, [])
 
     @rx.event(background=True)
-    async def follow(self) -> None:
+    async def follow(self):  # noqa: ANN201 (Reflex background event)
         """Refresh every POLL_S seconds while a run of this pipeline is running and the page is open."""
         async with self:
-            self._follow_round += 1
-            round_, pipeline_id, self.following = self._follow_round, self.pipeline_id, True
-        try:
-            while True:
-                await asyncio.sleep(POLL_S)
-                async with self:
-                    if round_ != self._follow_round or self.pipeline_id != pipeline_id or not connected(self):
-                        return
-                page = await self._as_user(lambda rt, session, who: pipeline_page(rt, session, who, pipeline_id))
-                async with self:
-                    if round_ != self._follow_round or self.pipeline_id != pipeline_id:
-                        return
-                    self._show(page)
-                    if not any(r["status"] == "running" for r in self.runs):
-                        return
-        finally:
-            async with self:
-                if round_ == self._follow_round:
-                    self.following = False
+            pipeline_id = self.pipeline_id
+
+        def wanted() -> bool:
+            return self.pipeline_id == pipeline_id and any(r["status"] == "running" for r in self.runs)
+
+        page = lambda: self._as_user(lambda rt, session, who: pipeline_page(rt, session, who, pipeline_id))  # noqa: E731
+        await live.follow(self, page, self._show, wanted, flag="following")

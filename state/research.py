@@ -4,7 +4,6 @@ curves of several runs overlaid for comparison."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,9 +17,9 @@ from backend.services import datasets, model_registry, orchestration, training, 
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
 from components import charts
+from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
-from state.live import POLL_S, connected
 
 ROUTE = "/research"
 DEFAULT_PRESET = "lora-default"
@@ -392,24 +391,11 @@ class ResearchState(AuthState):
     @rx.event(background=True)
     async def follow_jobs(self) -> None:
         """Refresh the job list while jobs are queued or running and this page is open."""
-        async with self:
-            self._follow_round += 1
-            round_ = self._follow_round
-        while True:
-            await asyncio.sleep(POLL_S)
-            async with self:
-                if (
-                    round_ != self._follow_round
-                    or not self.has_active_jobs
-                    or self.router.url.path.rstrip("/") != ROUTE
-                    or not connected(self)
-                ):
-                    return
-            rows = await self._as_user(job_rows)
-            async with self:
-                if round_ != self._follow_round:
-                    return
-                self.jobs = rows
+        wanted = lambda: self.has_active_jobs and live.on_page(self, ROUTE)  # noqa: E731
+        await live.follow(self, lambda: self._as_user(job_rows), self._set_jobs, wanted)
+
+    def _set_jobs(self, rows: list[JobRow]) -> None:
+        self.jobs = rows
 
 
 def toggled(ids: list[str], item: str, checked: bool) -> list[str]:

@@ -122,6 +122,13 @@ def post_scale(deployment_id: str, body: ReplicaCount, principal: CurrentPrincip
         return DeploymentOut.model_validate(serving.scale(session, principal, deployment_id, body.replicas))
 
 
+@router.delete("/deployments/{deployment_id}", response_model=DeploymentOut)
+def delete_deployment(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Stop the service; the controller removes it once its replicas are gone."""
+    with rt.session() as session:
+        return DeploymentOut.model_validate(serving.delete_deployment(session, principal, deployment_id))
+
+
 @router.get("/deployments/{deployment_id}/log", response_class=PlainTextResponse)
 def get_deployment_log(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep, ordinal: int = 0) -> str:
     """The last lines a replica wrote."""

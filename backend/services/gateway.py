@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import statistics
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,7 +71,7 @@ def routes(session: Session, principal: Principal, model: str) -> list[Route]:
     deployment = session.exec(
         select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == model)
     ).first()
-    if deployment is None or deployment.status == "stopped":
+    if deployment is None or deployment.status in ("stopped", "deleting"):
         raise MedAIError(
             ErrorCode.NOT_FOUND,
             "The model does not exist in this tenant or is not running.",
@@ -155,6 +156,39 @@ def usage(session: Session, principal: Principal, since: datetime | None = None,
     return [
         UsageRow(m, k or "", int(n), int(p or 0), int(c or 0), int(e or 0), round(float(lat or 0), 1))
         for m, k, n, p, c, e, lat in session.exec(query).all()
+    ]
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """One service's gateway traffic per minute (oldest first): requests and median latency."""
+
+    model: str
+    minutes: list[datetime]
+    requests: list[int]
+    latency_p50_ms: list[float]  # 0 for a minute without requests
+
+
+def traffic(session: Session, principal: Principal, minutes: int = 30) -> list[Traffic]:
+    """Per-minute requests and median latency of each of the caller's tenant's services."""
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    if not 1 <= minutes <= 24 * 60:
+        raise MedAIError(ErrorCode.DATA_INVALID, "The window is 1 minute to 1 day.", "Pick a shorter window.")
+    start = utcnow().replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+    rows = session.exec(
+        select(UsageRecord.model, UsageRecord.at, UsageRecord.latency_ms)
+        .where(UsageRecord.tenant_id == tenant_id, UsageRecord.at >= start)
+        .limit(200_000)
+    ).all()
+    buckets: dict[str, list[list[float]]] = {}
+    for model, at, latency_ms in rows:
+        minute = int((at - start).total_seconds() // 60)
+        if 0 <= minute < minutes:
+            buckets.setdefault(model, [[] for _ in range(minutes)])[minute].append(latency_ms)
+    axis = [start + timedelta(minutes=i) for i in range(minutes)]
+    return [
+        Traffic(model, axis, [len(b) for b in found], [round(statistics.median(b), 1) if b else 0.0 for b in found])
+        for model, found in sorted(buckets.items())
     ]
 
 

@@ -30,6 +30,7 @@ class NodeUsage:
     cpu_used: float
     memory_gb: float
     memory_used_gb: float
+    draining: bool = False  # takes no new jobs; the ones it ran were moved off
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def list_pools(session: Session, principal: Principal) -> list[PoolView]:
                     sum(j.cpu for j in on_node),
                     float(node["memory_gb"]),
                     sum(j.memory_gb for j in on_node),
+                    bool(node.get("draining", False)),
                 )
             )
         views.append(
@@ -136,11 +138,27 @@ def save_pool(
     pool = session.exec(select(ResourcePool).where(ResourcePool.name == name)).first() or ResourcePool(
         name=name, compute=compute
     )
-    pool.compute, pool.nodes = compute, _check_nodes(nodes)
+    draining = {n["name"] for n in pool.nodes if n.get("draining")}  # a drained node stays drained
+    pool.compute, pool.nodes = compute, [{**n, "draining": n["name"] in draining} for n in _check_nodes(nodes)]
     pool.node_selector, pool.tolerations, pool.kueue_queue = node_selector or {}, tolerations or [], kueue_queue
     session.add(pool)
     session.flush()
     _audit(session, principal, "pool.save", pool.id, None, name=name, nodes=len(pool.nodes))
+    return pool
+
+
+def set_node_draining(
+    session: Session, principal: Principal, pool_name: str, node: str, draining: bool
+) -> ResourcePool:
+    """Drain a node (platform admins): it takes no new jobs, and the controller moves the jobs running
+    on it back to their queues, to resume from their checkpoints elsewhere; or put it back in service."""
+    authorize(session, principal, Area.PLATFORM, Action.UPDATE)
+    pool = session.exec(select(ResourcePool).where(ResourcePool.name == pool_name)).first()
+    if pool is None or node not in {n["name"] for n in pool.nodes}:
+        raise MedAIError(ErrorCode.NOT_FOUND, f"No node '{node}' in pool '{pool_name}'.", "Pick it from the pool list.")
+    pool.nodes = [{**n, "draining": draining} if n["name"] == node else n for n in pool.nodes]
+    session.add(pool)
+    _audit(session, principal, "pool.drain" if draining else "pool.undrain", pool.id, None, node=node)
     return pool
 
 

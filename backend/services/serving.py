@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlmodel import Session, select
+from sqlmodel import Session, or_, select
 
 from backend.adapters.compute import Compute, ServerLaunch
 from backend.errors import ErrorCode, MedAIError
-from backend.models import Deployment, ModelVersion, Replica, ResourcePool
+from backend.models import Deployment, LineageEdge, ModelVersion, Replica, ResourcePool
 from backend.models.base import utcnow
 from backend.services import audit, lineage
 from backend.services.access import Principal, authorize, in_tenant
@@ -213,6 +213,44 @@ def stop(session: Session, principal: Principal, deployment_id: str) -> Deployme
     return scale(session, principal, deployment_id, 0)
 
 
+def delete_deployment(session: Session, principal: Principal, deployment_id: str) -> Deployment:
+    """Stop the service and remove it once its replicas are gone (the controller's next pass); its
+    usage rows and audit trail stay. A service another one falls back to cannot go."""
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.DELETE)
+    deployment = _deployment(session, tenant_id, deployment_id)
+    relying = session.exec(select(Deployment.name).where(Deployment.standby_deployment_id == deployment.id)).all()
+    if relying:
+        raise MedAIError(
+            ErrorCode.CONFLICT,
+            f"{', '.join(relying)} fall(s) back to {deployment.name}.",
+            "Give those services another standby first.",
+        )
+    deployment.replicas, deployment.status = 0, "deleting"
+    deployment.reason, deployment.updated_at = "deleting: its replicas stop, then the service is removed", utcnow()
+    session.add(deployment)
+    _audit(session, principal, deployment, "deployment.delete")
+    return deployment
+
+
+def _remove(session: Session, deployment: Deployment) -> None:
+    for edge in session.exec(
+        select(LineageEdge).where(
+            or_(
+                (LineageEdge.source_type == "deployment") & (LineageEdge.source_id == deployment.id),
+                (LineageEdge.target_type == "deployment") & (LineageEdge.target_id == deployment.id),
+            )
+        )
+    ).all():
+        session.delete(edge)
+    others = select(Deployment).where(
+        Deployment.model_version_id == deployment.model_version_id, Deployment.id != deployment.id
+    )
+    if session.exec(others).first() is None:
+        _mark_version(session, deployment.model_version_id, "pending_deploy")
+    _audit(session, None, deployment, "deployment.removed", name=deployment.name)
+    session.delete(deployment)
+
+
 # the controller's pass -------------------------------------------------------------------
 
 
@@ -327,7 +365,7 @@ def _probe(session: Session, client: httpx.Client, replica: Replica) -> bool:
 def _converge(session: Session, compute: Compute, deployment: Deployment, live: list[Replica]) -> None:
     current = [r for r in live if r.model_version_id == deployment.model_version_id]
     old = [r for r in live if r.model_version_id != deployment.model_version_id]
-    wanted = deployment.replicas if deployment.status != "stopped" else 0
+    wanted = deployment.replicas if deployment.status not in ("stopped", "deleting") else 0
     if deployment.status != "failed":
         free = [o for o in range(wanted + len(current)) if o not in {r.ordinal for r in current}]
         for ordinal in free[: max(0, wanted - len(current))]:
@@ -340,6 +378,10 @@ def _converge(session: Session, compute: Compute, deployment: Deployment, live: 
         session.delete(replica)
     if retire_old and deployment.previous_model_version_id:
         _mark_version(session, deployment.previous_model_version_id, "pending_deploy")
+    if deployment.status == "deleting":
+        session.flush()  # the replicas stopped above are gone; nothing refers to the service any more
+        _remove(session, deployment)
+        return
     if deployment.status == "failed":
         return
     if wanted == 0:

@@ -488,6 +488,7 @@ def _admit_queued(session: Session, compute: Compute, data_dir: str) -> None:
                 n["name"], int(n.get("gpus", 0)), float(n["cpu"]), float(n["memory_gb"]), n.get("gpu_type", "")
             )
             for n in pool.nodes
+            if not n.get("draining")
         ]
         quotas = [
             scheduling.QueueQuota(qid, q.nominal_gpus, q.borrowing_limit_gpus, q.nominal_cpu, q.per_user_gpus)
@@ -530,20 +531,23 @@ def _admit_queued(session: Session, compute: Compute, data_dir: str) -> None:
 
 
 def _preempt(session: Session, compute: Compute, job: TrainingJob, for_job: TrainingJob) -> None:
-    """Stop a running job so a higher-priority one of its queue can start; it waits again and resumes
-    from its last checkpoint. A preemption does not use up one of its retries."""
+    """Stop a running job so a higher-priority one of its queue can start."""
+    why = f"preempted by {for_job.name} (priority {for_job.priority} > {job.priority})"
+    _requeue(session, compute, job, "preempted", why, by_job=for_job.id)
+
+
+def _requeue(session: Session, compute: Compute, job: TrainingJob, kind: str, why: str, **detail: Any) -> None:
+    """Stop a running attempt that did nothing wrong: the job waits again and resumes from its last
+    checkpoint, and this does not use up one of its retries."""
     try:
         compute.cancel(job.compute_ref)
     except Exception:  # already gone: the place is free either way
-        logger.warning("job %s was gone when preempted", job.id)
+        logger.warning("job %s was gone when %s", job.id, kind)
     job.status, job.compute_ref, job.node, job.max_retries = "queued", "", "", job.max_retries + 1
-    job.reason = (
-        f"preempted by {for_job.name} (priority {for_job.priority} > {job.priority}); "
-        f"resumes from step {job.last_checkpoint_step}"
-    )
+    job.reason = f"{why}; resumes from step {job.last_checkpoint_step}"
     session.add(job)
-    _event(session, job, "preempted", job.reason)
-    _audit(session, None, job, "job.preempt", by_job=for_job.id)
+    _event(session, job, kind, job.reason)
+    _audit(session, None, job, f"job.{kind.removesuffix('ed')}", **detail)
 
 
 def _start(session: Session, compute: Compute, pool: ResourcePool, job: TrainingJob, node: str, data_dir: str) -> None:
@@ -577,9 +581,24 @@ def _start(session: Session, compute: Compute, pool: ResourcePool, job: Training
     session.add(job)
 
 
+def _move_off_drained_nodes(session: Session, compute: Compute) -> None:
+    """Jobs running on a node being drained go back to their queue and resume elsewhere."""
+    for pool in session.exec(select(ResourcePool)).all():
+        drained = {n["name"] for n in pool.nodes if n.get("draining")}
+        if not drained:
+            continue
+        queues = session.exec(select(JobQueue.id).where(JobQueue.pool_id == pool.id)).all()
+        for job in session.exec(
+            select(TrainingJob).where(TrainingJob.status == "running", TrainingJob.queue_id.in_(queues))
+        ).all():
+            if job.node in drained:
+                _requeue(session, compute, job, "evicted", f"node {job.node} is being drained")
+
+
 def reconcile(session: Session, compute: Compute, objects: ObjectStore, data_dir: str) -> None:
     """One controller pass over training jobs: watch what runs, then admit what waits."""
     local_pool(session)
+    _move_off_drained_nodes(session, compute)
     _watch_running(session, compute, objects, Path(data_dir) / "scratch")
     session.flush()
     _admit_queued(session, compute, data_dir)

@@ -159,6 +159,8 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     _no_toasts(page)
     screenshot(page, "deploy-stopped-en")
     page.goto(app_server.url + "/deploy")
-    expect(page.locator(f'#service-list tr[data-name="{SERVICE}"]')).to_have_attribute(
-        "data-status", "stopped", timeout=LOAD_TIMEOUT
-    )
+    row = page.locator(f'#service-list tr[data-name="{SERVICE}"]')
+    expect(row).to_have_attribute("data-status", "stopped", timeout=LOAD_TIMEOUT)
+    expect(row).to_contain_text("1 · p50")  # the Playground's request, in the last 30 minutes
+    bars = page.locator("#traffic-chart g.trace.bars path").filter(visible=True)  # quiet minutes draw no bar
+    expect(bars).to_have_count(1, timeout=LOAD_TIMEOUT)

@@ -260,6 +260,12 @@ def test_orchestration_shows_pools_queues_and_admin_forms(app_server, admin, pag
     gpu_node = page.locator('#pool-nodes tr[data-pool="a100-pool"]')
     expect(gpu_node).to_contain_text("gpu-node-1")
     expect(gpu_node).to_contain_text("0/8")
+    gpu_node.get_by_role("button", name="排空").click()  # no new jobs land there; its jobs move elsewhere
+    _toast(page, "该节点不再接收新作业")
+    expect(gpu_node).to_have_attribute("data-draining", "true")
+    expect(gpu_node).to_contain_text("排空中")
+    gpu_node.get_by_role("button", name="恢复调度").click()
+    expect(gpu_node).to_have_attribute("data-draining", "false", timeout=LOAD_TIMEOUT)
 
     # … and gives this tenant's default queue a per-user cap
     default.get_by_role("button").click()

@@ -295,3 +295,36 @@ def test_a_custom_job_needs_a_script_that_parses_and_keeps_its_hash_in_the_audit
     submitted = events(runtime, "job.submit")[-1]
     assert submitted.detail["script_sha256"] == hashlib.sha256(b"print('hello')\n").hexdigest()
     assert _job(runtime, job_id).script == "print('hello')\n"
+
+
+def test_a_drained_node_takes_no_jobs_and_its_jobs_resume_elsewhere(runtime, lab):
+    dev, _, base, sft, _ = lab
+    _, admin = sign(runtime, add_user(runtime, "ops@medai.local", platform_admin=True))
+    with runtime.session() as session:
+        nodes = [{"name": n, "gpus": 0, "cpu": 2, "memory_gb": 16} for n in ("ward-a", "ward-b")]
+        orchestration.save_pool(session, admin, "wards", "kubernetes", nodes)
+        orchestration.save_queue(session, admin, dev.tenant_id, "wards", "wards", 0)
+    compute = RecordingCompute()
+    job_id = _submit(runtime, dev, base, sft, queue="wards", cpu=2)
+    _pass(runtime, compute)
+    first = _job(runtime, job_id).node
+    with runtime.session() as session:
+        with pytest.raises(MedAIError):
+            orchestration.set_node_draining(session, dev, "wards", first, True)  # the platform's nodes
+        orchestration.set_node_draining(session, admin, "wards", first, True)
+    _pass(runtime, compute)  # moved off the drained node, then placed on the other one
+    moved = _job(runtime, job_id)
+    assert compute.cancelled == [f"{job_id}#1"] and moved.status == "running" and moved.node != first
+    assert json.loads(compute.started[-1].spec_json)["resume"] is True and moved.max_retries == 3
+    with runtime.session() as session:
+        kinds = [e.kind for e in session.exec(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))]
+        orchestration.save_pool(session, admin, "wards", "kubernetes", nodes)  # a drained node stays drained
+        drained = {
+            n.name: n.draining for p in orchestration.list_pools(session, dev) if p.name == "wards" for n in p.nodes
+        }
+        orchestration.set_node_draining(session, admin, "wards", first, False)
+        back = {
+            n.name: n.draining for p in orchestration.list_pools(session, dev) if p.name == "wards" for n in p.nodes
+        }
+    assert kinds == ["queued", "started", "evicted", "started"]
+    assert drained == {first: True, moved.node: False} and not any(back.values())
