@@ -175,30 +175,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("knowledge_chunk", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_knowledge_chunk_tenant_id"))
-        batch_op.drop_index(batch_op.f("ix_knowledge_chunk_knowledge_base_id"))
-        batch_op.drop_index(batch_op.f("ix_knowledge_chunk_document_id"))
-
-    op.drop_table("knowledge_chunk")
-    with op.batch_alter_table("knowledge_recall_run", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_knowledge_recall_run_tenant_id"))
-        batch_op.drop_index(batch_op.f("ix_knowledge_recall_run_knowledge_base_id"))
-        batch_op.drop_index(batch_op.f("ix_knowledge_recall_run_created_at"))
-
-    op.drop_table("knowledge_recall_run")
-    with op.batch_alter_table("knowledge_recall_query", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_knowledge_recall_query_tenant_id"))
-        batch_op.drop_index(batch_op.f("ix_knowledge_recall_query_knowledge_base_id"))
-
-    op.drop_table("knowledge_recall_query")
-    with op.batch_alter_table("knowledge_document", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_knowledge_document_tenant_id"))
-        batch_op.drop_index(batch_op.f("ix_knowledge_document_status"))
-        batch_op.drop_index(batch_op.f("ix_knowledge_document_knowledge_base_id"))
-
-    op.drop_table("knowledge_document")
-    with op.batch_alter_table("knowledge_base", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_knowledge_base_tenant_id"))
-
-    op.drop_table("knowledge_base")
+    # dropping a table drops its indexes; MySQL refuses to drop an index a foreign key needs first
+    for table in (
+        "knowledge_chunk",
+        "knowledge_recall_run",
+        "knowledge_recall_query",
+        "knowledge_document",
+        "knowledge_base",
+    ):
+        op.drop_table(table)
