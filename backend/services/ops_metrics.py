@@ -60,6 +60,7 @@ class CollectorState:
     last_expiry: datetime | None = None
     gpus: GpuInventory | None = None  # the latest NVML reading, or why there is none
     cpu_times: tuple[float, float] | None = None  # (busy, total) seconds at the last pass
+    node_cpu: dict[str, tuple[float, float]] = field(default_factory=dict)  # the same, per node exporter
     read_gpus: Callable[[], GpuInventory] = read_gpus
 
 
@@ -156,6 +157,56 @@ def _dcgm(client: httpx.Client, urls: Sequence[str], now: datetime) -> list[Poin
     return points
 
 
+def node_exporter_point(text: str, node: str, previous: dict[str, tuple[float, float]], now: datetime) -> Point | None:
+    """A host point for a cluster node from its Prometheus node exporter, in the fields of this
+    node's own (psutil) point; CPU % needs two readings, so the first one has none."""
+    busy = total = 0.0
+    values: dict[str, float] = {}
+    disk: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "node_cpu_seconds_total":
+                total += sample.value
+                busy += 0.0 if sample.labels.get("mode") in ("idle", "iowait") else sample.value
+            elif sample.name in ("node_filesystem_size_bytes", "node_filesystem_avail_bytes"):
+                if sample.labels.get("mountpoint") == "/":
+                    disk[sample.name] = sample.value
+            else:
+                values[sample.name] = sample.value
+    fields: dict[str, float] = {}
+    if total and (last := previous.get(node)) is not None and total > last[1]:
+        fields["cpu_pct"] = 100.0 * (busy - last[0]) / (total - last[1])
+    if total:
+        previous[node] = (busy, total)
+    memory, available = values.get("node_memory_MemTotal_bytes"), values.get("node_memory_MemAvailable_bytes")
+    if memory and available is not None:
+        fields |= {
+            "mem_pct": 100.0 * (memory - available) / memory,
+            "mem_used_gb": (memory - available) / 2**30,
+            "mem_total_gb": memory / 2**30,
+        }
+    if disk.get("node_filesystem_size_bytes"):
+        size = disk["node_filesystem_size_bytes"]
+        fields["disk_pct"] = 100.0 * (size - disk.get("node_filesystem_avail_bytes", size)) / size
+    if "node_load1" in values:
+        fields["load_1m"] = values["node_load1"]
+    return Point("host", {"node": node}, fields, now) if fields else None
+
+
+def _node_exporters(client: httpx.Client, urls: Sequence[str], state: CollectorState, now: datetime) -> list[Point]:
+    points = []
+    for url in urls:
+        try:
+            response = client.get(url, timeout=0.5)
+            response.raise_for_status()
+            point = node_exporter_point(response.text, httpx.URL(url).host, state.node_cpu, now)
+        except (httpx.HTTPError, ValueError):
+            continue  # a node that does not answer leaves a gap in its series
+        if point is not None:
+            points.append(point)
+    return points
+
+
 def engine_fields(text: str) -> dict[str, float]:
     """The figures dashboards show, from an engine's Prometheus text (vLLM's names; the local engine uses them too)."""
     found: dict[str, float] = defaultdict(float)
@@ -241,6 +292,7 @@ def collect(
     retention_days: float,
     client: httpx.Client | None = None,
     dcgm_urls: Sequence[str] = (),
+    node_urls: Sequence[str] = (),
 ) -> list[Point]:
     """One controller pass of every collector; returns what it wrote."""
     now = utcnow()
@@ -249,6 +301,7 @@ def collect(
     with client or httpx.Client() as http:
         points += _engine_points(session, http, now)
         points += _dcgm(http, dcgm_urls, now)
+        points += _node_exporters(http, node_urls, state, now)
     points += _gateway_points(session, state, now)
     points += _job_points(session, now)
     metrics.write(points)

@@ -161,3 +161,52 @@ def test_dcgm_exporters_are_scraped_into_gpu_series(runtime):
         "power_w": 512.3,
     }
     assert gpus["1"].fields == {"util_pct": 0.0}  # only what the exporter reported
+
+
+def _node_text(busy: float, idle: float) -> str:
+    return (
+        f'node_cpu_seconds_total{{cpu="0",mode="user"}} {busy}\n'
+        f'node_cpu_seconds_total{{cpu="0",mode="idle"}} {idle}\n'
+        'node_cpu_seconds_total{cpu="0",mode="iowait"} 0\n'
+        "node_memory_MemTotal_bytes 17179869184\n"
+        "node_memory_MemAvailable_bytes 4294967296\n"
+        'node_filesystem_size_bytes{mountpoint="/",fstype="ext4"} 1000\n'
+        'node_filesystem_avail_bytes{mountpoint="/",fstype="ext4"} 250\n'
+        'node_filesystem_size_bytes{mountpoint="/boot",fstype="ext4"} 10\n'
+        "node_load1 3.5\n"
+    )
+
+
+def test_node_exporters_become_host_series_of_their_node(runtime):
+    readings = iter([_node_text(100, 300), _node_text(130, 370)])  # 30 busy of the next 100 seconds
+
+    class Exporter(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = next(readings).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Exporter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        state = ops_metrics.CollectorState(node="n1", read_gpus=lambda: NO_GPU)
+        urls = [f"http://127.0.0.1:{server.server_port}/metrics", "http://127.0.0.1:9/metrics"]  # one is down
+        passes = []
+        for _ in range(2):
+            with runtime.session() as session:
+                points = ops_metrics.collect(
+                    session, runtime.metrics, state, str(runtime.settings.data_dir), 30, node_urls=urls
+                )
+            passes.append([p for p in points if p.measurement == "host" and p.tags["node"] == "127.0.0.1"])
+    finally:
+        server.shutdown()
+    (first,), (second,) = passes
+    assert "cpu_pct" not in first.fields  # a rate needs two readings
+    assert second.fields["cpu_pct"] == pytest.approx(30.0)
+    assert second.fields["mem_pct"] == pytest.approx(75.0) and second.fields["mem_total_gb"] == pytest.approx(16.0)
+    assert second.fields["disk_pct"] == pytest.approx(75.0) and second.fields["load_1m"] == 3.5
