@@ -25,10 +25,26 @@ from backend.adapters.cache import Cache, build_cache
 from backend.adapters.compute import Compute, build_compute
 from backend.adapters.embeddings import BUILTIN, LocalEmbedder, builtin_model_path
 from backend.adapters.envelope import KeyRing, load_key_ring
+from backend.adapters.logs import LogIndex, build_log_index
 from backend.adapters.metrics import MetricsStore, build_metrics_store
+from backend.adapters.notify import Notifier, build_notifier
 from backend.adapters.objectstore import ObjectStore, build_object_store
-from backend.services import identity, pipelines, serving, training
+from backend.adapters.vectors import build_vector_store
+from backend.services import (
+    alerts,
+    identity,
+    key_cache,
+    knowledge_documents,
+    ops_logs,
+    ops_metrics,
+    pipelines,
+    serving,
+    training,
+    workbench_runtime,
+)
 from backend.services.controller import Controller
+from backend.services.knowledge_index import KnowledgeIndex
+from backend.services.metering import UsageWriter
 from backend.services.ratelimit import Limit
 from backend.settings import Settings, get_settings
 
@@ -44,9 +60,18 @@ class Runtime:
     metrics: MetricsStore
     compute: Compute
     embedder: LocalEmbedder
+    knowledge: KnowledgeIndex  # knowledge bases: vectors (Chroma), embedding cache, BM25 indexes
+    logs: LogIndex  # operations: the job, service and platform log index
+    notifier: Notifier  # operations: alert e-mail and webhooks
     _upstream: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, repr=False)
     route_cache: dict[tuple, tuple[float, Any]] = field(default_factory=dict, repr=False)  # the gateway's, 1 s
-    background_tasks: set[Any] = field(default_factory=set, repr=False)  # kept alive until they finish
+    usage: UsageWriter = field(init=False, repr=False)  # the gateway's usage rows, written in batches
+
+    def __post_init__(self) -> None:
+        self.usage = UsageWriter(self.session)
+
+    collectors: ops_metrics.CollectorState = field(default_factory=ops_metrics.CollectorState, repr=False)
+    platform_logs: ops_logs.PlatformLogs = field(default_factory=ops_logs.PlatformLogs, repr=False)
 
     @property
     def login_limit(self) -> Limit:
@@ -64,6 +89,8 @@ class Runtime:
     def session(self) -> Iterator[Session]:
         with db.session_scope(self.engine) as session:
             yield session
+        if key_cache.changed(session):  # committed: API keys resolved before are stale everywhere
+            key_cache.forget_all(self.cache)
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
@@ -71,12 +98,15 @@ class Runtime:
         admin on an empty one, and run the controller loop."""
         db.ensure_migrated(self.engine)
         await asyncio.to_thread(self.bootstrap_admin)  # argon2 hashing stays off the event loop
+        self.platform_logs.attach()
         task = asyncio.create_task(self.controller.run(), name="medai-controller")
         try:
             yield
         finally:
             self.controller.stop()
             await task
+            self.platform_logs.detach()
+            self.usage.flush()
 
     def upstream_client(self) -> httpx.AsyncClient:
         """The gateway's connection pool to model replicas, one per event loop (kept alive between requests)."""
@@ -95,9 +125,38 @@ class Runtime:
         with self.session() as session:
             pipelines.reconcile(session)
 
+    def collect_metrics(self) -> None:
+        with self.session() as session:
+            settings = self.settings
+            ops_metrics.collect(
+                session,
+                self.metrics,
+                self.collectors,
+                str(settings.data_dir),
+                settings.metrics_retention_days,
+                dcgm_urls=[u.strip() for u in settings.dcgm_exporter_urls.split(",") if u.strip()],
+                node_urls=[u.strip() for u in settings.node_exporter_urls.split(",") if u.strip()],
+            )
+
+    def ship_logs(self) -> None:
+        with self.session() as session:
+            ops_logs.ship(session, self.compute, self.logs, self.platform_logs)
+        ops_logs.expire(self.logs, self.settings.log_retention_days)
+
+    def evaluate_alerts(self) -> None:
+        with self.session() as session:
+            alerts.evaluate(session, self.metrics, self.notifier)
+
+    def ingest_knowledge(self) -> None:
+        knowledge_documents.start_ingestion(self.session, self.knowledge, self.objects)  # in its own thread
+
     def reconcile_serving(self) -> None:
         with self.session() as session:
             serving.reconcile(session, self.compute)
+
+    def reconcile_workbenches(self) -> None:
+        with self.session() as session:
+            workbench_runtime.reconcile(session, self.compute, self.keys, self.settings)
 
     def bootstrap_admin(self) -> None:
         """On an empty database, create the platform admin; a generated password is shown once."""
@@ -118,20 +177,30 @@ def build_runtime(settings: Settings) -> Runtime:
     # Domain reconcilers register on runtime.controller here (deployments, workbenches and
     # alerts join training as their issues land).
     keys = load_key_ring(settings)
+    cache = build_cache(settings)
+    embedder = LocalEmbedder(builtin_model_path(), BUILTIN)  # loaded on first use
     runtime = Runtime(
         settings=settings,
         engine=db.create_db_engine(settings.database_url),
-        cache=build_cache(settings),
+        cache=cache,
         controller=Controller(interval_s=settings.controller_interval_s),
         keys=keys,
         objects=build_object_store(settings, keys),
         metrics=build_metrics_store(settings),
+        logs=build_log_index(settings),
+        notifier=build_notifier(settings),
         compute=build_compute(settings),
-        embedder=LocalEmbedder(builtin_model_path(), BUILTIN),  # loaded on first use
+        embedder=embedder,
+        knowledge=KnowledgeIndex(build_vector_store(settings), cache, embedder, settings.model_import_roots),
     )
     runtime.controller.register("training", runtime.reconcile_training)
     runtime.controller.register("pipelines", runtime.reconcile_pipelines)
     runtime.controller.register("serving", runtime.reconcile_serving)
+    runtime.controller.register("workbenches", runtime.reconcile_workbenches)
+    runtime.controller.register("knowledge", runtime.ingest_knowledge)
+    runtime.controller.register("ops.metrics", runtime.collect_metrics)
+    runtime.controller.register("ops.logs", runtime.ship_logs)
+    runtime.controller.register("ops.alerts", runtime.evaluate_alerts)
     return runtime
 
 

@@ -93,8 +93,49 @@ class Settings(BaseSettings):
     )
     gateway_timeout_s: float = Field(120.0, gt=0, description="Seconds a gateway request may take upstream")
 
+    # agents: code nodes, tool calls, runs
+    agent_code_timeout_s: float = Field(5.0, gt=0, description="CPU and wall seconds an agent code node may run")
+    agent_code_memory_mb: int = Field(256, gt=16, description="Address-space limit of an agent code node's process")
+    agent_tool_timeout_s: float = Field(15.0, gt=0, description="Longest seconds an agent HTTP tool call may take")
+
     # controller loop
     controller_interval_s: float = Field(1.0, gt=0, description="Seconds between reconciler passes")
+
+    # operations: log index, metric retention, alert e-mail
+    log_index_db: Path | None = Field(None, description="Embedded SQLite FTS5 log index (default DATA_DIR/logs.db)")
+    log_index_url: str = Field("", description="mysql+pymysql://… for a MySQL FULLTEXT log index; empty: SQLite FTS5")
+    metrics_retention_days: float = Field(30, gt=0, description="Days metric points are kept")
+    log_retention_days: float = Field(30, gt=0, description="Days log lines are kept")
+    smtp_host: str = Field("", description="SMTP server for alert e-mail; empty: no e-mail")
+    smtp_port: int = Field(25, gt=0, description="SMTP port")
+    smtp_from: str = Field("medai@localhost", description="Sender address of alert e-mail")
+    smtp_user: str = Field("", description="SMTP user name (optional)")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password (never shown or logged)")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS")
+    dcgm_exporter_urls: str = Field(
+        "", description="Comma-separated /metrics URLs of NVIDIA DCGM exporters (GPU nodes of a cluster)"
+    )
+    node_exporter_urls: str = Field(
+        "", description="Comma-separated /metrics URLs of Prometheus node exporters (the nodes of a cluster)"
+    )
+
+    # AI space: workbenches, their self-service limits (more needs a tenant admin's approval), prices
+    workbench_image: str = Field(
+        "registry.local/medai/workbench:latest", description="Image of workbench Pods on Kubernetes (JupyterLab)"
+    )
+    workbench_self_service_cpu: float = Field(4, ge=0, description="CPU cores a workbench gets without approval")
+    workbench_self_service_gpus: int = Field(0, ge=0, description="GPUs a workbench gets without approval")
+    workbench_self_service_memory_gb: float = Field(16, ge=0, description="Memory (GiB) without approval")
+    workbench_self_service_storage_gb: float = Field(50, ge=0, description="Storage (GiB) without approval")
+    workbench_idle_timeout_min: float = Field(60, ge=0, description="Default minutes idle before a workbench stops")
+    workbench_price_cpu_hour: float = Field(0.1, ge=0, description="Price of one CPU core for one hour")
+    workbench_price_gpu_hour: float = Field(8.0, ge=0, description="Price of one GPU for one hour")
+    workbench_price_memory_gb_hour: float = Field(0.02, ge=0, description="Price of one GiB of memory for one hour")
+    workbench_price_storage_gb_hour: float = Field(0.0005, ge=0, description="Price of one GiB of storage for one hour")
+    workbench_pip_index_url: str = Field(
+        "", description="Index workbench packages come from (empty: pip's default; none: only the find-links folder)"
+    )
+    workbench_pip_find_links: str = Field("", description="A folder or URL of wheels workbench installs may use")
 
     @model_validator(mode="after")
     def _fill_embedded_paths(self) -> Settings:
@@ -102,6 +143,7 @@ class Settings(BaseSettings):
         self.object_store_dir = (self.object_store_dir or self.data_dir / "objects").expanduser().resolve()
         self.chroma_dir = (self.chroma_dir or self.data_dir / "chroma").expanduser().resolve()
         self.metrics_db = (self.metrics_db or self.data_dir / "metrics.db").expanduser().resolve()
+        self.log_index_db = (self.log_index_db or self.data_dir / "logs.db").expanduser().resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'medai.db'}"
         if not self.public_url:

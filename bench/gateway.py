@@ -21,7 +21,8 @@ from pathlib import Path
 
 import httpx
 
-ROUNDS = {1: 20, 16: 64, 64: 128}
+ROUNDS = {1: 40, 16: 128, 64: 256}
+REPEATS = 3
 BODY = {
     "model": "bench",
     "messages": [{"role": "user", "content": "hi"}],
@@ -120,11 +121,17 @@ def main() -> None:
     auth = {"Authorization": f"Bearer {token}"}
     try:
         for concurrency, total in ROUNDS.items():
-            base_times, base_rps = asyncio.run(_load(direct, {}, concurrency, total))
-            gw_times, gw_rps = asyncio.run(_load(gateway, auth, concurrency, total))
+            # alternating rounds, so a slow moment of a busy machine falls on both sides alike
+            base_times, gw_times, base_s, gw_s = [], [], 0.0, 0.0
+            for _ in range(REPEATS):
+                times, rps = asyncio.run(_load(direct, {}, concurrency, total))
+                base_times, base_s = base_times + times, base_s + total / rps
+                times, rps = asyncio.run(_load(gateway, auth, concurrency, total))
+                gw_times, gw_s = gw_times + times, gw_s + total / rps
             p50 = (statistics.median(gw_times) - statistics.median(base_times)) * 1000
             q = lambda values: statistics.quantiles(values, n=100)[98]  # noqa: E731
             p99 = (q(gw_times) - q(base_times)) * 1000
+            base_rps, gw_rps = REPEATS * total / base_s, REPEATS * total / gw_s
             print(
                 f"{concurrency:>2} streams: direct {base_rps:6.1f} req/s, gateway {gw_rps:6.1f} req/s "
                 f"(throughput {gw_rps / base_rps:.1%}); added latency p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"

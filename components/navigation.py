@@ -13,10 +13,14 @@ class Area:
 
 AREAS: tuple[Area, ...] = (
     Area("nav.home", "/", "activity"),
+    Area("nav.space", "/space", "laptop"),
     Area("nav.research", "/research", "flask-conical"),
     Area("nav.assets", "/assets", "package"),
     Area("nav.deploy", "/deploy", "rocket"),
     Area("nav.playground", "/playground", "message-square"),
+    Area("nav.agents", "/agents", "bot"),
+    Area("nav.knowledge", "/knowledge", "library"),
     Area("nav.orchestration", "/orchestration", "server-cog"),
+    Area("nav.ops", "/ops", "gauge"),
     Area("nav.admin", "/admin", "shield-check", admin_only=True),
 )

@@ -12,18 +12,31 @@ from backend.runtime import configure_logging, get_runtime
 from backend.settings import get_settings
 from pages.account import account
 from pages.admin import admin
+from pages.agent_builder import agent_builder
+from pages.agent_chat import agent_chat
+from pages.agents import agents_page
 from pages.asset_detail import dataset_detail, model_detail
 from pages.assets import assets
 from pages.auth import login
 from pages.deploy import deploy
 from pages.deploy_detail import service_detail
 from pages.home import home
+from pages.knowledge import knowledge_page
+from pages.knowledge_detail import knowledge_detail
+from pages.ops import ops
 from pages.orchestration import orchestration
+from pages.pipelines import pipelines_page
 from pages.playground import playground
 from pages.research import research
 from pages.research_job import research_job
+from pages.space import space
+from pages.space_detail import workbench_detail
 from state.account import AccountState
 from state.admin import AdminState
+from state.agent_builder import AgentBuilderState
+from state.agent_chat import AgentChatState
+from state.agent_tools import AgentToolsState
+from state.agents import AgentsState
 from state.api_keys import ApiKeysState
 from state.asset_detail import DatasetDetailState, ModelDetailState
 from state.assets import AssetsState
@@ -33,10 +46,16 @@ from state.deploy import DeployState
 from state.deploy_detail import ServiceState
 from state.feedback import error_toast
 from state.home import HomeState
+from state.knowledge import KnowledgeDetailState, KnowledgeState
+from state.ops import OpsState
+from state.ops_alerts import OpsAlertsState
 from state.orchestration import OrchestrationState
+from state.pipelines import PipelinesState
 from state.playground import PlaygroundState
 from state.research import ResearchState
 from state.research_job import JobState
+from state.space import SpaceState
+from state.space_detail import WorkbenchState
 
 logger = logging.getLogger("medai")
 configure_logging(get_settings())
@@ -108,6 +127,12 @@ app.add_page(
     on_load=[AuthState.require_sign_in, OrchestrationState.load],
 )
 app.add_page(
+    pipelines_page,
+    route="/orchestration/pipelines",
+    title="Pipelines · MedAI Studio",
+    on_load=[AuthState.require_sign_in, PipelinesState.load],
+)
+app.add_page(
     deploy, route="/deploy", title="Deploy · MedAI Studio", on_load=[AuthState.require_sign_in, DeployState.load]
 )
 app.add_page(
@@ -117,8 +142,55 @@ app.add_page(
     on_load=[AuthState.require_sign_in, ServiceState.load],
 )
 app.add_page(
+    knowledge_page,
+    route="/knowledge",
+    title="Knowledge bases · MedAI Studio",
+    on_load=[AuthState.require_sign_in, KnowledgeState.load],
+)
+app.add_page(
+    knowledge_detail,
+    route="/knowledge/[kb_id]",
+    title="Knowledge base · MedAI Studio",
+    on_load=[AuthState.require_sign_in, KnowledgeDetailState.load],
+)
+app.add_page(
     playground,
     route="/playground",
     title="Playground · MedAI Studio",
     on_load=[AuthState.require_sign_in, PlaygroundState.load],
+)
+# agents (issue 8): list, market and tools; the builder; the embeddable web chat
+app.add_page(
+    agents_page,
+    route="/agents",
+    title="Agents · MedAI Studio",
+    on_load=[AuthState.require_sign_in, AgentsState.load, AgentToolsState.load],
+)
+app.add_page(
+    agent_builder,
+    route="/agents/[agent_id]",
+    title="Agent builder · MedAI Studio",
+    on_load=[AuthState.require_sign_in, AgentBuilderState.load],
+)
+app.add_page(
+    agent_chat,
+    route="/agents/[agent_id]/chat",
+    title="Chat · MedAI Studio",
+    on_load=[AuthState.require_sign_in, AgentChatState.load],
+)
+app.add_page(
+    space, route="/space", title="AI space · MedAI Studio", on_load=[AuthState.require_sign_in, SpaceState.load]
+)
+app.add_page(
+    workbench_detail,
+    route="/space/[workbench_id]",
+    title="Workbench · MedAI Studio",
+    on_load=[AuthState.require_sign_in, WorkbenchState.load],
+)
+# operations (issue 9): dashboards, logs, alerts, work orders
+app.add_page(
+    ops,
+    route="/ops",
+    title="Operations · MedAI Studio",
+    on_load=[AuthState.require_sign_in, OpsState.load, OpsAlertsState.load],
 )

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI
 
-from backend.api import assets, audit, gateway, health, identity, serving, training
+from backend.api import agents, assets, audit, gateway, health, identity, knowledge, ops, serving, training, workbenches
 from backend.api.errors import install_error_handlers, unknown_path_router
 
 # One router per domain; each area's issue appends its own.
@@ -20,6 +20,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     training.router,
     serving.router,
     gateway.router,
+    workbenches.router,
+    ops.router,
+    knowledge.router,
+    agents.router,
 )
 
 

@@ -8,7 +8,6 @@ the answer streams back unchanged, and its tokens and latency are metered.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -20,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from backend.api import agent_openai
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
 from backend.models import UsageRecord
@@ -72,8 +72,7 @@ def _meter(
         status=status,
         served_by=served_by,
     )
-    with rt.session() as session:
-        gateway.record_usage(session, row, _prompt_text(body))
+    rt.usage.add(row, _prompt_text(body))
 
 
 def _meter_later(
@@ -87,17 +86,11 @@ def _meter_later(
     usage: dict[str, Any] | None,
     served_by: str,
 ) -> None:
-    """Meter off the response path: the answer does not wait for the usage row."""
+    """Meter off the response path: tokens count against the limits now, the usage row is written
+    with the next batch (services/metering.py)."""
     elapsed_ms = (time.perf_counter() - started) * 1000
-    work = (rt, principal, route, endpoint, body, status, usage, served_by, elapsed_ms)
-    task = asyncio.get_running_loop().run_in_executor(None, _meter_safely, *work)
-    rt.background_tasks.add(task)
-    task.add_done_callback(rt.background_tasks.discard)
-
-
-def _meter_safely(*work: Any) -> None:
     try:
-        _meter(*work)
+        _meter(rt, principal, route, endpoint, body, status, usage, served_by, elapsed_ms)
     except Exception:  # metering must never break serving; the failure is logged with its trace
         logger.exception("gateway usage could not be recorded")
 
@@ -233,7 +226,10 @@ async def list_models(principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, 
 
 @router.post("/chat/completions")
 async def chat_completions(request: Request, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    """OpenAI chat completions, streaming (SSE) or not."""
+    """OpenAI chat completions, streaming (SSE) or not; model "agent:<slug>" runs an agent."""
+    body = await _body(request)  # the agents hook: their runtime, not a replica, answers them
+    if agent_openai.is_agent_model(body["model"]):
+        return await agent_openai.chat_completions(body, principal, rt)
     return await _forward(request, principal, rt, "chat/completions")
 
 

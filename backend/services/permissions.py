@@ -84,11 +84,14 @@ SCOPES: dict[str, _Grant] = {
     "models:read": frozenset({(Area.ASSETS, Action.VIEW), (Area.DEPLOY, Action.VIEW)}),
     "agents:invoke": frozenset({(Area.AGENTS, Action.VIEW)}),
     "knowledge:read": frozenset({(Area.KNOWLEDGE, Action.VIEW)}),
+    "knowledge:write": frozenset({(Area.KNOWLEDGE, a) for a in _EDIT}),  # manage bases, import documents
     "jobs:write": frozenset(
         {(Area.RESEARCH, a) for a in (Action.VIEW, Action.CREATE, Action.UPDATE)}
         | {(Area.ORCHESTRATION, Action.VIEW), (Area.ORCHESTRATION, Action.CREATE)}
     ),
     "logs:read": frozenset({(Area.OPS, Action.VIEW)}),
+    # workbenches: list, create, start and stop them, install packages (approvals stay with people)
+    "workbenches:write": frozenset({(Area.SPACE, a) for a in (Action.VIEW, Action.CREATE, Action.UPDATE)}),
     "members:read": frozenset({(Area.MEMBERS, Action.VIEW)}),
     "audit:read": frozenset({(Area.AUDIT, Action.VIEW)}),
 }

@@ -3,10 +3,10 @@
 from sqlmodel import Session, select
 
 from backend.adapters.envelope import KeyRing
-from backend.models import User
+from backend.models import AgentTool, User, Workbench
 
 # Every column that holds a sealed secret; each domain adds its own (tool auth secrets, ...).
-SEALED_COLUMNS = ((User, "mfa_secret"),)
+SEALED_COLUMNS = ((User, "mfa_secret"), (AgentTool, "auth_secret"), (Workbench, "token_sealed"))
 
 
 def rewrap_all(session: Session, ring: KeyRing) -> int:

@@ -19,6 +19,7 @@ import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -30,14 +31,30 @@ from sqlmodel import Session, SQLModel, select
 
 import backend.api
 import backend.services
+from backend.adapters.logs import LogLine
+from backend.adapters.metrics import Point
 from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.api.errors import unknown_path_router
 from backend.errors import ErrorCode, MedAIError
-from backend.models import DatasetVersion, Membership, ModelVersion, Tenant, User, UserSession
+from backend.models import (
+    AlertEvent,
+    DatasetVersion,
+    Membership,
+    ModelVersion,
+    Tenant,
+    User,
+    UserSession,
+    WorkbenchUsage,
+)
 from backend.runtime import Runtime
 from backend.services import (
     access,
+    agent_market,
+    agent_runs,
+    agent_tools,
+    agents,
+    alerts,
     api_keys,
     audit_log,
     clusters,
@@ -45,15 +62,25 @@ from backend.services import (
     gateway,
     identity,
     images,
+    knowledge,
+    knowledge_documents,
+    knowledge_recall,
     lineage,
     mfa,
     model_registry,
+    ops_logs,
+    ops_metrics,
     orchestration,
     pipelines,
     serving,
     tenancy,
     token_counting,
     training,
+    work_orders,
+    workbench_costs,
+    workbench_packages,
+    workbench_publishing,
+    workbenches,
 )
 from backend.services.access import Principal
 from backend.services.permissions import SCOPES, Action, Area
@@ -61,6 +88,7 @@ from tests.unit.identity_world import PASSWORD, add_tenant, add_user, sign
 
 ALL_SCOPES = sorted(SCOPES)
 ROWS = b'{"instruction": "Diet for hypertension?", "output": "Less salt."}\n{"instruction": "q", "output": "a"}\n'
+KB_TEXT = "Hypertension diet: less salt, more vegetables. 高血压患者应限制钠盐。".encode()
 
 
 @dataclass
@@ -83,6 +111,11 @@ class Side:
     deployment_id: str = ""
     deployment_name: str = ""
     run_id: str = ""
+    ops: dict[str, str] = field(default_factory=dict)  # operations: alert rule, silence, alert, work order ids
+    knowledge: dict[str, str] = field(default_factory=dict)  # knowledge bases: kb, document, recall query ids
+    workbench_id: str = ""  # AI space: a workbench (starting) and one waiting for approval
+    pending_workbench_id: str = ""
+    agents: dict[str, str] = field(default_factory=dict)  # agents: agent, versions, run, tool, host, listing ...
 
 
 @dataclass
@@ -117,6 +150,10 @@ def _side(rt, slug: str, title: str) -> Side:
     side.member_key_id = member_key
     side.tokens = {"session": owner_token, "personal key": personal, "tenant key": tenant_token}
     _assets(rt, side, owner_principal, slug, title)
+    _ops(rt, side, owner_principal, slug)
+    _knowledge(rt, side, owner_principal, slug)
+    _workbenches(rt, side, owner_principal, slug)
+    _agents(rt, side, owner_principal, slug)
     with rt.session() as session:
         side.principals = {
             "session": owner_principal,
@@ -168,6 +205,99 @@ def _assets(rt, side: Side, owner: Principal, slug: str, title: str) -> None:
         side.run_id = pipelines.start_run(session, owner, side.pipeline_id).id
         deployment = serving.deploy(session, owner, serving.DeploySpec(f"{slug}-chat", side.models[0].id))
         side.deployment_id, side.deployment_name = deployment.id, deployment.name
+
+
+# AI space: a workbench with a member, usage and a queued package, and one waiting for approval
+def _workbenches(rt, side: Side, owner: Principal, slug: str) -> None:
+    with rt.session() as session:
+        wb = workbenches.create(session, rt.settings, owner, workbenches.WorkbenchSpec(f"{slug}-lab", cpu=1))
+        side.workbench_id = wb.id
+        workbenches.add_member(session, owner, wb.id, side.member.email, "editor")
+        workbench_packages.request_install(session, owner, wb.id, "rich")
+        big = workbenches.WorkbenchSpec(f"{slug}-gpu", gpus=1, reason=f"{slug} needs a GPU")
+        side.pending_workbench_id = workbenches.create(session, rt.settings, owner, big).id
+        session.add(
+            WorkbenchUsage(
+                tenant_id=side.tenant.id, workbench_id=wb.id, cpu=1, gpus=0, memory_gb=4, storage_gb=10,
+                started_at=datetime(2026, 11, 1, tzinfo=UTC), ended_at=datetime(2026, 11, 2, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    (workbenches.home_folder(rt.settings, side.workbench_id) / "model").mkdir(parents=True)
+    (workbenches.home_folder(rt.settings, side.workbench_id) / "model" / "model.safetensors").write_bytes(b"w")
+
+
+# operations: an alert rule, a silence, a fired alert, a work order waiting for approval, log
+# lines and training metrics of the tenant's own
+def _ops(rt, side: Side, owner: Principal, slug: str) -> None:
+    with rt.session() as session:
+        rule = alerts.create_rule(session, owner, alerts.RuleSpec(f"{slug} cpu", "metric", "host", "cpu_pct"))
+        silence = alerts.silence(session, owner, rule.id, 60, f"{slug} maintenance")
+        event = AlertEvent(
+            tenant_id=side.tenant.id, rule_id=rule.id, rule_name=rule.name, status="firing", severity="warning"
+        )
+        order = work_orders.create_order(
+            session,
+            owner,
+            work_orders.OrderSpec(
+                f"{slug} scale", action={"kind": "scale", "deployment_id": side.deployment_id, "replicas": 2}
+            ),
+        )
+        session.add(event)
+        session.flush()
+        side.ops = {"rule": rule.id, "silence": silence.id, "alert": event.id, "order": order.id}
+    now = datetime.now(UTC)
+    rt.logs.append([LogLine(now, side.tenant.id, "job", side.job_id, "ERROR", f"{slug} job crashed on ward 3")])
+    rt.metrics.write([Point("train", {"job_id": side.job_id, "tenant_id": side.tenant.id}, {"loss": 1.5}, now)])
+
+
+# knowledge bases: one with a document, a saved recall query and an evaluation run
+def _knowledge(rt, side: Side, owner: Principal, slug: str) -> None:
+    with rt.session() as session:
+        kb = knowledge.create_knowledge_base(session, rt.knowledge, owner, knowledge.KnowledgeBaseSpec(f"{slug} kb"))
+        doc = knowledge_documents.upload_document(
+            session, rt.knowledge, rt.objects, owner, kb.id, f"{slug}-notes.txt", KB_TEXT
+        )
+        query = knowledge_recall.save_recall_query(session, owner, kb.id, "hypertension diet", [doc.name])
+    with rt.session() as session:
+        run = knowledge_recall.evaluate_recall(session, rt.knowledge, owner, kb.id)
+    side.knowledge = {"kb": kb.id, "doc": doc.id, "query": query.id, "run": run.id}
+
+
+# agents: a published agent (two versions) with a conversation, a run and its feedback, an HTTP
+# tool with a sealed secret, an allowed host and a tenant-wide market listing
+def _agents(rt, side: Side, owner: Principal, slug: str) -> None:
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "start", "data": {"variables": [{"name": "question", "required": True}]}},
+            {"id": "template_1", "type": "template", "data": {"template": f"{slug} says {{{{ start.question }}}}"}},
+            {"id": "answer_1", "type": "answer", "data": {"answer": "{{template_1.output}}"}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "template_1"},
+            {"id": "e2", "source": "template_1", "target": "answer_1"},
+        ],
+    }
+    with rt.session() as session:
+        agent = agents.create_agent(session, owner, agents.AgentSpec(f"{slug} triage", f"{slug}-triage", graph=graph))
+        first = agents.publish(session, owner, agent.id)
+        agents.publish(session, owner, agent.id)
+        spec = agent_tools.ToolSpec(f"{slug.replace('-', '_')}_lis", f"http://lis.{slug}.cn/q", auth_header="X")
+        tool = agent_tools.create_tool(session, rt.keys, owner, dataclasses.replace(spec, auth_secret="k"))
+        host = agent_tools.add_allowed_host(session, owner, f"lis.{slug}.cn")
+        listing = agent_market.publish_listing(session, owner, agent.id, "tenant")
+    run = agent_runs.run_agent(agent_runs.deps_from(rt), owner, agent.id, agent_runs.RunRequest(query=f"{slug} fever"))
+    with rt.session() as session:
+        agent_runs.give_feedback(session, owner, run.run_id, -1, f"{slug} note")
+    side.agents = {
+        "agent": agent.id,
+        "slug": agent.slug,
+        "version": first.id,
+        "tool": tool.id,
+        "host": host.id,
+        "listing": listing.id,
+        "run": run.run_id,
+        "conversation": run.conversation_id,
+    }
 
 
 def _tenant_scoped_tables() -> list[Any]:
@@ -306,6 +436,38 @@ def _a_job(w: World) -> dict[str, Any]:
     return {"job_id": w.a.job_id}
 
 
+def _a_workbench(w: World) -> dict[str, Any]:
+    return {"workbench_id": w.a.workbench_id}
+
+
+def _b_workbench(w: World) -> dict[str, Any]:
+    return {"workbench_id": w.b.workbench_id}
+
+
+def _a_kb(w: World) -> dict[str, Any]:
+    return {"kb_id": w.a.knowledge["kb"]}
+
+
+def _b_kb(w: World) -> dict[str, Any]:
+    return {"kb_id": w.b.knowledge["kb"]}
+
+
+def _kb_upload(_w: World) -> Any:
+    return {"file": ("beta-notes.txt", io.BytesIO(KB_TEXT), "text/plain")}
+
+
+def _a_agent(w: World) -> dict[str, Any]:
+    return {"agent_id": w.a.agents["agent"]}
+
+
+def _b_agent(w: World) -> dict[str, Any]:
+    return {"agent_id": w.b.agents["agent"]}
+
+
+def _a_tool(w: World) -> dict[str, Any]:
+    return {"tool_id": w.a.agents["tool"]}
+
+
 CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("GET", "/api/jobs"): (Call(own=True),),
     ("POST", "/api/jobs"): (
@@ -353,12 +515,14 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ),
     ("POST", "/api/deployments/{deployment_id}/rollback"): (Call(path=_a_deployment),),
     ("POST", "/api/deployments/{deployment_id}/scale"): (Call(path=_a_deployment, body=lambda _w: {"replicas": 0}),),
+    ("DELETE", "/api/deployments/{deployment_id}"): (Call(path=_a_deployment),),
     ("GET", "/api/usage"): (Call(own=True),),
     ("GET", "/api/clusters"): (Call(own=True),),
     ("POST", "/api/clusters/test"): (Call(own=True),),
     ("GET", "/v1/models"): (Call(own=True),),
     ("POST", "/v1/chat/completions"): (
         Call(body=lambda w: {"model": w.a.deployment_name, "messages": [{"role": "user", "content": "hi"}]}),
+        Call(body=lambda w: {"model": f"agent:{w.a.agents['slug']}", "messages": [{"role": "user", "content": "hi"}]}),
     ),
     # the built-in embedding model is the same for every tenant and holds no tenant data
     ("POST", "/v1/embeddings"): (Call(own=True, body=lambda _w: {"model": "all-minilm-l6-v2", "input": "hi"}),),
@@ -444,6 +608,199 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
         Call(own=True, path=lambda w: {"node_type": "dataset_version", "node_id": w.a.dataset.id}),
         Call(own=True, path=lambda w: {"node_type": "model_version", "node_id": w.a.models[1].id}),
     ),
+    # operations: logs, metrics, alerts, work orders
+    ("GET", "/api/logs"): (
+        Call(own=True),
+        Call(own=True, query=lambda _w: {"q": "aurora crashed"}),
+        Call(own=True, query=lambda w: {"source_id": w.a.job_id, "level": "ERROR"}),
+        Call(query=lambda _w: {"source": "platform"}),
+    ),
+    ("GET", "/api/metrics"): (
+        Call(own=True, query=lambda _w: {"measurement": "train"}),
+        Call(own=True, query=lambda w: {"measurement": "train", "job_id": w.a.job_id}),
+    ),
+    ("GET", "/api/ops/gpus"): (Call(own=True),),
+    ("GET", "/api/ops/cost"): (Call(own=True),),
+    ("GET", "/api/alerts/rules"): (Call(own=True),),
+    ("POST", "/api/alerts/rules"): (
+        Call(own=True, body=lambda _w: {"name": "beta cpu", "kind": "metric", "measurement": "host", "field": "x"}),
+    ),
+    ("PATCH", "/api/alerts/rules/{rule_id}"): (
+        Call(path=lambda w: {"rule_id": w.a.ops["rule"]}, body=lambda _w: {"enabled": False}),
+    ),
+    ("DELETE", "/api/alerts/rules/{rule_id}"): (Call(path=lambda w: {"rule_id": w.a.ops["rule"]}),),
+    ("GET", "/api/alerts/silences"): (Call(own=True),),
+    ("POST", "/api/alerts/silences"): (Call(body=lambda w: {"rule_id": w.a.ops["rule"], "minutes": 5}),),
+    ("DELETE", "/api/alerts/silences/{silence_id}"): (Call(path=lambda w: {"silence_id": w.a.ops["silence"]}),),
+    ("GET", "/api/alerts/history"): (Call(own=True),),
+    ("POST", "/api/alerts/history/{event_id}/ack"): (Call(path=lambda w: {"event_id": w.a.ops["alert"]}),),
+    ("GET", "/api/work-orders"): (Call(own=True),),
+    ("POST", "/api/work-orders"): (
+        Call(body=lambda w: {"title": "x", "action": {"kind": "stop", "deployment_id": w.a.deployment_id}}),
+        Call(body=lambda w: {"title": "x", "links": [{"kind": "job", "id": w.a.job_id}]}),
+        Call(body=lambda w: {"title": "x", "assignee_id": w.a.member.id}),
+        Call(
+            body=lambda w: {
+                "title": "x",
+                "emergency": True,
+                "action": {"kind": "stop", "deployment_id": w.a.deployment_id},
+            }
+        ),
+    ),
+    ("GET", "/api/work-orders/{order_id}"): (Call(path=lambda w: {"order_id": w.a.ops["order"]}),),
+    ("POST", "/api/work-orders/{order_id}/comments"): (
+        Call(path=lambda w: {"order_id": w.a.ops["order"]}, body=lambda _w: {"body": "spam"}),
+    ),
+    ("POST", "/api/work-orders/{order_id}/status"): (
+        Call(path=lambda w: {"order_id": w.a.ops["order"]}, body=lambda _w: {"status": "closed"}),
+    ),
+    ("POST", "/api/work-orders/{order_id}/assign"): (
+        Call(path=lambda w: {"order_id": w.a.ops["order"]}, body=lambda w: {"user_id": w.b.member.id}),
+    ),
+    ("POST", "/api/work-orders/{order_id}/approve"): (Call(path=lambda w: {"order_id": w.a.ops["order"]}),),
+    ("POST", "/api/work-orders/{order_id}/reject"): (
+        Call(path=lambda w: {"order_id": w.a.ops["order"]}, body=lambda _w: {"reason": "no"}),
+    ),
+    # AI space: Alpha's workbenches, and Beta's own workbench pointed at Alpha's people and assets
+    ("GET", "/api/workbenches"): (Call(own=True),),
+    ("POST", "/api/workbenches"): (Call(own=True, body=lambda _w: {"name": "beta-lab-2", "cpu": 1}),),
+    ("GET", "/api/workbenches/{workbench_id}"): (Call(path=_a_workbench),),
+    ("GET", "/api/workbenches/{workbench_id}/activity"): (Call(path=_a_workbench),),
+    ("POST", "/api/workbenches/{workbench_id}/start"): (Call(path=_a_workbench),),
+    ("POST", "/api/workbenches/{workbench_id}/stop"): (Call(path=_a_workbench),),
+    ("POST", "/api/workbenches/{workbench_id}/decision"): (
+        Call(path=lambda w: {"workbench_id": w.a.pending_workbench_id}, body=lambda _w: {"approve": True}),
+    ),
+    ("GET", "/api/workbench-approvals"): (Call(own=True),),
+    ("POST", "/api/workbenches/{workbench_id}/members"): (
+        Call(path=_a_workbench, body=lambda w: {"email": w.b.member.email, "role": "owner"}),
+        Call(path=_b_workbench, body=lambda w: {"email": w.a.member.email, "role": "editor"}),
+    ),
+    ("DELETE", "/api/workbenches/{workbench_id}/members/{user_id}"): (
+        Call(path=lambda w: {"workbench_id": w.a.workbench_id, "user_id": w.a.member.id}),
+        Call(path=lambda w: {"workbench_id": w.b.workbench_id, "user_id": w.a.member.id}),
+    ),
+    ("POST", "/api/workbenches/{workbench_id}/ide"): (Call(path=_a_workbench),),
+    ("GET", "/api/workbenches/{workbench_id}/packages"): (Call(path=_a_workbench),),
+    ("POST", "/api/workbenches/{workbench_id}/packages"): (
+        Call(path=_a_workbench, body=lambda _w: {"requirement": "rich"}),
+    ),
+    ("GET", "/api/workbench-costs"): (Call(own=True), Call(own=True, query=lambda _w: {"month": "2026-11"})),
+    ("PUT", "/api/workbench-budget"): (Call(own=True, body=lambda _w: {"monthly_budget": 100}),),
+    ("POST", "/api/workbenches/{workbench_id}/models"): (
+        Call(path=_a_workbench, body=lambda _w: {"folder": "model", "spec": {"model_name": "beta-copy"}}),
+        Call(path=_b_workbench, body=lambda w: {"folder": "model", "spec": _spec_trained_on_alphas_data(w)}),
+    ),
+    ("POST", "/api/workbenches/{workbench_id}/jobs"): (
+        Call(
+            path=_a_workbench,
+            body=lambda w: {
+                "name": "x",
+                "base_model_version_id": w.b.models[0].id,
+                "dataset_version_ids": [w.b.dataset.id],
+            },
+        ),
+        Call(
+            path=_b_workbench,
+            body=lambda w: {
+                "name": "x",
+                "base_model_version_id": w.a.models[0].id,
+                "dataset_version_ids": [w.b.dataset.id],
+            },
+        ),
+    ),
+    ("POST", "/api/workbenches/{workbench_id}/deployments"): (
+        Call(path=_a_workbench, body=lambda w: {"name": "beta-y", "model_version_id": w.b.models[0].id}),
+        Call(path=_b_workbench, body=lambda w: {"name": "beta-y", "model_version_id": w.a.models[0].id}),
+    ),
+    # knowledge bases
+    ("GET", "/api/knowledge-bases"): (Call(own=True),),
+    ("POST", "/api/knowledge-bases"): (Call(own=True, body=lambda _w: {"name": "beta kb 2"}),),
+    ("GET", "/api/knowledge-bases/{kb_id}"): (Call(path=_a_kb),),
+    ("PUT", "/api/knowledge-bases/{kb_id}"): (Call(path=_a_kb, body=lambda _w: {"name": "taken", "top_k": 1}),),
+    ("DELETE", "/api/knowledge-bases/{kb_id}"): (Call(path=_a_kb),),
+    ("GET", "/api/knowledge-bases/{kb_id}/documents"): (Call(path=_a_kb),),
+    ("POST", "/api/knowledge-bases/{kb_id}/documents"): (Call(path=_a_kb, files=_kb_upload),),
+    ("DELETE", "/api/knowledge-bases/{kb_id}/documents/{document_id}"): (
+        Call(path=lambda w: {"kb_id": w.a.knowledge["kb"], "document_id": w.a.knowledge["doc"]}),
+        Call(path=lambda w: {"kb_id": w.b.knowledge["kb"], "document_id": w.a.knowledge["doc"]}),
+    ),
+    ("GET", "/api/knowledge-bases/{kb_id}/documents/{document_id}/chunks"): (
+        Call(path=lambda w: {"kb_id": w.a.knowledge["kb"], "document_id": w.a.knowledge["doc"]}),
+        Call(own=True, path=lambda w: {"kb_id": w.b.knowledge["kb"], "document_id": w.a.knowledge["doc"]}),
+    ),
+    ("POST", "/api/knowledge-bases/{kb_id}/retrieve"): (
+        Call(path=_a_kb, body=lambda _w: {"query": "hypertension"}),
+        Call(own=True, path=_b_kb, body=lambda w: {"query": "diet", "filters": {"document_id": w.a.knowledge["doc"]}}),
+    ),
+    ("GET", "/api/knowledge-bases/{kb_id}/recall-queries"): (Call(path=_a_kb),),
+    ("POST", "/api/knowledge-bases/{kb_id}/recall-queries"): (
+        Call(path=_a_kb, body=lambda _w: {"query": "x", "expected_documents": ["y"]}),
+    ),
+    ("DELETE", "/api/knowledge-bases/{kb_id}/recall-queries/{query_id}"): (
+        Call(path=lambda w: {"kb_id": w.a.knowledge["kb"], "query_id": w.a.knowledge["query"]}),
+        Call(path=lambda w: {"kb_id": w.b.knowledge["kb"], "query_id": w.a.knowledge["query"]}),
+    ),
+    ("GET", "/api/knowledge-bases/{kb_id}/recall-runs"): (Call(path=_a_kb),),
+    ("POST", "/api/knowledge-bases/{kb_id}/recall-runs"): (Call(path=_a_kb, body=lambda _w: {"k": 3}),),
+    # agents
+    ("GET", "/api/agent-nodes"): (Call(own=True),),
+    ("GET", "/api/agents"): (Call(own=True),),
+    ("POST", "/api/agents"): (Call(own=True, body=lambda _w: {"name": "Beta bot", "slug": "beta-bot"}),),
+    ("GET", "/api/agents/{agent_id}"): (Call(path=_a_agent),),
+    ("PATCH", "/api/agents/{agent_id}"): (Call(path=_a_agent, body=lambda _w: {"name": "taken"}),),
+    ("DELETE", "/api/agents/{agent_id}"): (Call(path=_a_agent),),
+    ("PUT", "/api/agents/{agent_id}/draft"): (Call(path=_a_agent, body=lambda _w: {"graph": {"nodes": []}}),),
+    ("POST", "/api/agents/{agent_id}/validate"): (Call(path=_a_agent),),
+    ("GET", "/api/agents/{agent_id}/versions"): (Call(path=_a_agent),),
+    ("POST", "/api/agents/{agent_id}/publish"): (Call(path=_a_agent, body=lambda _w: {}),),
+    ("POST", "/api/agents/{agent_id}/rollback"): (
+        Call(path=_a_agent, body=lambda _w: {}),
+        Call(path=_b_agent, body=lambda w: {"version_id": w.a.agents["version"]}),
+    ),
+    ("POST", "/api/agents/{agent_id}/runs"): (
+        Call(path=_a_agent, body=lambda _w: {"query": "hi"}),
+        Call(path=_b_agent, body=lambda w: {"query": "hi", "conversation_id": w.a.agents["conversation"]}),
+    ),
+    ("GET", "/api/agents/{agent_id}/runs"): (
+        Call(path=_a_agent),
+        Call(own=True, path=_b_agent, query=lambda w: {"conversation_id": w.a.agents["conversation"]}),
+    ),
+    ("GET", "/api/agents/{agent_id}/conversations"): (Call(path=_a_agent),),
+    ("GET", "/api/agents/{agent_id}/feedback"): (Call(path=_a_agent),),
+    ("GET", "/api/agent-runs/{run_id}"): (Call(path=lambda w: {"run_id": w.a.agents["run"]}),),
+    ("POST", "/api/agent-runs/{run_id}/feedback"): (
+        Call(path=lambda w: {"run_id": w.a.agents["run"]}, body=lambda _w: {"rating": 1}),
+    ),
+    ("GET", "/api/agent-templates"): (Call(own=True),),
+    ("POST", "/api/agent-templates/{template_id}/install"): (
+        Call(
+            path=lambda _w: {"template_id": "guideline_qa"},
+            body=lambda w: {"name": "g", "slug": "beta-g", "knowledge_base_ids": [w.a.knowledge["kb"]]},
+        ),
+        Call(
+            path=lambda _w: {"template_id": "guideline_qa"},
+            body=lambda w: {"name": "g", "slug": "beta-g", "model": w.a.deployment_name},
+        ),
+    ),
+    ("GET", "/api/agent-market"): (Call(own=True),),
+    ("POST", "/api/agents/{agent_id}/listings"): (Call(path=_a_agent, body=lambda _w: {"scope": "platform"}),),
+    ("DELETE", "/api/agent-market/{listing_id}"): (Call(path=lambda w: {"listing_id": w.a.agents["listing"]}),),
+    ("POST", "/api/agent-market/{listing_id}/install"): (
+        Call(path=lambda w: {"listing_id": w.a.agents["listing"]}, body=lambda _w: {"slug": "beta-copy"}),
+    ),
+    ("GET", "/api/agent-tools"): (Call(own=True),),
+    ("POST", "/api/agent-tools"): (Call(own=True, body=lambda _w: {"name": "beta_t", "url": "http://beta.cn/x"}),),
+    ("GET", "/api/agent-tools/{tool_id}"): (Call(path=_a_tool),),
+    ("PUT", "/api/agent-tools/{tool_id}"): (Call(path=_a_tool, body=lambda _w: {"name": "x", "url": "http://x.cn"}),),
+    ("DELETE", "/api/agent-tools/{tool_id}"): (Call(path=_a_tool),),
+    ("POST", "/api/agent-tools/test"): (Call(body=lambda w: {"ref": w.a.agents["tool"], "arguments": {}}),),
+    ("POST", "/api/agent-tools/openapi"): (
+        Call(own=True, body=lambda _w: {"document": {"paths": {"/x": {"get": {"operationId": "beta_op"}}}}}),
+    ),
+    ("GET", "/api/agent-hosts"): (Call(own=True),),
+    ("POST", "/api/agent-hosts"): (Call(own=True, body=lambda _w: {"host": "lis.beta-clinic.cn"}),),
+    ("DELETE", "/api/agent-hosts/{host_id}"): (Call(path=lambda w: {"host_id": w.a.agents["host"]}),),
 }
 
 
@@ -525,6 +882,13 @@ LISTS = (
     "/api/datasets",
     "/api/models",
     "/api/images",
+    "/api/knowledge-bases",
+    "/api/workbenches",
+    "/api/workbench-approvals",
+    "/api/workbench-costs?month=2026-11",
+    "/api/agents",
+    "/api/agent-tools",
+    "/api/agent-market",
 )
 
 
@@ -675,6 +1039,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "serving.rollback": _refused(lambda w, s, p: serving.rollback(s, p, w.a.deployment_id)),
     "serving.scale": _refused(lambda w, s, p: serving.scale(s, p, w.a.deployment_id, 3)),
     "serving.stop": _refused(lambda w, s, p: serving.stop(s, p, w.a.deployment_id)),
+    "serving.delete_deployment": _refused(lambda w, s, p: serving.delete_deployment(s, p, w.a.deployment_id)),
     "gateway.routes": _refused(lambda w, s, p: gateway.routes(s, p, w.a.deployment_name)),
     "clusters.list_clusters": _own(lambda w, s, p: clusters.list_clusters(s, p, w.rt.settings)),
     "clusters.test_connection": _own(lambda w, s, p: clusters.test_connection(s, p, w.rt.settings)),
@@ -683,6 +1048,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: gateway.embed(s, p, w.rt.cache, w.rt.embedder, "all-minilm-l6-v2", ["hi"]).prompt_tokens
     ),
     "gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
+    "gateway.traffic": _own(lambda w, s, p: gateway.traffic(s, p)),
     # limits are counted for the route the caller already resolved (its own tenant's)
     "gateway.admit": _own(
         lambda w, s, p: gateway.admit(
@@ -709,6 +1075,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     ),
     "orchestration.save_queue": _refused(
         lambda w, s, p: orchestration.save_queue(s, p, w.a.tenant.id, "default", "local", 8)
+    ),
+    "orchestration.set_node_draining": _refused(  # the platform's nodes: no tenant's people drain them
+        lambda w, s, p: orchestration.set_node_draining(s, p, "local", training.local_pool(s).nodes[0]["name"], True)
     ),
     "training.list_jobs": _own(lambda w, s, p: [(j.id, j.name, j.tenant_id) for j in training.list_jobs(s, p)]),
     "training.get_job": _refused(lambda w, s, p: training.get_job(s, p, w.a.job_id)),
@@ -744,6 +1113,261 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: token_counting.counter_for(
             s, w.rt.objects, p, w.a.models[0].id, w.rt.settings.data_dir / "cache"
         )
+    ),
+    # operations: logs, metrics, alerts, work orders
+    "ops_logs.search_logs": _own(
+        lambda w, s, p: ops_logs.search_logs(s, w.rt.logs, p, "aurora crashed"),
+        lambda w, s, p: ops_logs.search_logs(s, w.rt.logs, p, source_id=w.a.job_id),
+    )
+    + _refused(lambda w, s, p: ops_logs.search_logs(s, w.rt.logs, p, sources=("platform",))),
+    "ops_metrics.query_metrics": _own(
+        lambda w, s, p: ops_metrics.query_metrics(s, w.rt.metrics, p, "train", tags={"job_id": w.a.job_id}),
+        lambda w, s, p: ops_metrics.query_metrics(s, w.rt.metrics, p, "train"),
+    ),
+    "ops_metrics.gpu_inventory": _own(lambda w, s, p: ops_metrics.gpu_inventory(s, p, w.rt.collectors)),
+    "ops_metrics.resource_hours": _own(lambda w, s, p: ops_metrics.resource_hours(s, p)),
+    "alerts.create_rule": _own(
+        lambda w, s, p: alerts.create_rule(s, p, alerts.RuleSpec("beta cpu", "metric", "host", "cpu_pct"))
+    ),
+    "alerts.list_rules": _own(lambda w, s, p: alerts.list_rules(s, p)),
+    "alerts.set_enabled": _refused(lambda w, s, p: alerts.set_enabled(s, p, w.a.ops["rule"], False)),
+    "alerts.delete_rule": _refused(lambda w, s, p: alerts.delete_rule(s, p, w.a.ops["rule"])),
+    "alerts.silence": _refused(lambda w, s, p: alerts.silence(s, p, w.a.ops["rule"], 5)),
+    "alerts.list_silences": _own(lambda w, s, p: alerts.list_silences(s, p)),
+    "alerts.end_silence": _refused(lambda w, s, p: alerts.end_silence(s, p, w.a.ops["silence"])),
+    "alerts.history": _own(lambda w, s, p: alerts.history(s, p)),
+    "alerts.acknowledge": _refused(lambda w, s, p: alerts.acknowledge(s, p, w.a.ops["alert"])),
+    "work_orders.create_order": _refused(
+        lambda w, s, p: work_orders.create_order(
+            s, p, work_orders.OrderSpec("x", action={"kind": "stop", "deployment_id": w.a.deployment_id})
+        ),
+        lambda w, s, p: work_orders.create_order(
+            s,
+            p,
+            work_orders.OrderSpec("x", action={"kind": "stop", "deployment_id": w.a.deployment_id}, emergency=True),
+        ),
+        lambda w, s, p: work_orders.create_order(
+            s, p, work_orders.OrderSpec("x", links=({"kind": "alert", "id": w.a.ops["alert"]},))
+        ),
+        lambda w, s, p: work_orders.create_order(s, p, work_orders.OrderSpec("x", assignee_id=w.a.member.id)),
+    ),
+    "work_orders.list_orders": _own(lambda w, s, p: work_orders.list_orders(s, p)),
+    "work_orders.get_order": _refused(lambda w, s, p: work_orders.get_order(s, p, w.a.ops["order"])),
+    "work_orders.set_status": _refused(lambda w, s, p: work_orders.set_status(s, p, w.a.ops["order"], "closed")),
+    "work_orders.assign": _refused(lambda w, s, p: work_orders.assign(s, p, w.a.ops["order"], w.b.member.id)),
+    "work_orders.comment": _refused(lambda w, s, p: work_orders.comment(s, p, w.a.ops["order"], "spam")),
+    "work_orders.approve": _refused(lambda w, s, p: work_orders.approve(s, p, w.a.ops["order"])),
+    "work_orders.reject": _refused(lambda w, s, p: work_orders.reject(s, p, w.a.ops["order"])),
+    # AI space
+    "workbenches.create": _own(
+        lambda w, s, p: workbenches.create(s, w.rt.settings, p, workbenches.WorkbenchSpec("beta-lab-3", cpu=1))
+    ),
+    "workbenches.list_workbenches": _own(lambda w, s, p: workbenches.list_workbenches(s, p)),
+    "workbenches.get_workbench": _refused(lambda w, s, p: workbenches.get_workbench(s, p, w.a.workbench_id)),
+    "workbenches.activity": _refused(lambda w, s, p: workbenches.activity(s, p, w.a.workbench_id)),
+    "workbenches.list_approvals": _own(lambda w, s, p: workbenches.list_approvals(s, p, "")),
+    "workbenches.decide": _refused(
+        lambda w, s, p: workbenches.decide(s, p, w.a.pending_workbench_id, True),
+        lambda w, s, p: workbenches.decide(s, p, w.a.pending_workbench_id, False),
+    ),
+    "workbenches.start": _refused(lambda w, s, p: workbenches.start(s, p, w.a.workbench_id)),
+    "workbenches.stop": _refused(lambda w, s, p: workbenches.stop(s, p, w.a.workbench_id)),
+    "workbenches.add_member": _refused(
+        lambda w, s, p: workbenches.add_member(s, p, w.a.workbench_id, w.b.member.email, "owner"),
+        lambda w, s, p: workbenches.add_member(s, p, w.b.workbench_id, w.a.member.email, "editor"),
+    ),
+    "workbenches.remove_member": _refused(
+        lambda w, s, p: workbenches.remove_member(s, p, w.a.workbench_id, w.a.member.id),
+        lambda w, s, p: workbenches.remove_member(s, p, w.b.workbench_id, w.a.member.id),
+    ),
+    "workbenches.open_ide": _refused(lambda w, s, p: workbenches.open_ide(s, w.rt.keys, p, w.a.workbench_id)),
+    "workbench_costs.cost_report": _own(lambda w, s, p: workbench_costs.cost_report(s, w.rt.settings, p, "2026-11")),
+    "workbench_costs.set_budget": _own(lambda w, s, p: workbench_costs.set_budget(s, p, 50)),
+    "workbench_packages.request_install": _refused(
+        lambda w, s, p: workbench_packages.request_install(s, p, w.a.workbench_id, "rich")
+    ),
+    "workbench_packages.list_packages": _refused(
+        lambda w, s, p: workbench_packages.list_packages(s, p, w.a.workbench_id)
+    ),
+    "workbench_publishing.register_model": _refused(
+        lambda w, s, p: workbench_publishing.register_model(
+            s, w.rt.objects, w.rt.settings, p, w.a.workbench_id, "model", model_registry.VersionSpec("beta-copy")
+        ),
+        lambda w, s, p: workbench_publishing.register_model(
+            s,
+            w.rt.objects,
+            w.rt.settings,
+            p,
+            w.b.workbench_id,
+            "model",
+            model_registry.VersionSpec("beta-borrowed", dataset_version_ids=(w.a.dataset.id,)),
+        ),
+    ),
+    "workbench_publishing.submit_job": _refused(
+        lambda w, s, p: workbench_publishing.submit_job(
+            s, p, w.a.workbench_id, training.JobRequest("x", "sft", w.b.models[0].id, (w.b.dataset.id,))
+        ),
+        lambda w, s, p: workbench_publishing.submit_job(
+            s, p, w.b.workbench_id, training.JobRequest("x", "sft", w.a.models[0].id, (w.b.dataset.id,))
+        ),
+    ),
+    "workbench_publishing.publish_service": _refused(
+        lambda w, s, p: workbench_publishing.publish_service(
+            s, p, w.a.workbench_id, serving.DeploySpec("beta-y", w.b.models[0].id)
+        ),
+        lambda w, s, p: workbench_publishing.publish_service(
+            s, p, w.b.workbench_id, serving.DeploySpec("beta-y", w.a.models[0].id)
+        ),
+    ),
+    # knowledge bases
+    "knowledge.create_knowledge_base": _own(
+        lambda w, s, p: knowledge.create_knowledge_base(s, w.rt.knowledge, p, knowledge.KnowledgeBaseSpec("beta kb 2"))
+    )
+    + _refused(  # sharing with Alpha's member
+        lambda w, s, p: knowledge.create_knowledge_base(
+            s, w.rt.knowledge, p, knowledge.KnowledgeBaseSpec("beta kb 3", member_ids=(w.a.member.id,))
+        )
+    ),
+    "knowledge.update_knowledge_base": _refused(
+        lambda w, s, p: knowledge.update_knowledge_base(
+            s, w.rt.knowledge, p, w.a.knowledge["kb"], knowledge.KnowledgeBaseSpec("taken")
+        )
+    ),
+    "knowledge.delete_knowledge_base": _refused(
+        lambda w, s, p: knowledge.delete_knowledge_base(s, w.rt.knowledge, w.rt.objects, p, w.a.knowledge["kb"])
+    ),
+    "knowledge.list_knowledge_bases": _own(lambda w, s, p: knowledge.list_knowledge_bases(s, p))
+    + _refused(lambda w, s, p: knowledge.list_knowledge_bases(s, p, w.a.tenant.id)),
+    "knowledge.get_knowledge_base": _refused(lambda w, s, p: knowledge.get_knowledge_base(s, p, w.a.knowledge["kb"])),
+    "knowledge.retrieve": _refused(
+        lambda w, s, p: knowledge.retrieve(s, w.rt.knowledge, p, w.a.knowledge["kb"], "hypertension")
+    )
+    + _own(  # Alpha's document id as a filter on Beta's own knowledge base finds nothing
+        lambda w, s, p: knowledge.retrieve(
+            s, w.rt.knowledge, p, w.b.knowledge["kb"], "hypertension", filters={"document_id": w.a.knowledge["doc"]}
+        )
+    ),
+    "knowledge_documents.preview_chunks": _refused(
+        lambda w, s, p: knowledge_documents.preview_chunks(s, p, w.a.knowledge["kb"], "x.txt", KB_TEXT)
+    ),
+    "knowledge_documents.upload_document": _refused(
+        lambda w, s, p: knowledge_documents.upload_document(
+            s, w.rt.knowledge, w.rt.objects, p, w.a.knowledge["kb"], "x.txt", KB_TEXT
+        )
+    ),
+    "knowledge_documents.list_documents": _refused(
+        lambda w, s, p: knowledge_documents.list_documents(s, p, w.a.knowledge["kb"])
+    ),
+    "knowledge_documents.list_chunks": _refused(
+        lambda w, s, p: knowledge_documents.list_chunks(s, p, w.a.knowledge["kb"], w.a.knowledge["doc"])
+    )
+    + _own(lambda w, s, p: knowledge_documents.list_chunks(s, p, w.b.knowledge["kb"], w.a.knowledge["doc"])),
+    "knowledge_documents.delete_document": _refused(
+        lambda w, s, p: knowledge_documents.delete_document(
+            s, w.rt.knowledge, w.rt.objects, p, w.a.knowledge["kb"], w.a.knowledge["doc"]
+        ),
+        lambda w, s, p: knowledge_documents.delete_document(
+            s, w.rt.knowledge, w.rt.objects, p, w.b.knowledge["kb"], w.a.knowledge["doc"]
+        ),
+    ),
+    "knowledge_recall.save_recall_query": _refused(
+        lambda w, s, p: knowledge_recall.save_recall_query(s, p, w.a.knowledge["kb"], "x", ["y"])
+    ),
+    "knowledge_recall.list_recall_queries": _refused(
+        lambda w, s, p: knowledge_recall.list_recall_queries(s, p, w.a.knowledge["kb"])
+    ),
+    "knowledge_recall.delete_recall_query": _refused(
+        lambda w, s, p: knowledge_recall.delete_recall_query(s, p, w.a.knowledge["kb"], w.a.knowledge["query"]),
+        lambda w, s, p: knowledge_recall.delete_recall_query(s, p, w.b.knowledge["kb"], w.a.knowledge["query"]),
+    ),
+    "knowledge_recall.evaluate_recall": _refused(
+        lambda w, s, p: knowledge_recall.evaluate_recall(s, w.rt.knowledge, p, w.a.knowledge["kb"])
+    ),
+    "knowledge_recall.list_recall_runs": _refused(
+        lambda w, s, p: knowledge_recall.list_recall_runs(s, p, w.a.knowledge["kb"])
+    ),
+    # agents
+    "agents.create_agent": _own(lambda w, s, p: agents.create_agent(s, p, agents.AgentSpec("Beta 2", "beta-2"))),
+    "agents.create_from_template": _refused(
+        lambda w, s, p: agents.create_from_template(s, p, "guideline_qa", "g", "g", "", (w.a.knowledge["kb"],)),
+        lambda w, s, p: agents.create_from_template(s, p, "triage_assistant", "t", "t", w.a.deployment_name),
+    ),
+    "agents.list_agents": _own(lambda w, s, p: agents.list_agents(s, p)),
+    "agents.get_agent": _refused(lambda w, s, p: agents.get_agent(s, p, w.a.agents["agent"])),
+    "agents.visible_agent": _refused(lambda w, s, p: agents.visible_agent(s, p.tenant_id, w.a.agents["agent"], p)),
+    "agents.agent_by_slug": _refused(lambda w, s, p: agents.agent_by_slug(s, p, w.a.agents["slug"])),
+    "agents.update_agent": _refused(
+        lambda w, s, p: agents.update_agent(s, p, w.a.agents["agent"], agents.AgentPatch(name="x"))
+    ),
+    "agents.delete_agent": _refused(lambda w, s, p: agents.delete_agent(s, p, w.a.agents["agent"])),
+    "agents.save_draft": _refused(lambda w, s, p: agents.save_draft(s, p, w.a.agents["agent"], graph={})),
+    "agents.validate_draft": _refused(lambda w, s, p: agents.validate_draft(s, p, w.a.agents["agent"])),
+    "agents.publish": _refused(lambda w, s, p: agents.publish(s, p, w.a.agents["agent"])),
+    "agents.list_versions": _refused(lambda w, s, p: agents.list_versions(s, p, w.a.agents["agent"])),
+    "agents.rollback": _refused(
+        lambda w, s, p: agents.rollback(s, p, w.a.agents["agent"]),
+        lambda w, s, p: agents.rollback(s, p, w.b.agents["agent"], w.a.agents["version"]),
+    ),
+    "agent_runs.start_run": _refused(
+        lambda w, s, p: agent_runs.start_run(
+            agent_runs.deps_from(w.rt), p, w.a.agents["agent"], agent_runs.RunRequest(query="x")
+        ),
+        lambda w, s, p: agent_runs.start_run(
+            agent_runs.deps_from(w.rt),
+            p,
+            w.b.agents["agent"],
+            agent_runs.RunRequest(query="x", conversation_id=w.a.agents["conversation"]),
+        ),
+    ),
+    "agent_runs.run_agent": _refused(
+        lambda w, s, p: agent_runs.run_agent(
+            agent_runs.deps_from(w.rt), p, w.a.agents["agent"], agent_runs.RunRequest(query="x")
+        )
+    ),
+    "agent_runs.run_by_slug": _refused(
+        lambda w, s, p: agent_runs.run_by_slug(
+            agent_runs.deps_from(w.rt), p, w.a.agents["slug"], agent_runs.RunRequest(query="x")
+        )
+    ),
+    "agent_runs.list_conversations": _refused(lambda w, s, p: agent_runs.list_conversations(s, p, w.a.agents["agent"])),
+    "agent_runs.list_runs": _refused(lambda w, s, p: agent_runs.list_runs(s, p, w.a.agents["agent"]))
+    + _own(lambda w, s, p: agent_runs.list_runs(s, p, w.b.agents["agent"], w.a.agents["conversation"])),
+    "agent_runs.get_run": _refused(lambda w, s, p: agent_runs.get_run(s, p, w.a.agents["run"])),
+    "agent_runs.give_feedback": _refused(lambda w, s, p: agent_runs.give_feedback(s, p, w.a.agents["run"], 1)),
+    "agent_runs.list_feedback": _refused(lambda w, s, p: agent_runs.list_feedback(s, p, w.a.agents["agent"])),
+    "agent_tools.create_tool": _own(
+        lambda w, s, p: agent_tools.create_tool(s, w.rt.keys, p, agent_tools.ToolSpec("beta_t2", "http://beta.cn/"))
+    ),
+    "agent_tools.update_tool": _refused(
+        lambda w, s, p: agent_tools.update_tool(
+            s, w.rt.keys, p, w.a.agents["tool"], agent_tools.ToolSpec("x", "http://x.cn/")
+        )
+    ),
+    "agent_tools.delete_tool": _refused(lambda w, s, p: agent_tools.delete_tool(s, p, w.a.agents["tool"])),
+    "agent_tools.get_tool": _refused(lambda w, s, p: agent_tools.get_tool(s, p, w.a.agents["tool"])),
+    "agent_tools.list_tools": _own(lambda w, s, p: agent_tools.list_tools(s, p)),
+    "agent_tools.try_tool": _refused(
+        lambda w, s, p: agent_tools.try_tool(s, w.rt.keys, p, w.a.agents["tool"], {}, 1.0)
+    ),
+    "agent_tools.import_openapi": _own(
+        lambda w, s, p: agent_tools.import_openapi(
+            s, w.rt.keys, p, {"paths": {"/x": {"get": {"operationId": "beta_op2"}}}}
+        )
+    ),
+    "agent_tools.list_allowed_hosts": _own(lambda w, s, p: agent_tools.list_allowed_hosts(s, p)),
+    "agent_tools.add_allowed_host": _own(lambda w, s, p: agent_tools.add_allowed_host(s, p, "beta.cn")),
+    "agent_tools.remove_allowed_host": _refused(
+        lambda w, s, p: agent_tools.remove_allowed_host(s, p, w.a.agents["host"])
+    ),
+    "agent_market.publish_listing": _refused(
+        lambda w, s, p: agent_market.publish_listing(s, p, w.a.agents["agent"], "tenant")
+    ),
+    "agent_market.list_listings": _own(lambda w, s, p: agent_market.list_listings(s, p)),
+    "agent_market.withdraw_listing": _refused(
+        lambda w, s, p: agent_market.withdraw_listing(s, p, w.a.agents["listing"])
+    ),
+    "agent_market.install_listing": _refused(
+        lambda w, s, p: agent_market.install_listing(s, p, w.a.agents["listing"], "", "beta-copy")
     ),
 }
 

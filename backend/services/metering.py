@@ -1,0 +1,58 @@
+"""Gateway usage rows written in batches, off the request path: one transaction per batch rather
+than one per request, so metering costs the gateway almost nothing under load. Rows wait at most
+``interval_s``; ``flush`` writes what waits at once (shutdown, tests)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from sqlmodel import Session
+
+from backend.models import UsageRecord
+from backend.services import gateway
+
+logger = logging.getLogger(__name__)
+
+
+class UsageWriter:
+    def __init__(self, open_session: Callable[[], AbstractContextManager[Session]], interval_s: float = 0.25) -> None:
+        self._open_session = open_session
+        self._interval_s = interval_s
+        self._pending: list[tuple[UsageRecord, str]] = []
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    def add(self, row: UsageRecord, prompt_text: str = "") -> None:
+        with self._lock:
+            self._pending.append((row, prompt_text))
+            if self._writer is None:  # one writer at a time; it ends when nothing waits
+                self._writer = threading.Thread(target=self._run, name="medai-usage-writer", daemon=True)
+                self._writer.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._interval_s)
+            with self._lock:
+                if not self._pending:
+                    self._writer = None
+                    return
+            self.flush()
+
+    def flush(self) -> int:
+        """Write every waiting row in one transaction; a failure is logged and the batch dropped
+        (metering never breaks serving)."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return 0
+        try:
+            with self._open_session() as session:
+                for row, prompt_text in batch:
+                    gateway.record_usage(session, row, prompt_text)
+        except Exception:
+            logger.exception("%d gateway usage rows could not be recorded", len(batch))
+        return len(batch)
