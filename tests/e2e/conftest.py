@@ -202,11 +202,14 @@ def screenshot(page, name: str) -> Path:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last (Playwright's loop must not meet later async tests), and among them
-    test_identity.py first: it is the one that meets the first admin's one-time password."""
+    test_identity.py first: it is the one that meets the first admin's one-time password; a test
+    that stops the shared app server comes after every other one that uses it."""
 
     def rank(item: pytest.Item) -> int:
         if "e2e" not in item.path.parts:
             return 0
+        if item.get_closest_marker("stops_app_server"):
+            return 3
         return 1 if item.path.name == "test_identity.py" else 2
 
     items.sort(key=rank)  # stable: the order inside each group stays as collected

@@ -76,6 +76,7 @@ def test_refresh_checks_again(app_server, admin, page):
     expect(checked).not_to_have_text(first, timeout=10_000)
 
 
+@pytest.mark.stops_app_server
 def test_stopping_the_group_leaves_nothing_behind(app_server):
     survivors = app_server.stop()
     assert survivors == [], f"still running after SIGTERM: {survivors}"
