@@ -24,8 +24,9 @@ from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
 from backend.models import UsageRecord
 from backend.runtime import Runtime
-from backend.services import gateway
-from backend.services.access import Principal
+from backend.services import agents, gateway
+from backend.services.access import Principal, may
+from backend.services.permissions import Action, Area
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 logger = logging.getLogger(__name__)
@@ -206,11 +207,16 @@ async def _relay(
 
 @router.get("/models")
 async def list_models(principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, Any]:
-    """The tenant's running model services, as OpenAI's model list."""
+    """What the caller may name as ``model``: the tenant's running model services and its published
+    agents (``agent:<slug>``), as OpenAI's model list. A key sees what its scopes open."""
 
     def models() -> list[dict[str, Any]]:
         with rt.session() as session:
-            return [
+            services = may(session, principal, Area.DEPLOY, Action.VIEW)
+            published = may(session, principal, Area.AGENTS, Action.VIEW)
+            if not services and not published:
+                gateway.available_models(session, principal)  # refused, and the refusal is audited
+            found = [
                 {
                     "id": d.name,
                     "object": "model",
@@ -218,7 +224,17 @@ async def list_models(principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, 
                     "owned_by": d.tenant_id,
                     "max_model_len": d.max_model_len,
                 }
-                for d in gateway.available_models(session, principal)
+                for d in (gateway.available_models(session, principal) if services else [])
+            ]
+            return found + [
+                {
+                    "id": f"agent:{a.slug}",
+                    "object": "model",
+                    "created": int(a.created_at.timestamp()),
+                    "owned_by": a.tenant_id,
+                }
+                for a in (agents.list_agents(session, principal) if published else [])
+                if a.active_version_id
             ]
 
     return {"object": "list", "data": await run_in_threadpool(models)}

@@ -158,6 +158,13 @@ def test_the_openai_client_calls_a_published_agent_streaming_and_not(site):
         ).chat.completions.create(model="agent:echo", messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.NotFoundError):
         ai.chat.completions.create(model="agent:nobody", messages=[{"role": "user", "content": "x"}])
+    build = client.post(
+        "/api/agents", json={"name": "Draft", "slug": "draft", "graph": ECHO}, headers=auth(tokens["dev"])
+    )
+    assert build.status_code == 201  # never published: not offered as a model
+    assert [m.id for m in ai.models.list().data] == ["agent:echo"]  # agents:invoke opens agents, not services
+    models_key = openai.OpenAI(base_url="http://testserver/v1", api_key=tokens["models"], http_client=client)
+    assert [m.id for m in models_key.models.list().data] == ["chat"]
 
 
 def test_an_answer_no_single_llm_writes_streams_when_complete_and_failures_stream_as_errors(site):
