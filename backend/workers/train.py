@@ -316,7 +316,7 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         tokenizer.chat_template = DEFAULT_CHAT_TEMPLATE
     output_dir = workdir / "checkpoints"
     if spec.type == "reward":
-        model = _reward_model(base, tokenizer)
+        model = _reward_model(base, tokenizer, spec.hyperparameters["seed"])
     else:
         model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
     if spec.type == "eval":
@@ -435,10 +435,12 @@ def _run_script(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore, ba
     }
 
 
-def _reward_model(base: Path, tokenizer: Any) -> Any:
-    """The base model with a fresh one-output head: it learns to score chosen answers above rejected ones."""
-    from transformers import AutoModelForSequenceClassification
+def _reward_model(base: Path, tokenizer: Any, seed: int) -> Any:
+    """The base model with a fresh one-output head (drawn from the job's seed, so a rerun starts the
+    same): it learns to score chosen answers above rejected ones."""
+    from transformers import AutoModelForSequenceClassification, set_seed
 
+    set_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, local_files_only=True)
     model.config.pad_token_id = tokenizer.pad_token_id
     return model

@@ -180,7 +180,8 @@ def test_a_reward_model_learns_to_score_chosen_answers_higher(world, tmp_path):
 
     settings, objects, names = world
     job = "job-reward"
-    worker = _start(_spec(settings, names, job, "reward", "preference", max_steps=16), tmp_path / "worker.log")
+    spec = _spec(settings, names, job, "reward", "preference", max_steps=40, cutoff_len=256)  # no pair cut off
+    worker = _start(spec, tmp_path / "worker.log")
     assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()[-3000:]
     assert _result(objects, job)["status"] == "succeeded"
     assert len(_losses(settings, job)) >= 8
