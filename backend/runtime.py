@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -29,6 +27,7 @@ from backend.adapters.logs import LogIndex, build_log_index
 from backend.adapters.metrics import MetricsStore, build_metrics_store
 from backend.adapters.notify import Notifier, build_notifier
 from backend.adapters.objectstore import ObjectStore, build_object_store
+from backend.adapters.replicas import ReplicaClients
 from backend.adapters.vectors import build_vector_store
 from backend.services import (
     alerts,
@@ -63,7 +62,7 @@ class Runtime:
     knowledge: KnowledgeIndex  # knowledge bases: vectors (Chroma), embedding cache, BM25 indexes
     logs: LogIndex  # operations: the job, service and platform log index
     notifier: Notifier  # operations: alert e-mail and webhooks
-    _upstream: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary, repr=False)
+    replicas: ReplicaClients = field(default_factory=ReplicaClients, repr=False)  # the gateway's pools to replicas
     route_cache: dict[tuple, tuple[float, Any]] = field(default_factory=dict, repr=False)  # the gateway's, 1 s
     usage: UsageWriter = field(init=False, repr=False)  # the gateway's usage rows, written in batches
 
@@ -107,15 +106,7 @@ class Runtime:
             await task
             self.platform_logs.detach()
             self.usage.flush()
-
-    def upstream_client(self) -> httpx.AsyncClient:
-        """The gateway's connection pool to model replicas, one per event loop (kept alive between requests)."""
-        loop = asyncio.get_running_loop()
-        client = self._upstream.get(loop)
-        if client is None:
-            limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
-            client = self._upstream[loop] = httpx.AsyncClient(limits=limits)
-        return client
+            await self.replicas.aclose()
 
     def reconcile_training(self) -> None:
         with self.session() as session:

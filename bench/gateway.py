@@ -5,6 +5,11 @@ A tiny model is served by the local engine; the same streaming chat request is s
 gateway (API key check, limits, routing, metering). Reports the added latency (p50/p99 of
 time to the last byte) and the throughput ratio. The engine generates one request at a
 time on CPU, so what differs between the two columns is the gateway's own cost.
+
+At one stream the two paths alternate request by request (so a slow moment of a busy machine
+falls on both alike); at 16 and 64 streams whole rounds alternate. The gateway process's CPU
+time per request is reported too: unlike latency on a small shared machine, it hardly varies
+from run to run.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
-ROUNDS = {1: 40, 16: 128, 64: 256}
+PAIRS = 300  # one stream: direct and gateway requests alternate
+ROUNDS = {16: 128, 64: 256}
 REPEATS = 3
 BODY = {
     "model": "bench",
@@ -62,6 +69,30 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, total: int)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return times, total / (time.perf_counter() - started)
+
+
+async def _pairs(direct: str, gateway: str, headers: dict[str, str]) -> tuple[list[float], list[float]]:
+    async with httpx.AsyncClient() as client:
+        await _one(client, direct, {})
+        await _one(client, gateway, headers)
+        base, via = [], []
+        for _ in range(PAIRS):
+            base.append(await _one(client, direct, {}))
+            via.append(await _one(client, gateway, headers))
+        return base, via
+
+
+def _p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+def _report(label: str, base: list[float], via: list[float], ratio: float, cpu_ms: float) -> None:
+    p50 = (statistics.median(via) - statistics.median(base)) * 1000
+    p99 = (_p99(via) - _p99(base)) * 1000
+    print(
+        f"{label}: throughput {ratio:.1%} of direct; added latency p50 {p50:+.2f} ms, p99 {p99:+.2f} ms; "
+        f"gateway CPU {cpu_ms:.2f} ms/request"
+    )
 
 
 def main() -> None:
@@ -119,23 +150,25 @@ def main() -> None:
     direct = f"{ready.url}/v1/chat/completions"
     gateway = f"http://127.0.0.1:{port}/v1/chat/completions"
     auth = {"Authorization": f"Bearer {token}"}
+    gateway_cpu = psutil.Process(server.pid)
+
+    def cpu_s() -> float:
+        times = gateway_cpu.cpu_times()
+        return times.user + times.system
+
     try:
+        before = cpu_s()
+        base, via = asyncio.run(_pairs(direct, gateway, auth))
+        _report(" 1 stream ", base, via, sum(base) / sum(via), (cpu_s() - before) * 1000 / (PAIRS + 1))
         for concurrency, total in ROUNDS.items():
-            # alternating rounds, so a slow moment of a busy machine falls on both sides alike
-            base_times, gw_times, base_s, gw_s = [], [], 0.0, 0.0
+            base, via, base_s, via_s, cpu = [], [], 0.0, 0.0, 0.0
             for _ in range(REPEATS):
                 times, rps = asyncio.run(_load(direct, {}, concurrency, total))
-                base_times, base_s = base_times + times, base_s + total / rps
+                base, base_s = base + times, base_s + total / rps
+                before = cpu_s()
                 times, rps = asyncio.run(_load(gateway, auth, concurrency, total))
-                gw_times, gw_s = gw_times + times, gw_s + total / rps
-            p50 = (statistics.median(gw_times) - statistics.median(base_times)) * 1000
-            q = lambda values: statistics.quantiles(values, n=100)[98]  # noqa: E731
-            p99 = (q(gw_times) - q(base_times)) * 1000
-            base_rps, gw_rps = REPEATS * total / base_s, REPEATS * total / gw_s
-            print(
-                f"{concurrency:>2} streams: direct {base_rps:6.1f} req/s, gateway {gw_rps:6.1f} req/s "
-                f"(throughput {gw_rps / base_rps:.1%}); added latency p50 {p50:+.2f} ms, p99 {p99:+.2f} ms"
-            )
+                via, via_s, cpu = via + times, via_s + total / rps, cpu + cpu_s() - before
+            _report(f"{concurrency} streams", base, via, base_s / via_s, cpu * 1000 / (REPEATS * (total + 1)))
     finally:
         server.terminate()
         server.wait(timeout=30)

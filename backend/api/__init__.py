@@ -11,15 +11,16 @@ from fastapi import APIRouter, FastAPI
 from backend.api import agents, assets, audit, gateway, health, identity, knowledge, ops, serving, training, workbenches
 from backend.api.errors import install_error_handlers, unknown_path_router
 
-# One router per domain; each area's issue appends its own.
+# One router per domain; each area's issue appends its own. The gateway comes first: routes are
+# matched in order, and /v1 carries the traffic.
 ROUTERS: tuple[APIRouter, ...] = (
+    gateway.router,
     health.router,
     identity.router,
     audit.router,
     assets.router,
     training.router,
     serving.router,
-    gateway.router,
     workbenches.router,
     ops.router,
     knowledge.router,

@@ -8,21 +8,23 @@ the answer streams back unchanged, and its tokens and latency are metered.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
+from backend.adapters.replicas import ReplicaResponse, ReplicaTimeoutError, ReplicaUnreachableError
 from backend.api import agent_openai
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
 from backend.models import UsageRecord
+from backend.models.base import utcnow
 from backend.runtime import Runtime
 from backend.services import agents, gateway
 from backend.services.access import Principal, may
@@ -30,8 +32,6 @@ from backend.services.permissions import Action, Area
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 logger = logging.getLogger(__name__)
-
-_RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError)
 
 
 def _limits(rt: Runtime) -> gateway.Limits:
@@ -60,20 +60,21 @@ def _meter(
 ) -> None:
     prompt, completion = int((usage or {}).get("prompt_tokens", 0)), int((usage or {}).get("completion_tokens", 0))
     gateway.count_tokens(rt.cache, route.tenant_id, prompt + completion)
-    row = UsageRecord(
-        tenant_id=route.tenant_id,
-        api_key_id=principal.api_key_id,
-        user_id=principal.user_id,
-        deployment_id=route.deployment_id,
-        model=route.model,
-        endpoint=endpoint,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        latency_ms=elapsed_ms,
-        status=status,
-        served_by=served_by,
-    )
-    rt.usage.add(row, _prompt_text(body))
+    fields = {
+        "at": utcnow(),
+        "tenant_id": route.tenant_id,
+        "api_key_id": principal.api_key_id,
+        "user_id": principal.user_id,
+        "deployment_id": route.deployment_id,
+        "model": route.model,
+        "endpoint": endpoint,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "latency_ms": elapsed_ms,
+        "status": status,
+        "served_by": served_by,
+    }
+    rt.usage.add(fields, _prompt_text(body) if gateway.logs_prompts() else "")
 
 
 def _meter_later(
@@ -87,11 +88,18 @@ def _meter_later(
     usage: dict[str, Any] | None,
     served_by: str,
 ) -> None:
-    """Meter off the response path: tokens count against the limits now, the usage row is written
-    with the next batch (services/metering.py)."""
+    """Meter once the answer is on its way: the latency is taken now, the bookkeeping runs on the
+    loop's next turn (after the last bytes are written), tokens count against the limits at once
+    and the usage row is written with the next batch (services/metering.py)."""
     elapsed_ms = (time.perf_counter() - started) * 1000
+    asyncio.get_running_loop().call_soon(
+        _meter_safely, rt, principal, route, endpoint, body, status, usage, served_by, elapsed_ms
+    )
+
+
+def _meter_safely(*args: Any) -> None:
     try:
-        _meter(rt, principal, route, endpoint, body, status, usage, served_by, elapsed_ms)
+        _meter(*args)
     except Exception:  # metering must never break serving; the failure is logged with its trace
         logger.exception("gateway usage could not be recorded")
 
@@ -110,7 +118,6 @@ async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint
     body = await _body(request)
     routes = await _cached_routes(rt, principal, body["model"])
     gateway.admit(rt.cache, _limits(rt), principal, routes[0])
-    client = rt.upstream_client()
     started = time.perf_counter()
     streaming = bool(body.get("stream"))
     wanted_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -119,36 +126,26 @@ async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint
     last_error: Exception | None = None
     for route in routes:
         for url in route.urls:
-            upstream = client.build_request(
-                "POST",
-                f"{url}/v1/{endpoint}",
-                json={**body, "model": route.model},
-                timeout=rt.settings.gateway_timeout_s,
-            )
             try:
-                response = await client.send(upstream, stream=streaming)
-            except httpx.TimeoutException as error:
-                last_error = error
-                continue
-            except _RETRYABLE as error:
-                last_error = error
-                continue
-            if response.status_code >= 500:
-                await response.aclose()
-                last_error = MedAIError(ErrorCode.UPSTREAM_FAILED, f"replica answered {response.status_code}")
-                continue
-            if not streaming:
-                payload = response.json()
-                _meter_later(
-                    rt, principal, route, endpoint, body, response.status_code, started, payload.get("usage"), url
+                response, content = await rt.replicas.current().post(
+                    f"{url}/v1/{endpoint}", {**body, "model": route.model}, rt.settings.gateway_timeout_s, streaming
                 )
-                return JSONResponse(payload, status_code=response.status_code)
+            except (ReplicaTimeoutError, ReplicaUnreachableError) as error:
+                last_error = error
+                continue
+            if response.status >= 500:
+                await response.close()
+                last_error = MedAIError(ErrorCode.UPSTREAM_FAILED, f"replica answered {response.status}")
+                continue
+            if not streaming:  # the replica's bytes go back as they are; only the usage is read
+                _meter_later(rt, principal, route, endpoint, body, response.status, started, _usage_of(content), url)
+                return Response(content, status_code=response.status, media_type="application/json")
             return StreamingResponse(
                 _relay(response, rt, principal, route, endpoint, body, started, url, wanted_usage),
-                status_code=response.status_code,
+                status_code=response.status,
                 media_type="text/event-stream",
             )
-    if isinstance(last_error, httpx.TimeoutException):
+    if isinstance(last_error, ReplicaTimeoutError):
         raise MedAIError(ErrorCode.UPSTREAM_TIMEOUT, f"'{body['model']}' did not answer in time.")
     if not any(route.urls for route in routes):
         raise MedAIError(
@@ -177,8 +174,58 @@ async def _cached_routes(rt: Runtime, principal: Principal, model: str) -> list[
     return routes
 
 
+def _usage_of(content: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(content)
+    except ValueError:
+        return None
+    return payload.get("usage") if isinstance(payload, dict) else None
+
+
+class UsageTap:
+    """Passes an SSE stream through in whole events, as the bytes came, and keeps the usage that
+    the last event carries. The usage-only event is dropped when the client did not ask for it
+    (the gateway always asks the replica, to meter the stream). Only events that mention
+    ``"usage"`` are decoded."""
+
+    def __init__(self, keep_usage_event: bool) -> None:
+        self.usage: dict[str, Any] | None = None
+        self._keep = keep_usage_event
+        self._held = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The complete events so far; a partial event waits for its end."""
+        data = self._held + chunk if self._held else chunk
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._held = data
+            return b""
+        ready, self._held = data[: end + 2], data[end + 2 :]
+        return self._take_usage(ready) if b'"usage"' in ready else ready
+
+    def rest(self) -> bytes:
+        """Whatever followed the last complete event (a replica that ended without a blank line)."""
+        held, self._held = self._held, b""
+        return self._take_usage(held + b"\n\n")[:-2] if b'"usage"' in held else held
+
+    def _take_usage(self, ready: bytes) -> bytes:
+        kept = []
+        for event in ready.split(b"\n\n")[:-1]:
+            if event.startswith(b"data: {") and b'"usage"' in event:
+                try:
+                    chunk = json.loads(event[6:])
+                except ValueError:
+                    chunk = {}
+                if chunk.get("usage"):
+                    self.usage = chunk["usage"]
+                    if not chunk.get("choices") and not self._keep:
+                        continue
+            kept.append(event + b"\n\n")
+        return b"".join(kept)
+
+
 async def _relay(
-    response: httpx.Response,
+    response: ReplicaResponse,
     rt: Runtime,
     principal: Principal,
     route: gateway.Route,
@@ -188,21 +235,19 @@ async def _relay(
     url: str,
     wanted_usage: bool,
 ) -> AsyncIterator[bytes]:
-    """Pass the stream through line by line; keep the usage chunk for metering (and drop it when
-    the client did not ask for it)."""
-    usage: dict[str, Any] | None = None
+    """Pass the stream through as the replica sends it, one write per read; meter it at the end."""
+    tap = UsageTap(keep_usage_event=wanted_usage)
     try:
-        async for line in response.aiter_lines():
-            if line.startswith("data: {") and '"usage"' in line:
-                chunk = json.loads(line[6:])
-                if chunk.get("usage"):
-                    usage = chunk["usage"]
-                    if not chunk.get("choices") and not wanted_usage:
-                        continue
-            yield (line + "\n").encode()
+        async for chunk in response.chunks():
+            ready = tap.feed(chunk)
+            if ready:
+                yield ready
+        rest = tap.rest()
+        if rest:
+            yield rest
     finally:
-        await response.aclose()
-        _meter_later(rt, principal, route, endpoint, body, response.status_code, started, usage, url)
+        await response.close()
+        _meter_later(rt, principal, route, endpoint, body, response.status, started, tap.usage, url)
 
 
 @router.get("/models")

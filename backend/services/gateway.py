@@ -14,8 +14,9 @@ import statistics
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, insert
 from sqlmodel import Session, select
 
 from backend.adapters.cache import Cache
@@ -124,14 +125,28 @@ def count_tokens(cache: Cache, tenant_id: str, tokens: int) -> None:
 def record_usage(session: Session, row: UsageRecord, prompt_text: str = "") -> None:
     """Meter one request; the prompt reaches the log only masked and cut short."""
     session.add(row)
-    logger.debug(
-        "gateway %s %s status=%s %.1f ms prompt=%r",
-        row.tenant_id,
-        row.model,
-        row.status,
-        row.latency_ms,
-        phi.mask(prompt_text[:200]),
-    )
+    _log_usage(row.tenant_id, row.model, row.status, row.latency_ms, prompt_text)
+
+
+def record_usage_rows(session: Session, rows: list[tuple[dict[str, Any], str]]) -> None:
+    """Meter many requests in one statement: each is UsageRecord's fields (``at`` included) and
+    the prompt for the debug log."""
+    if rows:
+        session.execute(insert(UsageRecord), [fields for fields, _ in rows])
+    if logs_prompts():
+        for fields, prompt_text in rows:
+            _log_usage(fields["tenant_id"], fields["model"], fields["status"], fields["latency_ms"], prompt_text)
+
+
+def logs_prompts() -> bool:
+    """Whether metered requests reach the debug log (then their prompts are worth collecting)."""
+    return logger.isEnabledFor(logging.DEBUG)
+
+
+def _log_usage(tenant_id: str, model: str, status: int, latency_ms: float, prompt_text: str) -> None:
+    if logs_prompts():  # masking costs time: only for a log that will be written
+        masked = phi.mask(prompt_text[:200])
+        logger.debug("gateway %s %s status=%s %.1f ms prompt=%r", tenant_id, model, status, latency_ms, masked)
 
 
 def usage(session: Session, principal: Principal, since: datetime | None = None, model: str = "") -> list[UsageRow]:

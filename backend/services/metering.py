@@ -1,6 +1,8 @@
-"""Gateway usage rows written in batches, off the request path: one transaction per batch rather
-than one per request, so metering costs the gateway almost nothing under load. Rows wait at most
-``interval_s``; ``flush`` writes what waits at once (shutdown, tests)."""
+"""Gateway usage rows written in batches, off the request path: one INSERT per batch rather than
+one transaction per request, so metering costs the gateway almost nothing under load. A row is
+UsageRecord's fields as a plain dict (building ORM objects on the event loop would cost more than
+the rest of metering). Rows wait at most ``interval_s``; ``flush`` writes what waits at once
+(shutdown, tests)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import Any
 
 from sqlmodel import Session
 
-from backend.models import UsageRecord
 from backend.services import gateway
 
 logger = logging.getLogger(__name__)
@@ -22,13 +24,13 @@ class UsageWriter:
     def __init__(self, open_session: Callable[[], AbstractContextManager[Session]], interval_s: float = 0.25) -> None:
         self._open_session = open_session
         self._interval_s = interval_s
-        self._pending: list[tuple[UsageRecord, str]] = []
+        self._pending: list[tuple[dict[str, Any], str]] = []
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
 
-    def add(self, row: UsageRecord, prompt_text: str = "") -> None:
+    def add(self, fields: dict[str, Any], prompt_text: str = "") -> None:
         with self._lock:
-            self._pending.append((row, prompt_text))
+            self._pending.append((fields, prompt_text))
             if self._writer is None:  # one writer at a time; it ends when nothing waits
                 self._writer = threading.Thread(target=self._run, name="medai-usage-writer", daemon=True)
                 self._writer.start()
@@ -51,8 +53,7 @@ class UsageWriter:
             return 0
         try:
             with self._open_session() as session:
-                for row, prompt_text in batch:
-                    gateway.record_usage(session, row, prompt_text)
+                gateway.record_usage_rows(session, batch)
         except Exception:
             logger.exception("%d gateway usage rows could not be recorded", len(batch))
         return len(batch)

@@ -1,16 +1,32 @@
 """Gateway usage rows are written in batches off the request path: nothing waits for them, all of
 them arrive, a batch is one transaction, and the writer starts again after it went idle."""
 
+import logging
 import time
 
 from sqlmodel import select
 
 from backend.models import UsageRecord
+from backend.models.base import utcnow
+from backend.services import gateway
 from backend.services.metering import UsageWriter
 
 
-def _row(n: int) -> UsageRecord:
-    return UsageRecord(tenant_id="t1", user_id="u", deployment_id="d", model="m", endpoint="chat", prompt_tokens=n)
+def _row(n: int) -> dict:
+    return {
+        "at": utcnow(),
+        "tenant_id": "t1",
+        "api_key_id": None,
+        "user_id": "u",
+        "deployment_id": "d",
+        "model": "m",
+        "endpoint": "chat",
+        "prompt_tokens": n,
+        "completion_tokens": 0,
+        "latency_ms": 1.5,
+        "status": 200,
+        "served_by": "r1",
+    }
 
 
 def _rows(runtime) -> list[int]:
@@ -55,3 +71,15 @@ def test_flush_writes_what_waits_at_once_and_a_failure_does_not_escape(runtime):
     failing = UsageWriter(broken, interval_s=60)
     failing.add(_row(2))
     assert failing.flush() == 1  # logged, dropped, never raised into serving
+
+
+def test_a_batch_is_one_insert_and_the_debug_log_shows_prompts_masked(runtime, caplog):
+    with runtime.session() as session:
+        gateway.record_usage_rows(session, [(_row(7), "患者张三 电话 13812345678 胸痛"), (_row(8), "")])
+    assert _rows(runtime) == [7, 8]
+    with caplog.at_level(logging.INFO, logger="backend.services.gateway"):
+        assert not gateway.logs_prompts()  # so the gateway does not even collect the prompt text
+    with caplog.at_level(logging.DEBUG, logger="backend.services.gateway"), runtime.session() as session:
+        gateway.record_usage_rows(session, [(_row(9), "患者张三 电话 13812345678 胸痛")])
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "胸痛" in logged and "13812345678" not in logged and "张三" not in logged
