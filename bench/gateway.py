@@ -6,7 +6,10 @@ gateway (API key check, limits, routing, metering). Reports the added latency (p
 time to the last byte) and the throughput ratio. The engine generates one request at a
 time on CPU, so what differs between the two columns is the gateway's own cost.
 
-At one stream the two paths alternate request by request (so a slow moment of a busy machine
+A bare pass-through proxy (bench/_passthrough.py) is measured the same way at one stream: what
+it adds is the price of any extra hop on this machine, the floor under the gateway's number.
+
+At one stream the paths alternate request by request (so a slow moment of a busy machine
 falls on both alike); at 16 and 64 streams whole rounds alternate. The gateway process's CPU
 time per request is reported too: unlike latency on a small shared machine, it hardly varies
 from run to run.
@@ -29,7 +32,7 @@ import psutil
 
 PAIRS = 300  # one stream: direct and gateway requests alternate
 ROUNDS = {16: 128, 64: 256}
-REPEATS = 3
+REPEATS = 5
 BODY = {
     "model": "bench",
     "messages": [{"role": "user", "content": "hi"}],
@@ -71,6 +74,16 @@ async def _load(url: str, headers: dict[str, str], concurrency: int, total: int)
         return times, total / (time.perf_counter() - started)
 
 
+def _wait_for(url: str, method: str = "GET") -> None:
+    for _ in range(300):
+        try:
+            httpx.request(method, url, json=BODY, timeout=5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
 async def _pairs(direct: str, gateway: str, headers: dict[str, str]) -> tuple[list[float], list[float]]:
     async with httpx.AsyncClient() as client:
         await _one(client, direct, {})
@@ -86,13 +99,11 @@ def _p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
 
-def _report(label: str, base: list[float], via: list[float], ratio: float, cpu_ms: float) -> None:
+def _report(label: str, base: list[float], via: list[float], ratio: float, cpu_ms: float | None = None) -> None:
     p50 = (statistics.median(via) - statistics.median(base)) * 1000
     p99 = (_p99(via) - _p99(base)) * 1000
-    print(
-        f"{label}: throughput {ratio:.1%} of direct; added latency p50 {p50:+.2f} ms, p99 {p99:+.2f} ms; "
-        f"gateway CPU {cpu_ms:.2f} ms/request"
-    )
+    cpu = "" if cpu_ms is None else f"; gateway CPU {cpu_ms:.2f} ms/request"
+    print(f"{label}: throughput {ratio:.1%} of direct; added latency p50 {p50:+.2f} ms, p99 {p99:+.2f} ms{cpu}")
 
 
 def main() -> None:
@@ -141,14 +152,14 @@ def main() -> None:
     }
     command = [sys.executable, "-m", "uvicorn", "backend.api:create_api", "--factory", "--port", str(port)]
     server = subprocess.Popen([*command, "--log-level", "warning"], env=env)
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    bare_port = _free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench._passthrough:app", "--port", str(bare_port)]
+    bare = subprocess.Popen([*command, "--log-level", "warning"], env={**env, "MEDAI_BENCH_UPSTREAM": ready.url})
+    _wait_for(f"http://127.0.0.1:{port}/api/health")
     direct = f"{ready.url}/v1/chat/completions"
     gateway = f"http://127.0.0.1:{port}/v1/chat/completions"
+    passthrough = f"http://127.0.0.1:{bare_port}/v1/chat/completions"
+    _wait_for(passthrough, method="POST")
     auth = {"Authorization": f"Bearer {token}"}
     gateway_cpu = psutil.Process(server.pid)
 
@@ -157,6 +168,9 @@ def main() -> None:
         return times.user + times.system
 
     try:
+        base, via = asyncio.run(_pairs(direct, passthrough, {}))
+        _report(" 1 stream, bare pass-through", base, via, sum(base) / sum(via))
+        bare.terminate()
         before = cpu_s()
         base, via = asyncio.run(_pairs(direct, gateway, auth))
         _report(" 1 stream ", base, via, sum(base) / sum(via), (cpu_s() - before) * 1000 / (PAIRS + 1))
@@ -170,6 +184,7 @@ def main() -> None:
                 via, via_s, cpu = via + times, via_s + total / rps, cpu + cpu_s() - before
             _report(f"{concurrency} streams", base, via, base_s / via_s, cpu * 1000 / (REPEATS * (total + 1)))
     finally:
+        bare.terminate()
         server.terminate()
         server.wait(timeout=30)
         with rt.session() as session:
