@@ -9,6 +9,10 @@ time on CPU, so what differs between the two columns is the gateway's own cost.
 A bare pass-through proxy (bench/_passthrough.py) is measured the same way at one stream: what
 it adds is the price of any extra hop on this machine, the floor under the gateway's number.
 
+The engine is pinned to a core of its own (the last one) and the gateway and pass-through to the
+others, as in production, where the engine has its own GPU host: the gateway's work then cannot
+slow the engine down, and both paths meet the same engine. The load generator may use any core.
+
 At one stream the paths alternate request by request (so a slow moment of a busy machine
 falls on both alike); at 16 and 64 streams whole rounds alternate. The gateway process's CPU
 time per request is reported too: unlike latency on a small shared machine, it hardly varies
@@ -95,6 +99,26 @@ async def _pairs(direct: str, gateway: str, headers: dict[str, str]) -> tuple[li
         return base, via
 
 
+def _pin(process: psutil.Process, cpus: set[int]) -> None:
+    for thread in process.threads():  # affinity is per thread on Linux; new threads inherit it
+        os.sched_setaffinity(thread.id, cpus)
+
+
+def _isolate_engine() -> set[int]:
+    """The engine's processes on the last core, this process (and the servers it starts next) on
+    the others; returns every core, for the load generator once the servers are up."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        print("one core only: the engine shares it with the gateway and the load generator")
+        return set(cpus)
+    me = psutil.Process()
+    for child in me.children(recursive=True):
+        if "backend.workers.serve" in " ".join(child.cmdline()):
+            _pin(child, {cpus[-1]})
+    _pin(me, set(cpus[:-1]))
+    return set(cpus)
+
+
 def _p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
@@ -141,6 +165,7 @@ def main() -> None:
         if ready:
             break
         time.sleep(0.3)
+    every_core = _isolate_engine()
     # the platform's API in its own process, as it runs in production (the load generator here
     # would otherwise share one interpreter lock with it)
     port = _free_port()
@@ -156,6 +181,7 @@ def main() -> None:
     command = [sys.executable, "-m", "uvicorn", "bench._passthrough:app", "--port", str(bare_port)]
     bare = subprocess.Popen([*command, "--log-level", "warning"], env={**env, "MEDAI_BENCH_UPSTREAM": ready.url})
     _wait_for(f"http://127.0.0.1:{port}/api/health")
+    _pin(psutil.Process(), every_core)  # the load generator
     direct = f"{ready.url}/v1/chat/completions"
     gateway = f"http://127.0.0.1:{port}/v1/chat/completions"
     passthrough = f"http://127.0.0.1:{bare_port}/v1/chat/completions"

@@ -231,11 +231,14 @@ def build_app(engine: Engine) -> FastAPI:
                         "model": engine.name,
                         "choices": [choice],
                     }
-                    yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
-                    if done and include_usage:
+                    event = f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+                    if not done:
+                        yield event
+                        continue
+                    if include_usage:
                         tail = {**chunk, "choices": [], "usage": usage(int(produced))}
-                        yield f"data: {json.dumps(tail)}\n\n"
-                yield "data: [DONE]\n\n"
+                        event += f"data: {json.dumps(tail)}\n\n"
+                    yield event + "data: [DONE]\n\n"  # the end in one write: one wake-up for the reader
 
             return StreamingResponse(events(), media_type="text/event-stream")
         text, reason, produced = "", "stop", 0

@@ -120,6 +120,16 @@ def test_the_openai_client_talks_to_a_deployed_model_through_the_gateway(platfor
         )
     )
     assert chunks and all(c.usage is None for c in chunks)  # the client did not ask for the usage chunk
+    asked = list(
+        client.chat.completions.create(
+            model="tiny-chat",
+            messages=[{"role": "user", "content": "hello"}],
+            max_tokens=6,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert asked[-1].usage.completion_tokens > 0 and not asked[-1].choices  # asked for: it arrives, last
     text = client.completions.create(model="tiny-chat", prompt="Blood pressure", max_tokens=4)
     assert text.choices[0].text is not None
     with pytest.raises(openai.NotFoundError):
@@ -135,15 +145,15 @@ def test_the_openai_client_talks_to_a_deployed_model_through_the_gateway(platfor
     while True:
         with runtime.session() as session:
             rows = session.exec(select(UsageRecord).order_by(UsageRecord.id)).all()
-        if len(rows) >= 5 or time.monotonic() > deadline:
+        if len(rows) >= 6 or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert sorted(r.endpoint for r in rows) == ["chat/completions"] * 4 + ["completions"]
+    assert sorted(r.endpoint for r in rows) == ["chat/completions"] * 5 + ["completions"]
     assert all(r.completion_tokens > 0 for r in rows)  # the stream too, from its usage chunk
     assert all(r.status == 200 and r.api_key_id for r in rows)
     with runtime.session() as session:
         (summary,) = gateway.usage(session, dev)
-    assert (summary.model, summary.requests, summary.errors) == ("tiny-chat", 5, 0)
+    assert (summary.model, summary.requests, summary.errors) == ("tiny-chat", 6, 0)
     assert summary.completion_tokens == sum(r.completion_tokens for r in rows)
 
     with runtime.session() as session:
