@@ -340,10 +340,12 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
         "callbacks": [_callback(spec, objects, metrics, time.monotonic())],
     }
     h = spec.hyperparameters
+    left_out = 0  # preference pairs over the cutoff (reward models)
     if spec.type == "reward":
         from trl import RewardConfig, RewardTrainer
 
         trainer = RewardTrainer(args=RewardConfig(**args), **trainer_kwargs)
+        left_out = _pairs_left_out(len(train_rows), len(trainer.train_dataset), h["cutoff_len"])
     elif spec.type == "dpo":
         trainer = DPOTrainer(args=DPOConfig(**args, beta=h["dpo_beta"], loss_type=h["dpo_loss_type"]), **trainer_kwargs)
     elif spec.type == "grpo":
@@ -365,6 +367,8 @@ def run(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore) -> dict[st
     tokenizer.save_pretrained(final)
     _upload_folder(objects, final, spec.job_prefix + "output/")
     summary = {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
+    if spec.type == "reward":
+        summary["pairs_left_out"] = left_out
     return {
         "status": "succeeded",
         "global_step": result.global_step,
@@ -433,6 +437,25 @@ def _run_script(spec: TrainSpec, objects: ObjectStore, metrics: MetricsStore, ba
         "resumed_from": "",
         "model_written": model_written,
     }
+
+
+def _pairs_left_out(given: int, kept: int, cutoff_len: int) -> int:
+    """TRL's RewardTrainer silently leaves out preference pairs longer than ``max_length``: say how
+    many in the job's log, and stop with the remedy when none is left."""
+    if kept == 0:
+        raise ValueError(
+            f"all {given} preference pairs are longer than cutoff_len ({cutoff_len} tokens) and none is left "
+            "to train on; raise cutoff_len or shorten the prompts and answers"
+        )
+    if kept < given:
+        logger.warning(
+            "%d of %d preference pairs are longer than cutoff_len (%d tokens) and were left out; "
+            "raise cutoff_len to keep them",
+            given - kept,
+            given,
+            cutoff_len,
+        )
+    return given - kept
 
 
 def _reward_model(base: Path, tokenizer: Any, seed: int) -> Any:

@@ -183,7 +183,8 @@ def test_a_reward_model_learns_to_score_chosen_answers_higher(world, tmp_path):
     spec = _spec(settings, names, job, "reward", "preference", max_steps=40, cutoff_len=256)  # no pair cut off
     worker = _start(spec, tmp_path / "worker.log")
     assert worker.wait(timeout=300) == 0, (tmp_path / "worker.log").read_text()[-3000:]
-    assert _result(objects, job)["status"] == "succeeded"
+    result = _result(objects, job)
+    assert result["status"] == "succeeded" and result["metrics"]["pairs_left_out"] == 0
     assert len(_losses(settings, job)) >= 8
     folder = tmp_path / "reward"
     for info in objects.list(f"tenants/t1/jobs/{job}/output/"):
@@ -200,6 +201,25 @@ def test_a_reward_model_learns_to_score_chosen_answers_higher(world, tmp_path):
 
     for row in DPO_ROWS[:2]:
         assert score(row["prompt"] + row["chosen"]) > score(row["prompt"] + row["rejected"])
+
+
+def test_preference_pairs_over_the_cutoff_are_counted_and_none_left_is_an_error(world, tmp_path):
+    """TRL leaves such pairs out without a word; the worker says how many, or stops when none is left."""
+    settings, objects, names = world
+    spec = _spec(settings, names, "job-cut", "reward", "preference", max_steps=1, cutoff_len=64)
+    worker = _start(spec, tmp_path / "cut.log")
+    assert worker.wait(timeout=300) == 0, (tmp_path / "cut.log").read_text()[-3000:]
+    left_out = _result(objects, "job-cut")["metrics"]["pairs_left_out"]
+    assert 0 < left_out < len(DPO_ROWS)  # the longer English pair goes, the Chinese one stays
+    assert (
+        f"{left_out} of {len(DPO_ROWS)} preference pairs are longer than cutoff_len (64 tokens)"
+        in (tmp_path / "cut.log").read_text()
+    )
+    spec = _spec(settings, names, "job-none", "reward", "preference", max_steps=1, cutoff_len=16)
+    worker = _start(spec, tmp_path / "none.log")
+    assert worker.wait(timeout=300) != 0
+    result = _result(objects, "job-none")
+    assert result["status"] == "failed" and "raise cutoff_len" in result["error"]
 
 
 def test_batch_inference_answers_every_prompt_and_reports_progress(world, tmp_path):
