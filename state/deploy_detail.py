@@ -4,7 +4,6 @@ this model and how to call it (base URL, curl and Python snippets with its name 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,10 +15,10 @@ from backend.runtime import Runtime
 from backend.services import gateway, model_registry, serving
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
+from state import live
 from state.auth import AuthState
 from state.deploy import version_labels
 from state.feedback import error_toast, input_toast, success_toast
-from state.live import POLL_S, connected
 
 ROUTE_PREFIX = "/deploy/"
 LOG_LINES = 200
@@ -186,28 +185,17 @@ class ServiceState(AuthState):
 
     @rx.event(background=True)
     async def follow(self) -> None:
-        """Refresh status, replicas, usage and the log every POLL_S seconds while the page is open."""
-        async with self:
-            self._follow_round += 1
-            round_, deployment_id, self.following = self._follow_round, self.service.get("id", ""), True
-        try:
-            while True:
-                await asyncio.sleep(POLL_S)
-                async with self:
-                    if round_ != self._follow_round or self._route_id() != deployment_id or not connected(self):
-                        return
-                try:
-                    fetched = await self._fetch(deployment_id)
-                except MedAIError:
-                    return
-                async with self:
-                    if round_ != self._follow_round:
-                        return
-                    self._apply(*fetched)
-        finally:
-            async with self:
-                if round_ == self._follow_round:
-                    self.following = False
+        """Refresh status, replicas, usage and the log every live.POLL_S seconds while the page is open
+        (and the service still exists)."""
+        deployment_id = self.service.get("id", "")
+        await live.follow(
+            self,
+            lambda: self._fetch(deployment_id),
+            lambda fetched: self._apply(*fetched),
+            lambda: self._route_id() == deployment_id,
+            flag="following",
+            stop_on=(MedAIError,),
+        )
 
     async def _act(self, work, done_key: str):  # noqa: ANN001, ANN202 (a service call for this service)
         deployment_id = self.service.get("id", "")

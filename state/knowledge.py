@@ -4,7 +4,6 @@ chunks of a document, retrieval settings, the recall test and the hit@k / MRR hi
 
 # No `from __future__ import annotations`: Reflex reads the upload handlers' hints at runtime.
 
-import asyncio
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +17,9 @@ from backend.runtime import Runtime
 from backend.services import knowledge, knowledge_documents, knowledge_recall
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
+from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
-from state.live import POLL_S, connected
 
 ROUTE = "/knowledge"
 DOCUMENT_UPLOAD = "kb-document-upload"
@@ -466,25 +465,14 @@ class KnowledgeDetailState(AuthState):
     @rx.event(background=True)
     async def follow(self) -> None:
         """Refresh the documents while one is being ingested and this page is open."""
-        async with self:
-            self._follow_round += 1
-            round_ = self._follow_round
-        while True:
-            await asyncio.sleep(POLL_S)
-            async with self:
-                if (
-                    round_ != self._follow_round
-                    or not self.live
-                    or not self.router.url.path.startswith(ROUTE)
-                    or not connected(self)
-                ):
-                    return
-                kb_id = self.kb_id
-            try:
-                found = await self._as_user(detail(kb_id))
-            except MedAIError:
-                return
-            async with self:
-                if round_ != self._follow_round:
-                    return
-                self.documents, self.kb = found.documents, found.kb
+        kb_id = self.kb_id
+        await live.follow(
+            self,
+            lambda: self._as_user(detail(kb_id)),
+            self._show_documents,
+            lambda: self.live and self.router.url.path.startswith(ROUTE),
+            stop_on=(MedAIError,),
+        )
+
+    def _show_documents(self, found: Detail) -> None:
+        self.documents, self.kb = found.documents, found.kb

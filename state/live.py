@@ -35,11 +35,14 @@ async def follow(
     wanted: Callable[[], bool],
     every_s: float = POLL_S,
     flag: str = "",
+    stop_on: tuple[type[Exception], ...] = (),
 ) -> None:
     """The body of a page's background follow event: every ``every_s`` seconds, while ``wanted()``
     holds, the browser is connected and no newer follow of the same state started, ``fetch()`` off
     the state lock and ``show`` the result under it. ``flag`` names a bool var that is true meanwhile
-    (the page's "live" badge). The state needs an int ``_follow_round``."""
+    (the page's "live" badge). A ``stop_on`` error from ``fetch`` ends the follow quietly (what was
+    followed is gone); any other reaches the app's error handler. The state needs an int
+    ``_follow_round``."""
     async with state:
         state._follow_round += 1
         round_ = state._follow_round
@@ -51,7 +54,10 @@ async def follow(
             async with state:
                 if round_ != state._follow_round or not wanted() or not connected(state):
                     return
-            found = await fetch()
+            try:
+                found = await fetch()
+            except stop_on:
+                return
             async with state:
                 if round_ != state._follow_round or not wanted():
                     return

@@ -4,7 +4,6 @@ model; cancel and retry."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +15,9 @@ from backend.runtime import Runtime
 from backend.services import model_registry, training
 from backend.services.access import Principal
 from components import charts
+from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, success_toast
-from state.live import POLL_S, connected
 from state.research import ROUTE, when
 
 JOB_ROUTE = ROUTE + "/jobs/"
@@ -209,27 +208,15 @@ class JobState(AuthState):
 
     @rx.event(background=True)
     async def follow(self) -> None:
-        """Refresh every POLL_S seconds while the job is queued or running and its page is open."""
-        async with self:
-            self._follow_round += 1
-            round_, job_id, self.following = self._follow_round, self.job.get("id", ""), True
-        try:
-            while True:
-                await asyncio.sleep(POLL_S)
-                async with self:
-                    if round_ != self._follow_round or self._route_job() != job_id or not connected(self):
-                        return
-                view = await self._as_user(lambda rt, session, who: job_view(rt, session, who, job_id))
-                async with self:
-                    if round_ != self._follow_round or self._route_job() != job_id:
-                        return
-                    self._show(view)
-                    if not view.active:
-                        return
-        finally:
-            async with self:
-                if round_ == self._follow_round:
-                    self.following = False
+        """Refresh every live.POLL_S seconds while the job is queued or running and its page is open."""
+        job_id = self.job.get("id", "")
+        await live.follow(
+            self,
+            lambda: self._as_user(lambda rt, session, who: job_view(rt, session, who, job_id)),
+            self._show,
+            lambda: self._route_job() == job_id and self.active,
+            flag="following",
+        )
 
     @rx.event
     def stop_following(self) -> None:
