@@ -1125,6 +1125,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "agents.install": ("Install", "安装"),
     "agents.install_as": ("Slug of the copy (optional)", "副本标识（可选）"),
     "agents.installed": ("Installed as your own agent.", "已安装为您的智能体。"),
+    "agents.withdraw": ("Withdraw", "下架"),
+    "agents.withdrawn": (
+        "Withdrawn from the market; installed copies stay.",
+        "已从应用市场下架，已安装的副本不受影响。",
+    ),
     "agents.installs": ("Installs", "安装次数"),
     "agents.publisher": ("From", "来源"),
     "agents.chat.title": ("Simple chat agent", "简单对话智能体"),

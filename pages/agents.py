@@ -121,7 +121,23 @@ def _market_row(item: rx.Var) -> rx.Component:
         rx.table.cell(rx.badge(t_choice("agents.scope", item["scope"], ["tenant", "platform"]), variant="soft")),
         rx.table.cell(item["publisher"]),
         rx.table.cell(item["installs"]),
-        rx.table.cell(rx.button(t("agents.install"), size="1", on_click=S.install(item["id"]), disabled=~S.may_create)),
+        rx.table.cell(
+            rx.hstack(
+                rx.button(t("agents.install"), size="1", on_click=S.install(item["id"]), disabled=~S.may_create),
+                rx.cond(
+                    item["ours"] != "",
+                    rx.button(
+                        t("agents.withdraw"),
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=S.withdraw(item["id"]),
+                        disabled=~S.may_create,
+                    ),
+                ),
+                spacing="2",
+            )
+        ),
         data_listing=item["name"],
     )
 

@@ -46,6 +46,7 @@ def market_rows(session: Session, who: Principal) -> list[dict[str, str]]:
             "scope": item.scope,
             "publisher": item.published_by,
             "installs": str(item.installs),
+            "ours": "yes" if item.tenant_id == who.tenant_id else "",  # ours to withdraw
         }
         for item in agent_market.list_listings(session, who)
     ]
@@ -155,6 +156,13 @@ class AgentsState(AuthState):
         await self._as_user(lambda _rt, session, who: agent_market.publish_listing(session, who, agent_id, scope=scope))
         self.market = await self._as_user(lambda _rt, session, who: market_rows(session, who))
         yield await success_toast(self, "agents.listed")
+
+    @rx.event
+    async def withdraw(self, listing_id: str):  # noqa: ANN201 (Reflex event generator)
+        """Take this tenant's listing out of the market; copies already installed stay."""
+        await self._as_user(lambda _rt, session, who: agent_market.withdraw_listing(session, who, listing_id))
+        self.market = await self._as_user(lambda _rt, session, who: market_rows(session, who))
+        yield await success_toast(self, "agents.withdrawn")
 
     @rx.event
     async def install(self, listing_id: str):  # noqa: ANN201 (Reflex event generator)

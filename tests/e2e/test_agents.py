@@ -296,6 +296,15 @@ def test_tools_are_tested_hosts_guard_them_and_the_market_installs_a_copy(app_se
     expect(page.locator("#agent-slug")).to_have_text("agent:guideline-copy", timeout=LOAD_TIMEOUT)
     _canvas_counts(page, 4, 3)
 
+    # the listing withdrawn: gone from the market, the installed copy stays
+    page.goto(app_server.url + "/agents")
+    page.locator("#tab-market").click()
+    page.locator(f"#agents-market tr[data-listing='{AGENT_NAME}']").get_by_role("button", name="下架").click()
+    _toast(page, "已从应用市场下架")
+    expect(page.locator(f"#agents-market tr[data-listing='{AGENT_NAME}']")).to_have_count(0, timeout=LOAD_TIMEOUT)
+    page.locator("#tab-agents").click()
+    expect(page.locator("#agents-table tr[data-agent='guideline-copy']")).to_be_visible(timeout=LOAD_TIMEOUT)
+
 
 def test_a_simple_chat_agent_and_a_starter_template(app_server, admin, page):
     """A chat agent needs no graph: prompt, model and knowledge in a form, test-run and published;
