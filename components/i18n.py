@@ -1276,6 +1276,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "kb.visibility.only_me": ("Only me", "仅自己"),
     "kb.visibility.members": ("Chosen members", "指定成员"),
     "kb.visibility.tenant": ("Whole tenant", "整个租户"),
+    "kb.members_pick": (
+        "Members who may see it (you always can, and so can the tenant's admins)",
+        "可查看的成员（您本人与租户管理员始终可见）",
+    ),
+    "kb.members_none": (
+        "No other members in this tenant yet: invite them under Admin → Members.",
+        "该租户暂无其他成员：请先在 管理 → 成员 中邀请。",
+    ),
     "kb.mask_phi": ("Mask PHI", "脱敏"),
     "kb.mask_phi_hint": (
         "Names, phone and ID numbers are masked before storage.",

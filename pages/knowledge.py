@@ -43,6 +43,37 @@ def _choice(key: str, label_key: str, options: tuple[str, ...], prefix: str) -> 
     )
 
 
+def _member_choice(member: rx.Var) -> rx.Component:
+    return rx.el.label(
+        rx.hstack(
+            rx.checkbox(
+                checked=KnowledgeState.chosen.contains(member["id"]),
+                on_change=lambda on: KnowledgeState.choose_member(member["id"], on),
+            ),
+            rx.text(member["name"], size="2", weight="medium"),
+            rx.text(member["email"], size="1", color=rx.color("gray", 11)),
+            spacing="2",
+            align="center",
+        ),
+        data_member=member["email"],
+    )
+
+
+def _member_picker() -> rx.Component:
+    """Who else may see the knowledge base when it is visible to chosen members."""
+    return rx.vstack(
+        rx.text(t("kb.members_pick"), size="2", weight="medium"),
+        rx.cond(
+            KnowledgeState.members.length() > 0,
+            rx.flex(rx.foreach(KnowledgeState.members, _member_choice), wrap="wrap", spacing="4"),
+            rx.text(t("kb.members_none"), size="2", color=rx.color("gray", 11)),
+        ),
+        id="kb-members",
+        spacing="2",
+        width="100%",
+    )
+
+
 def create_form() -> rx.Component:
     return section(
         "kb.new",
@@ -68,6 +99,7 @@ def create_form() -> rx.Component:
             spacing="4",
             width="100%",
         ),
+        rx.cond(KnowledgeState.form["visibility"] == "members", _member_picker()),
         rx.hstack(
             rx.button(
                 rx.icon("plus", size=16),

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase
 from backend.runtime import Runtime
-from backend.services import knowledge, knowledge_documents, knowledge_recall
+from backend.services import knowledge, knowledge_documents, knowledge_recall, tenancy
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
 from state import live
@@ -51,14 +51,16 @@ def _number(text: str, what: str) -> float:
         raise MedAIError(ErrorCode.DATA_INVALID, f"{what} must be a number.", f"Type a number for {what}.") from None
 
 
-def create_spec(form: dict[str, str]) -> knowledge.KnowledgeBaseSpec:
+def create_spec(form: dict[str, str], member_ids: list[str] | None = None) -> knowledge.KnowledgeBaseSpec:
+    visibility = form.get("visibility", "tenant")
     return knowledge.KnowledgeBaseSpec(
         name=form.get("name", "").strip(),
         description=form.get("description", "").strip(),
         chunk_mode=form.get("chunk_mode", "general"),
         chunk_size=_integer(form.get("chunk_size", "500"), "Chunk size"),
         chunk_overlap=_integer(form.get("chunk_overlap", "50"), "Overlap"),
-        visibility=form.get("visibility", "tenant"),
+        visibility=visibility,
+        member_ids=tuple(member_ids or ()) if visibility == "members" else (),
         mask_phi=form.get("mask_phi", "") in ("on", "true", "1"),
     )
 
@@ -95,6 +97,7 @@ class Listing:
     may_view: bool = False
     may_create: bool = False
     rows: list[dict[str, str]] = field(default_factory=list)
+    members: list[dict[str, str]] = field(default_factory=list)  # whom "chosen members" may name
 
 
 def listing(_rt: Runtime, session: Session, who: Principal) -> Listing:
@@ -104,6 +107,12 @@ def listing(_rt: Runtime, session: Session, who: Principal) -> Listing:
             kb_row(kb, len(knowledge_documents.list_documents(session, who, kb.id)))
             for kb in knowledge.list_knowledge_bases(session, who)
         ]
+    if found.may_create and who.tenant_id and may(session, who, Area.MEMBERS, Action.VIEW):
+        found.members = [
+            {"id": m.user_id, "name": m.display_name or m.email, "email": m.email}
+            for m in tenancy.list_members(session, who, who.tenant_id)
+            if m.status == "active" and m.user_id != who.user_id  # the owner always sees it
+        ]
     return found
 
 
@@ -112,6 +121,8 @@ class KnowledgeState(AuthState):
     may_create: bool = False
     bases: list[dict[str, str]] = []
     form: dict[str, str] = dict(CREATE_DEFAULTS)
+    members: list[dict[str, str]] = []
+    chosen: list[str] = []  # member ids, for visibility "members"
     creating: bool = False
 
     @rx.event
@@ -121,11 +132,17 @@ class KnowledgeState(AuthState):
             return
         found = await self._as_user(listing)
         self.may_view, self.may_create, self.bases = found.may_view, found.may_create, found.rows
+        self.members = found.members
+        self.chosen = [c for c in self.chosen if any(m["id"] == c for m in found.members)]
 
     @rx.event
     def set_field(self, key: str, value: str | bool) -> None:
         if key in CREATE_DEFAULTS:
             self.form = {**self.form, key: "on" if value is True else ("" if value is False else str(value))}
+
+    @rx.event
+    def choose_member(self, user_id: str, on: bool) -> None:
+        self.chosen = [c for c in self.chosen if c != user_id] + ([user_id] if on else [])
 
     @rx.event
     async def create(self):  # noqa: ANN201 (Reflex event generator)
@@ -135,7 +152,7 @@ class KnowledgeState(AuthState):
         self.creating = True
         yield
         try:
-            spec = create_spec(self.form)
+            spec = create_spec(self.form, self.chosen)
             kb_id = await self._as_user(
                 lambda rt, session, who: knowledge.create_knowledge_base(session, rt.knowledge, who, spec).id
             )
@@ -143,7 +160,7 @@ class KnowledgeState(AuthState):
             self.creating = False
             yield error_toast(error)
             return
-        self.creating, self.form = False, dict(CREATE_DEFAULTS)
+        self.creating, self.form, self.chosen = False, dict(CREATE_DEFAULTS), []
         yield await success_toast(self, "kb.created")
         yield rx.redirect(f"{ROUTE}/{kb_id}")
 

@@ -88,6 +88,8 @@ def _check_spec(session: Session, tenant_id: str, spec: KnowledgeBaseSpec) -> No
         raise _invalid("top_k must be 1 to 50 and the score threshold 0 to 1.", "Adjust the retrieval settings.")
     if spec.visibility not in VISIBILITIES:
         raise _invalid(f"Unknown visibility '{spec.visibility}'.", "Use only_me, members or tenant.")
+    if spec.visibility == "members" and not spec.member_ids:
+        raise _invalid("Visibility 'members' needs at least one chosen member.", "Choose members, or pick only_me.")
     if spec.member_ids:
         found = session.exec(
             select(Membership.user_id).where(

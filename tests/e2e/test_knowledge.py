@@ -103,3 +103,32 @@ def test_create_import_and_recall_test_with_scores(app_server, admin, page):
     expect(page.locator("#kb-runs .mrr").first).to_have_text("1.000")
     expect(page.locator("#kb-history-chart")).to_be_visible()
     screenshot(page, "knowledge-evaluation")
+
+
+def test_a_knowledge_base_for_chosen_members(app_server, admin, page):
+    """Visibility "chosen members": the colleagues of the tenant are listed to tick."""
+    colleague = "nurse.wang@knowledge-lab.cn"
+    _open_knowledge(page, app_server.url, admin)
+    page.goto(app_server.url + "/admin")
+    page.get_by_role("tab", name="成员").click()
+    if page.locator(f'#member-list tr[data-email="{colleague}"]').count() == 0:
+        page.locator("#invite-email").fill(colleague)
+        page.locator("#invite-name").fill("王护士")
+        page.locator("#invite-role").click()
+        page.get_by_role("option", name="临床医生").click()
+        page.locator("#invite-submit").click()
+        expect(page.locator(f'#member-list tr[data-email="{colleague}"]')).to_be_visible(timeout=LOAD_TIMEOUT)
+    page.locator("#nav-knowledge").click()
+    expect(page.locator("#kb-new")).to_be_visible(timeout=LOAD_TIMEOUT)
+    page.locator("#kb-name").fill("护理交班要点")
+    page.locator("#kb-visibility").click()
+    page.get_by_role("option", name="指定成员").click()
+    choice = page.locator(f'#kb-members [data-member="{colleague}"]')
+    expect(choice).to_contain_text("王护士", timeout=LOAD_TIMEOUT)
+    choice.get_by_role("checkbox").click()
+    expect(choice.get_by_role("checkbox")).to_be_checked()
+    screenshot(page, "knowledge-members")
+    page.locator("#kb-create").click()
+    expect(page).to_have_url(re.compile(r"/knowledge/[0-9a-f]{32}$"), timeout=LOAD_TIMEOUT)
+    page.goto(app_server.url + "/knowledge")
+    expect(page.locator('tr[data-name="护理交班要点"]')).to_contain_text("指定成员", timeout=LOAD_TIMEOUT)

@@ -393,6 +393,27 @@ def test_only_me_hides_a_knowledge_base_from_other_developers(runtime, owner):
     assert retrieve(runtime, dev_b, shared, "x") == []
 
 
+def test_chosen_members_visibility_needs_members_and_the_page_lists_whom_to_choose(runtime, owner):
+    from state.knowledge import create_spec, listing
+
+    with runtime.session() as session:
+        from backend.models import Tenant
+
+        tenant = session.get(Tenant, owner.tenant_id)
+    dev = sign(runtime, add_user(runtime, "c@kb-hospital.cn", [(tenant, "developer")]))[1]
+    with pytest.raises(MedAIError) as caught:
+        make_kb(runtime, dev, name="Nobody", visibility="members")
+    assert caught.value.code is ErrorCode.DATA_INVALID and "only_me" in caught.value.remedy
+    with runtime.session() as session:
+        choices = listing(runtime, session, dev).members
+    assert owner.user_id in {m["id"] for m in choices} and dev.user_id not in {m["id"] for m in choices}
+    form = {"name": "Ward notes", "visibility": "members"}
+    assert create_spec(form, [owner.user_id]).member_ids == (owner.user_id,)
+    assert create_spec({**form, "visibility": "tenant"}, [owner.user_id]).member_ids == ()  # a stale tick is dropped
+    kb = make_kb(runtime, dev, name="Ward notes", visibility="members", member_ids=(owner.user_id,))
+    assert kb.member_ids == [owner.user_id]
+
+
 def test_the_controller_ingests_in_a_worker_thread_and_does_not_wait_for_it(runtime, owner):
     kb = make_kb(runtime, owner, chunk_size=100, chunk_overlap=0)
     assert knowledge_documents.start_ingestion(runtime.session, runtime.knowledge, runtime.objects) is False
