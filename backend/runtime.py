@@ -182,7 +182,14 @@ def build_runtime(settings: Settings) -> Runtime:
         notifier=build_notifier(settings),
         compute=build_compute(settings),
         embedder=embedder,
-        knowledge=KnowledgeIndex(build_vector_store(settings), cache, embedder, settings.model_import_roots),
+        knowledge=KnowledgeIndex(
+            build_vector_store(settings),
+            cache,
+            embedder,
+            settings.model_import_roots,
+            remote_url=settings.embeddings_url,
+            remote_key=settings.embeddings_api_key.get_secret_value(),
+        ),
     )
     runtime.controller.register("training", runtime.reconcile_training)
     runtime.controller.register("pipelines", runtime.reconcile_pipelines)

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # vectors
     chroma_dir: Path | None = Field(None, description="Embedded Chroma folder (default DATA_DIR/chroma)")
     chroma_url: str = Field("", description="Chroma server URL (http://host:8000); set to use HttpClient")
+    embeddings_url: str = Field(
+        "", description="OpenAI-compatible embeddings endpoint (http://host/v1); knowledge bases may use remote:<model>"
+    )
+    embeddings_api_key: SecretStr = Field(SecretStr(""), description="Bearer key for that endpoint (optional)")
 
     # metrics and telemetry
     metrics_db: Path | None = Field(None, description="Embedded SQLite time-series file (default DATA_DIR/metrics.db)")

@@ -1338,6 +1338,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "kb.threshold_hint": ("0 to 1; 1 means first in both rankings.", "0 至 1；1 表示在两种排名中均居首。"),
     "kb.chunking": ("Chunking", "分块"),
     "kb.embedding_model": ("Embedding model", "向量模型"),
+    "kb.embedding_model_hint": (
+        "all-minilm-l6-v2 (built in), a model folder on the server, or remote:<model> when an endpoint is set",
+        "all-minilm-l6-v2（内置）、服务器上的模型目录，或已配置端点时的 remote:<模型名>",
+    ),
     "kb.save_settings": ("Save settings", "保存设置"),
     "kb.settings_saved": ("Retrieval settings saved.", "检索设置已保存。"),
     "kb.recall": ("Recall test", "召回测试"),

@@ -85,6 +85,7 @@ def create_form() -> rx.Component:
             _choice("visibility", "kb.visibility", VISIBILITIES, "kb.visibility"),
             _input("chunk_size", "kb.chunk_size", "kb.chunk_size_hint"),
             _input("chunk_overlap", "kb.chunk_overlap"),
+            _input("embedding_model", "kb.embedding_model", "kb.embedding_model_hint"),
             field(
                 "kb.mask_phi",
                 rx.switch(

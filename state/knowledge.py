@@ -11,6 +11,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from backend.adapters.embeddings import BUILTIN
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase
 from backend.runtime import Runtime
@@ -31,6 +32,7 @@ CREATE_DEFAULTS = {
     "chunk_size": "500",
     "chunk_overlap": "50",
     "visibility": "tenant",
+    "embedding_model": BUILTIN,
     "mask_phi": "",
 }
 
@@ -61,6 +63,7 @@ def create_spec(form: dict[str, str], member_ids: list[str] | None = None) -> kn
         chunk_overlap=_integer(form.get("chunk_overlap", "50"), "Overlap"),
         visibility=visibility,
         member_ids=tuple(member_ids or ()) if visibility == "members" else (),
+        embedding_model=form.get("embedding_model", "").strip() or BUILTIN,
         mask_phi=form.get("mask_phi", "") in ("on", "true", "1"),
     )
 

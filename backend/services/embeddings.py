@@ -7,7 +7,7 @@ import hashlib
 import struct
 
 from backend.adapters.cache import Cache
-from backend.adapters.embeddings import LocalEmbedder
+from backend.adapters.embeddings import Embedder
 
 CACHE_TTL_S = 7 * 24 * 3600
 
@@ -24,7 +24,7 @@ def _unpack(raw: bytes) -> list[float]:
     return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
 
-def embed(cache: Cache, embedder: LocalEmbedder, texts: list[str]) -> tuple[list[list[float]], int]:
+def embed(cache: Cache, embedder: Embedder, texts: list[str]) -> tuple[list[list[float]], int]:
     """Vectors for ``texts`` in order, and how many had to be computed (the rest came from the cache)."""
     found: dict[int, list[float]] = {}
     for index, text in enumerate(texts):

@@ -410,6 +410,8 @@ def test_chosen_members_visibility_needs_members_and_the_page_lists_whom_to_choo
     form = {"name": "Ward notes", "visibility": "members"}
     assert create_spec(form, [owner.user_id]).member_ids == (owner.user_id,)
     assert create_spec({**form, "visibility": "tenant"}, [owner.user_id]).member_ids == ()  # a stale tick is dropped
+    assert create_spec(form).embedding_model == "all-minilm-l6-v2"
+    assert create_spec({**form, "embedding_model": " remote:bge-m3 "}).embedding_model == "remote:bge-m3"
     kb = make_kb(runtime, dev, name="Ward notes", visibility="members", member_ids=(owner.user_id,))
     assert kb.member_ids == [owner.user_id]
 
