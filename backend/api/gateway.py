@@ -88,9 +88,9 @@ def _meter_later(
     usage: dict[str, Any] | None,
     served_by: str,
 ) -> None:
-    """Meter once the answer is on its way: the latency is taken now, the bookkeeping runs on the
-    loop's next turn (after the last bytes are written), tokens count against the limits at once
-    and the usage row is written with the next batch (services/metering.py)."""
+    """Meter once the answer is on its way: the latency is taken now; on the loop's next turn
+    (after the last bytes are written) the tokens count against the limits and the usage row
+    joins the next batch (services/metering.py)."""
     elapsed_ms = (time.perf_counter() - started) * 1000
     asyncio.get_running_loop().call_soon(
         _meter_safely, rt, principal, route, endpoint, body, status, usage, served_by, elapsed_ms
