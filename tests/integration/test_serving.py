@@ -170,6 +170,8 @@ def test_limits_answer_429_with_retry_after(platform, monkeypatch):
     _until_ready(runtime, deployment_id)
     body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
     headers = {"Authorization": f"Bearer {token}"}
+    if (left := 60 - time.time() % 60) < 15:  # limits count per clock minute: all three in the same one
+        time.sleep(left + 0.5)
     answers = [httpx.post(f"{base_url}/chat/completions", json=body, headers=headers, timeout=60) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert 0 < int(answers[2].headers["Retry-After"]) <= 60
