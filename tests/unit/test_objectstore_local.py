@@ -58,3 +58,33 @@ def test_settings_choose_the_implementation(settings):
         data_dir=settings.data_dir, s3_endpoint="127.0.0.1:9", s3_access_key="a", s3_secret_key="b", _env_file=None
     )
     assert build_object_store(s3, ring).backend == "s3"
+
+
+def test_a_truncated_metadata_file_does_not_break_listing(store):
+    """A writer killed mid-write (before metadata was renamed into place) left an empty one."""
+    store.put("tenants/a/checkpoints/4/model.safetensors", io.BytesIO(b"weights"))
+    store._meta_path("tenants/a/checkpoints/4/model.safetensors").write_text("")
+    (found,) = store.list("tenants/a/checkpoints/")
+    assert found.key.endswith("model.safetensors") and found.size == 7 and found.sha256 == ""
+
+
+def test_a_write_stopped_at_any_point_leaves_no_object_and_no_temporary_file(store, monkeypatch):
+    class Stopped(BaseException):  # like a SIGKILL's effect on this process: nothing after it runs
+        pass
+
+    original = type(store.root).replace
+    calls = []
+
+    def stop_at_second_rename(self, target):
+        calls.append(target)
+        if len(calls) == 2:  # the metadata is in place; the data's rename never happens
+            raise Stopped
+        return original(self, target)
+
+    monkeypatch.setattr(type(store.root), "replace", stop_at_second_rename)
+    with pytest.raises(Stopped):
+        store.put("tenants/a/x.bin", io.BytesIO(b"1"))
+    monkeypatch.undo()
+    assert store.list("") == [] and not store.exists("tenants/a/x.bin")
+    assert not [p for p in store.root.rglob(".upload-*")]
+    assert store.put("tenants/a/x.bin", io.BytesIO(b"12")).size == store.stat("tenants/a/x.bin").size == 2

@@ -1,6 +1,8 @@
 """Objects as files under one folder (embedded default). Metadata (size, SHA-256, content
 type) sits beside each file in ``.meta/``. Writes go to a temporary file that is renamed
-into place only when complete, so a failed upload leaves nothing behind.
+into place only when complete, so a failed upload leaves nothing behind; the metadata is
+renamed into place first, so a process killed at any moment never leaves a file whose
+metadata is half written.
 
 Presigned URLs point at the app's own ``/api/objects/download`` endpoint and carry an
 HMAC (key derived from the master key) over the object key and the expiry time.
@@ -51,14 +53,13 @@ class LocalObjectStore:
             with os.fdopen(descriptor, "wb") as out:
                 while chunk := reader.read(CHUNK):
                     out.write(chunk)
+            info = ObjectInfo(key, reader.size, reader.sha256, content_type, datetime.now(UTC))
+            meta = {"size": info.size, "sha256": info.sha256, "content_type": content_type}
+            _write_whole(self._meta_path(key), json.dumps(meta).encode())
             Path(temp_name).replace(target)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
-        info = ObjectInfo(key, reader.size, reader.sha256, content_type, datetime.now(UTC))
-        meta = self._meta_path(key)
-        meta.parent.mkdir(parents=True, exist_ok=True)
-        meta.write_text(json.dumps({"size": info.size, "sha256": info.sha256, "content_type": content_type}))
         return info
 
     def _missing(self, key: str) -> MedAIError:
@@ -80,8 +81,7 @@ class LocalObjectStore:
         path = self._path(key)
         if not path.is_file():
             raise self._missing(key)
-        meta_path = self._meta_path(key)
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        meta = _read_meta(self._meta_path(key))
         modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         content_type = meta.get("content_type", "application/octet-stream")
         return ObjectInfo(key, path.stat().st_size, meta.get("sha256", ""), content_type, modified)
@@ -134,3 +134,26 @@ class LocalObjectStore:
 
     def ping(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """``data`` at ``path`` all at once: written beside it, then renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp_name = tempfile.mkstemp(prefix=".upload-", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(data)
+        Path(temp_name).replace(path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _read_meta(path: Path) -> dict:
+    """The metadata beside a file; empty when missing or unreadable (a store written before
+    metadata was renamed into place may hold a truncated one): the file itself stays readable."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
