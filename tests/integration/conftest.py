@@ -9,6 +9,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy import MetaData
 
+from tests.unit.agent_world import free_port
+
 MARIADB_URL = os.environ.get("MEDAI_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("MEDAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -49,17 +51,11 @@ def drop_everything(engine) -> None:
     metadata.drop_all(engine)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """An S3-compatible server (moto's server mode) on 127.0.0.1 for this test session; any
     access key works. No MinIO binary exists in the registries these machines reach."""
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"127.0.0.1:{port}"

@@ -5,16 +5,12 @@ trace holds the real engine's token counts."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import openai
 import pytest
-import uvicorn
 from sqlmodel import select
 
-from backend.api import create_api
-from backend.api.dependencies import runtime as runtime_dependency
 from backend.models import AgentRun, Deployment, Replica
 from backend.services import (
     agents,
@@ -24,8 +20,8 @@ from backend.services import (
     model_registry,
     serving,
 )
+from tests.integration.api_server import serve_api
 from tests.tiny_model import build_model
-from tests.unit.agent_world import free_port
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
@@ -35,14 +31,11 @@ pytestmark = pytest.mark.integration
 def served(runtime):
     """The platform on a real port; a tenant with a developer, a clinician's agents:invoke key and a
     tiny model deployed on the local engine (ready)."""
-    api = create_api()
-    api.dependency_overrides[runtime_dependency] = lambda: runtime
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    with serve_api(runtime) as url:
+        yield from _served(runtime, url)
+
+
+def _served(runtime, url):
     tenant = add_tenant(runtime, "zhongshan")
     _, dev = sign(runtime, add_user(runtime, "dev@zhongshan.cn", [(tenant, "developer")]))
     _, doctor = sign(runtime, add_user(runtime, "doctor@zhongshan.cn", [(tenant, "clinician")]))
@@ -61,12 +54,10 @@ def served(runtime):
         ).id
         _, token = api_keys.create_api_key(session, doctor, kind="personal", name="ward", scopes=["agents:invoke"])
     _until_ready(runtime, deployment_id)
-    yield runtime, dev, token, f"http://127.0.0.1:{port}/v1"
+    yield runtime, dev, token, f"{url}/v1"
     with runtime.session() as session:
         for replica in session.exec(select(Replica)).all():
             runtime.compute.cancel(replica.compute_ref)
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _until_ready(runtime, deployment_id, timeout=240):

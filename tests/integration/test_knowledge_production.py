@@ -3,7 +3,6 @@ with the pinned chromadb, started for this module) through HttpClient, and embed
 in the real Redis. Import, hybrid retrieval, isolation of collections and delete go over the wire."""
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from backend.runtime import build_runtime
 from backend.services import embeddings, knowledge, knowledge_documents
 from backend.services.knowledge_index import collection_name
 from backend.settings import Settings
+from tests.unit.agent_world import free_port
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
@@ -33,19 +33,13 @@ GUIDE = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory) -> Iterator[str]:
     """`chroma run` on a free port; failing to start it fails the tests (it ships with chromadb)."""
     binary = Path(sys.executable).with_name("chroma")
     if not binary.exists():
         binary = Path(shutil.which("chroma") or "chroma")
-    port, folder = _free_port(), tmp_path_factory.mktemp("chroma-server")
+    port, folder = free_port(), tmp_path_factory.mktemp("chroma-server")
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
         [str(binary), "run", "--path", str(folder / "db"), "--host", "127.0.0.1", "--port", str(port)],

@@ -4,21 +4,16 @@ vectors match the local model's, retrieval finds the right chunk, and an endpoin
 refuses the import with the reason and leaves nothing behind."""
 
 import math
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from backend import db
 from backend.adapters.embeddings import RemoteEmbedder
-from backend.api import create_api
-from backend.api.dependencies import runtime as runtime_dependency
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import build_runtime
 from backend.services import api_keys, knowledge, knowledge_documents
 from backend.settings import Settings
+from tests.integration.api_server import serve_api
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
@@ -30,35 +25,20 @@ GUIDE = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def endpoint(runtime, tmp_path):
     """Another MedAI platform (its own database) serving /v1 on a real port, a key that may call
     it, and a developer of this platform."""
     host = build_runtime(Settings(data_dir=tmp_path / "endpoint", _env_file=None))
     db.upgrade(host.engine)
-    api = create_api()
-    api.dependency_overrides[runtime_dependency] = lambda: host
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     tenant = add_tenant(host, "embed-host")
     _, caller = sign(host, add_user(host, "svc@embed-host.cn", [(tenant, "developer")]))
     with host.session() as session:
         _, token = api_keys.create_api_key(session, caller, kind="personal", name="emb", scopes=["models:invoke"])
     tenant = add_tenant(runtime, "kb-hospital")
     _, dev = sign(runtime, add_user(runtime, "dev@kb-hospital.cn", [(tenant, "developer")]))
-    yield f"http://127.0.0.1:{port}/v1", token, dev
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_api(host) as url:
+        yield f"{url}/v1", token, dev
     host.engine.dispose()
 
 

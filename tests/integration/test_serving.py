@@ -5,44 +5,31 @@ one of two replicas under load loses no request; rollback serves the previous ve
 
 import os
 import signal
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from sqlmodel import select
 
-from backend.api import create_api
-from backend.api.dependencies import runtime as runtime_dependency
 from backend.models import AuditEvent, Deployment, Replica, UsageRecord
 from backend.services import api_keys, gateway, model_registry, serving
+from tests.integration.api_server import serve_api
 from tests.tiny_model import build_model
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def platform(runtime):
     """The platform's API on a real port, and a tenant with a developer, a key and a tiny model."""
-    api = create_api()
-    api.dependency_overrides[runtime_dependency] = lambda: runtime
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    with serve_api(runtime) as url:
+        yield from _platform(runtime, url)
+
+
+def _platform(runtime, url):
     tenant = add_tenant(runtime, "huashan")
     _, dev = sign(runtime, add_user(runtime, "dev@huashan.cn", [(tenant, "developer")]))
     folder = build_model(runtime.settings.model_import_roots[0] / "tiny")
@@ -59,12 +46,10 @@ def platform(runtime):
             for v in (1, 2)
         ]
         _, token = api_keys.create_api_key(session, dev, kind="personal", name="app", scopes=["models:invoke"])
-    yield runtime, dev, versions, token, f"http://127.0.0.1:{port}/v1"
+    yield runtime, dev, versions, token, f"{url}/v1"
     with runtime.session() as session:
         for replica in session.exec(select(Replica)).all():
             runtime.compute.cancel(replica.compute_ref)
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _pass(runtime):
