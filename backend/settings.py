@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     k8s_namespace: str = Field("medai", description="Kubernetes namespace for workloads")
     kubeconfig: str = Field("", description="Path to a kubeconfig; empty means in-cluster config")
     vllm_image: str = Field("vllm/vllm-openai:v0.12.0", description="Image of vLLM replicas on Kubernetes")
+    vllm_cpu_image: str = Field(
+        "public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:v0.12.0",
+        description="Image of vLLM replicas without GPUs (vLLM's CPU backend) on Kubernetes",
+    )
+    vllm_executable: str = Field(
+        "vllm", description="The vllm command on a local host: from vLLM's own environment, e.g. .venv-vllm/bin/vllm"
+    )
     training_image: str = Field(
         "registry.local/medai/train:latest", description="Container image Kubernetes training Jobs run"
     )

@@ -69,7 +69,7 @@ tokenizer.save_pretrained(out + "/final")
 
 
 def _bare(folder: Path, data_file: Path, out: Path) -> float:
-    from backend.workers.train import DEFAULT_CHAT_TEMPLATE
+    from backend.workers.chat_template import DEFAULT_CHAT_TEMPLATE
 
     script = folder.parent / "bare_sft.py"
     script.write_text(textwrap.dedent(BARE.format(template=DEFAULT_CHAT_TEMPLATE, steps=STEPS)))

@@ -97,7 +97,7 @@ def deploy_form() -> rx.Component:
             _input("memory_gb", "deploy.memory_gb"),
             _input("gpus", "deploy.gpus"),
             _input("max_model_len", "deploy.max_model_len"),
-            _input("gpu_memory_utilization", "deploy.gpu_memory_utilization", "deploy.vllm_only"),
+            _input("gpu_memory_utilization", "deploy.gpu_memory_utilization", "deploy.memory_share_hint"),
             _input("tensor_parallel_size", "deploy.tensor_parallel_size", "deploy.vllm_only"),
             _input("requests_per_minute", "deploy.requests_per_minute", "deploy.rpm_hint"),
             field(

@@ -47,8 +47,9 @@ _ENGINE_FIELDS = {
     "vllm:generation_tokens_total": "generation_tokens_total",
     "vllm:e2e_request_latency_seconds_sum": "latency_seconds_sum",
     "vllm:e2e_request_latency_seconds_count": "requests_total",
-    "vllm:gpu_cache_usage_perc": "kv_cache_usage",
+    "vllm:kv_cache_usage_perc": "kv_cache_usage",
 }
+_OLD_ENGINE_NAMES = {"vllm:gpu_cache_usage_perc": "vllm:kv_cache_usage_perc"}  # vLLM before 0.11
 
 
 @dataclass
@@ -210,12 +211,14 @@ def _node_exporters(client: httpx.Client, urls: Sequence[str], state: CollectorS
 def engine_fields(text: str) -> dict[str, float]:
     """The figures dashboards show, from an engine's Prometheus text (vLLM's names; the local engine uses them too)."""
     found: dict[str, float] = defaultdict(float)
+    old: dict[str, float] = defaultdict(float)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            name = _ENGINE_FIELDS.get(sample.name)
-            if name is not None:
+            if sample.name in _OLD_ENGINE_NAMES:
+                old[_ENGINE_FIELDS[_OLD_ENGINE_NAMES[sample.name]]] += float(sample.value)
+            elif (name := _ENGINE_FIELDS.get(sample.name)) is not None:
                 found[name] += float(sample.value)
-    return dict(found)
+    return {**old, **found}  # an engine that exports both names is read by the new one
 
 
 def _engine_points(session: Session, client: httpx.Client, now: datetime) -> list[Point]:

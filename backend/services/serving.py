@@ -93,8 +93,12 @@ def deploy(session: Session, principal: Principal, spec: DeploySpec) -> Deployme
         )
     if spec.engine not in ENGINES or not 1 <= spec.replicas <= 64 or spec.gpus < 0 or spec.tensor_parallel_size < 1:
         raise MedAIError(ErrorCode.DATA_INVALID, "Engine, replicas, GPUs or parallelism are out of range.", "Fix them.")
-    if spec.engine == "vllm" and spec.gpus < spec.tensor_parallel_size:
-        raise MedAIError(ErrorCode.DATA_INVALID, "vLLM needs a GPU per tensor-parallel rank.", "Raise the GPU count.")
+    if spec.engine == "vllm" and 0 < spec.gpus < spec.tensor_parallel_size:
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            "vLLM needs a GPU per tensor-parallel rank.",
+            "Raise the GPU count, or set it to 0 for vLLM's CPU backend.",
+        )
     if not 128 <= spec.max_model_len <= 1_048_576 or not 0.1 <= spec.gpu_memory_utilization <= 0.99:
         raise MedAIError(ErrorCode.DATA_INVALID, "Max model length or GPU memory share is out of range.", "Fix it.")
     if session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == spec.name)).first():
@@ -270,6 +274,8 @@ def _launch(session: Session, deployment: Deployment, ordinal: int) -> ServerLau
         engine=deployment.engine,
         gpu_memory_utilization=deployment.gpu_memory_utilization,
         tensor_parallel_size=deployment.tensor_parallel_size,
+        gpus=deployment.gpus,
+        memory_gb=deployment.memory_gb,
     )
     return ServerLaunch(
         deployment.id,

@@ -27,12 +27,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from prometheus_client import generate_latest
 
-logger = logging.getLogger("medai.serve")
+from backend.workers.chat_template import DEFAULT_CHAT_TEMPLATE, ensure_chat_template
 
-DEFAULT_CHAT_TEMPLATE = (
-    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}{{ eos_token }}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
-)
+logger = logging.getLogger("medai.serve")
 
 
 @dataclass
@@ -49,6 +46,8 @@ class ServeSpec:
     engine: str = "local"  # local (this module) | vllm (`vllm serve` on the fetched files)
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
+    gpus: int = 0  # vLLM with none runs its CPU backend
+    memory_gb: float = 0.0
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -313,17 +312,28 @@ def _fetch_model(spec: ServeSpec) -> Path:
     return folder
 
 
-def vllm_command(spec: ServeSpec, folder: Path) -> list[str]:
-    """`vllm serve` with the deployment's settings, for a GPU host with vLLM installed."""
-    return [
-        "vllm", "serve", str(folder),
+def vllm_args(spec: ServeSpec, folder: Path) -> list[str]:
+    """The arguments of `vllm serve` for the deployment's settings (also those of the vllm-openai
+    container on Kubernetes, whose entrypoint is `vllm serve`). Without GPUs vLLM runs its CPU
+    backend, where the memory share sizes the KV cache from the replica's own memory rather than
+    from the whole host's."""
+    args = [
+        str(folder),
         "--served-model-name", spec.served_name,
         "--host", spec.host,
         "--port", str(spec.port),
         "--max-model-len", str(spec.max_model_len),
-        "--gpu-memory-utilization", str(spec.gpu_memory_utilization),
         "--tensor-parallel-size", str(spec.tensor_parallel_size),
     ]  # fmt: skip
+    if spec.gpus:
+        return [*args, "--gpu-memory-utilization", str(spec.gpu_memory_utilization)]
+    kv_cache_bytes = max(2**28, int(spec.memory_gb * spec.gpu_memory_utilization * 2**30))
+    return [*args, "--kv-cache-memory-bytes", str(kv_cache_bytes)]
+
+
+def vllm_command(spec: ServeSpec, folder: Path, executable: str = "vllm") -> list[str]:
+    """`vllm serve` from vLLM's own environment (it pins its own torch and transformers)."""
+    return [executable, "serve", *vllm_args(spec, folder)]
 
 
 def main(argv: list[str]) -> int:
@@ -335,10 +345,16 @@ def main(argv: list[str]) -> int:
     text = os.environ["MEDAI_SERVE_SPEC"] if source == "-" else Path(source).read_text()
     spec = ServeSpec.loads(text)
     folder = _fetch_model(spec)
+    if ensure_chat_template(folder):
+        logger.info("the tokenizer has no chat template: serving with the platform's default")
     if fetch_only:  # a Kubernetes init container: the vLLM container serves the files
         return 0
     if spec.engine == "vllm":
-        os.execvp("vllm", vllm_command(spec, folder))  # noqa: S606 (replaces this process with vLLM)
+        from backend.settings import get_settings
+
+        command = vllm_command(spec, folder, get_settings().vllm_executable)
+        logger.info("starting %s", " ".join(command))
+        os.execvp(command[0], command)  # noqa: S606 (replaces this process with vLLM)
     engine = Engine(folder, spec.served_name, spec.max_model_len)
     logger.info("serving %s on %s:%s", spec.served_name, spec.host, spec.port)
     uvicorn.run(build_app(engine), host=spec.host, port=spec.port, log_level="warning")

@@ -29,13 +29,10 @@ from backend.adapters.envelope import load_key_ring
 from backend.adapters.metrics import MetricsStore, Point, build_metrics_store
 from backend.adapters.objectstore import ObjectStore, build_object_store
 from backend.settings import get_settings
+from backend.workers.chat_template import DEFAULT_CHAT_TEMPLATE
 
 logger = logging.getLogger("medai.train")
 
-DEFAULT_CHAT_TEMPLATE = (
-    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}{{ eos_token }}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
-)
 METRIC_PREFIX = "MEDAI_METRIC "
 _ROLE = {"human": "user", "gpt": "assistant", "observation": "tool", "function_call": "assistant"}
 

@@ -4,6 +4,7 @@ schema (no kube-apiserver runs here)."""
 
 import json
 import time
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from backend.adapters.compute import Launch, ServerLaunch
 from backend.adapters.compute.kubernetes import job_manifest, server_manifests
 from backend.adapters.compute.local import LocalCompute, _alive
+from backend.workers.serve import ServeSpec, vllm_command
 from tests.e2e.conftest import group_members
 
 
@@ -87,7 +89,9 @@ def test_model_service_manifests_are_valid_and_probe_health(gpus):
         "dep1",
         0,
         "vllm",
-        json.dumps({"served_name": "qwen-med", "model_prefix": "t/m/", "model_files": ["a"]}),
+        ServeSpec(
+            "dep1", 0, "qwen-med", "t/m/", ["a"], 0, "", tensor_parallel_size=2 if gpus else 1, gpus=gpus, memory_gb=32
+        ).dumps(),
         "qwen-med",
         gpus,
         4.0,
@@ -105,7 +109,10 @@ def test_model_service_manifests_are_valid_and_probe_health(gpus):
     assert (
         vllm["readinessProbe"]["httpGet"]["path"] == "/health" and vllm["livenessProbe"]["httpGet"]["path"] == "/health"
     )
-    assert vllm["args"][vllm["args"].index("--served-model-name") + 1] == "qwen-med"
+    args = vllm["args"]
+    assert args[0] == "/models/model" and args[args.index("--port") + 1] == "8000"
+    assert args[args.index("--host") + 1] == "0.0.0.0" and args[args.index("--served-model-name") + 1] == "qwen-med"
+    assert ("--gpu-memory-utilization" in args) == bool(gpus) and ("--kv-cache-memory-bytes" in args) == (not gpus)
     assert vllm["args"][vllm["args"].index("--tensor-parallel-size") + 1] == ("2" if gpus else "1")
     assert vllm["resources"]["limits"].get("nvidia.com/gpu") == (str(gpus) if gpus else None)
     init = deployment["spec"]["template"]["spec"]["initContainers"][0]
@@ -114,11 +121,20 @@ def test_model_service_manifests_are_valid_and_probe_health(gpus):
 
 
 def test_vllm_command_carries_the_deployment_settings():
-    from pathlib import Path
-
-    from backend.workers.serve import ServeSpec, vllm_command
-
     spec = ServeSpec("d", 0, "med", "p/", [], 8001, "/w", max_model_len=4096, engine="vllm", tensor_parallel_size=2)
+    spec.gpus = 2
+    command = vllm_command(spec, Path("/w/model"), "/opt/vllm/bin/vllm")
+    assert command[:3] == ["/opt/vllm/bin/vllm", "serve", "/w/model"]
+    assert (
+        command[command.index("--port") + 1] == "8001" and command[command.index("--tensor-parallel-size") + 1] == "2"
+    )
+    assert command[command.index("--gpu-memory-utilization") + 1] == "0.9" and "--kv-cache-memory-bytes" not in command
+
+
+def test_vllm_without_gpus_sizes_its_kv_cache_from_the_replica_memory():
+    """vLLM's CPU backend reads the memory share as a share of the whole host's memory, and
+    refuses to start when that much is not free: the platform gives it bytes instead."""
+    spec = ServeSpec("d", 0, "med", "p/", [], 8001, "/w", engine="vllm", gpu_memory_utilization=0.5, memory_gb=4)
     command = vllm_command(spec, Path("/w/model"))
-    assert command[:3] == ["vllm", "serve", "/w/model"] and "--tensor-parallel-size" in command
-    assert command[command.index("--port") + 1] == "8001"
+    assert command[command.index("--kv-cache-memory-bytes") + 1] == str(2 * 2**30)
+    assert "--gpu-memory-utilization" not in command

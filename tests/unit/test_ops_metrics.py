@@ -57,6 +57,14 @@ def test_engine_metrics_are_read_by_vllm_names():
     assert fields == {"requests_running": 3.0, "generation_tokens_total": 420.0}
 
 
+def test_kv_cache_usage_is_read_by_its_name_in_each_vllm_version():
+    old = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.25\n"
+    new = "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.5\n"
+    assert ops_metrics.engine_fields(old) == {"kv_cache_usage": 0.25}
+    assert ops_metrics.engine_fields(new) == {"kv_cache_usage": 0.5}
+    assert ops_metrics.engine_fields(old + new) == {"kv_cache_usage": 0.5}  # not both added up
+
+
 def test_gateway_usage_becomes_per_service_figures(runtime):
     ward = build_ward(runtime)
     state = ops_metrics.CollectorState(node="n1", read_gpus=lambda: NO_GPU)

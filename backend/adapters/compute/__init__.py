@@ -104,6 +104,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "master_key",
         "old_master_keys",
         "log_level",
+        "vllm_executable",
     )
     env = {}
     for name in names:

@@ -13,11 +13,13 @@ official OpenAPI schema (kubernetes-validate) in the tests; the API calls are no
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from backend.adapters.compute import Launch, RunState, ServerLaunch
 from backend.adapters.compute.ide import IDE_PORT, IdeLaunch, workbench_manifests
 from backend.settings import Settings
+from backend.workers.serve import ServeSpec, vllm_args
 
 WORKER_SECRET = "medai-worker-env"  # noqa: S105 (the name of a Kubernetes Secret, not a secret)
 MANAGED_BY = "medai-studio"
@@ -97,7 +99,7 @@ class KubernetesCompute:
         self._kubeconfig = settings.kubeconfig
         self._namespace = settings.k8s_namespace
         self._image = settings.training_image
-        self._vllm_image = settings.vllm_image
+        self._vllm_images = {True: settings.vllm_image, False: settings.vllm_cpu_image}  # by: has GPUs
         self._clients: tuple[Any, Any] | None = None
 
     def _api(self) -> tuple[Any, Any]:
@@ -193,7 +195,7 @@ class KubernetesCompute:
     def start_server(self, launch: ServerLaunch) -> tuple[str, str]:
         from kubernetes import client
 
-        deployment, service = server_manifests(launch, self._namespace, self._vllm_image, self._image)
+        deployment, service = server_manifests(launch, self._namespace, self._vllm_images[launch.gpus > 0], self._image)
         client.AppsV1Api().create_namespaced_deployment(self._namespace, deployment)
         self._core.create_namespaced_service(self._namespace, service)
         name = deployment["metadata"]["name"]
@@ -287,12 +289,7 @@ def server_manifests(
             {
                 "name": "vllm",
                 "image": vllm_image,
-                "args": [
-                    "--model", "/models/model", "--served-model-name", launch.served_name, "--port", "8000",
-                    "--max-model-len", str(launch.max_model_len),
-                    "--gpu-memory-utilization", str(launch.gpu_memory_utilization),
-                    "--tensor-parallel-size", str(launch.tensor_parallel_size),
-                ],
+                "args": vllm_args(ServeSpec(**spec), Path("/models/model")),
                 "ports": [{"name": "http", "containerPort": 8000}],
                 "resources": {"limits": limits, "requests": dict(limits)},
                 "readinessProbe": {**probe, "initialDelaySeconds": 15},
