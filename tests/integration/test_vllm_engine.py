@@ -23,6 +23,9 @@ from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
 
+# vLLM's own sampling option, passed through by the gateway: the random tiny model could say its
+# end-of-text token at any step, and the counts below are exact
+ALL_TOKENS = {"ignore_eos": True}
 VLLM = Path(os.environ.get("MEDAI_TEST_VLLM", Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "vllm"))
 
 
@@ -96,11 +99,16 @@ def test_a_model_served_by_vllm_answers_through_the_gateway(runtime):
                 messages=[{"role": "user", "content": "高血压患者饮食？"}],
                 max_tokens=8,
                 temperature=0,
+                extra_body=ALL_TOKENS,
             )
             assert answer.usage.completion_tokens == 8 and answer.choices[0].finish_reason == "length"
             chunks = list(
                 client.chat.completions.create(
-                    model="tiny-vllm", messages=[{"role": "user", "content": "hello"}], max_tokens=6, stream=True
+                    model="tiny-vllm",
+                    messages=[{"role": "user", "content": "hello"}],
+                    max_tokens=6,
+                    stream=True,
+                    extra_body=ALL_TOKENS,
                 )
             )
             assert chunks and all(c.usage is None for c in chunks)  # the client did not ask for the usage chunk
@@ -111,10 +119,13 @@ def test_a_model_served_by_vllm_answers_through_the_gateway(runtime):
                     max_tokens=6,
                     stream=True,
                     stream_options={"include_usage": True},
+                    extra_body=ALL_TOKENS,
                 )
             )
             assert asked[-1].usage.completion_tokens == 6 and not asked[-1].choices
-            text = client.completions.create(model="tiny-vllm", prompt="Blood pressure", max_tokens=4)
+            text = client.completions.create(
+                model="tiny-vllm", prompt="Blood pressure", max_tokens=4, extra_body=ALL_TOKENS
+            )
             assert text.usage.completion_tokens == 4
 
             deadline = time.monotonic() + 10  # usage rows are written off the response path
@@ -124,12 +135,8 @@ def test_a_model_served_by_vllm_answers_through_the_gateway(runtime):
                 if len(rows) >= 4 or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
-            assert [r.completion_tokens for r in rows] == [
-                8,
-                6,
-                6,
-                4,
-            ]  # the plain stream's too, asked for by the gateway
+            # the plain stream's too: the gateway asked vLLM for the usage chunk
+            assert [r.completion_tokens for r in rows] == [8, 6, 6, 4]
             assert all(r.status == 200 and r.prompt_tokens > 0 for r in rows)
 
             fields = ops_metrics.engine_fields(httpx.get(f"{replica.url}/metrics", timeout=10).text)
