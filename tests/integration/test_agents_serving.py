@@ -5,23 +5,20 @@ trace holds the real engine's token counts."""
 
 from __future__ import annotations
 
-import time
-
 import openai
 import pytest
 from sqlmodel import select
 
-from backend.models import AgentRun, Deployment, Replica
+from backend.models import AgentRun
 from backend.services import (
     agents,
     api_keys,
     knowledge,
     knowledge_documents,
-    model_registry,
     serving,
 )
 from tests.integration.api_server import serve_api
-from tests.tiny_model import build_model
+from tests.integration.serving_world import register_tiny, stop_replicas, until_ready
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
@@ -39,39 +36,15 @@ def _served(runtime, url):
     tenant = add_tenant(runtime, "zhongshan")
     _, dev = sign(runtime, add_user(runtime, "dev@zhongshan.cn", [(tenant, "developer")]))
     _, doctor = sign(runtime, add_user(runtime, "doctor@zhongshan.cn", [(tenant, "clinician")]))
-    folder = build_model(runtime.settings.model_import_roots[0] / "tiny")
+    version_id = register_tiny(runtime, dev)
     with runtime.session() as session:
-        version = model_registry.register_version(
-            session,
-            runtime.objects,
-            dev,
-            model_registry.VersionSpec(model_name="tiny"),
-            model_registry.folder_files(folder, runtime.settings.model_import_roots),
-            "path",
-        )
         deployment_id = serving.deploy(
-            session, dev, serving.DeploySpec("tiny-chat", version.id, cpu=1, memory_gb=1, max_model_len=256)
+            session, dev, serving.DeploySpec("tiny-chat", version_id, cpu=1, memory_gb=1, max_model_len=256)
         ).id
         _, token = api_keys.create_api_key(session, doctor, kind="personal", name="ward", scopes=["agents:invoke"])
-    _until_ready(runtime, deployment_id)
+    until_ready(runtime, deployment_id)
     yield runtime, dev, token, f"{url}/v1"
-    with runtime.session() as session:
-        for replica in session.exec(select(Replica)).all():
-            runtime.compute.cancel(replica.compute_ref)
-
-
-def _until_ready(runtime, deployment_id, timeout=240):
-    deadline = time.monotonic() + timeout
-    while True:
-        with runtime.session() as session:
-            serving.reconcile(session, runtime.compute)
-        with runtime.session() as session:
-            deployment = session.get(Deployment, deployment_id)
-        if deployment.status == "ready":
-            return
-        assert deployment.status != "failed", deployment.reason
-        assert time.monotonic() < deadline, f"{deployment.status}: {deployment.reason}"
-        time.sleep(0.3)
+    stop_replicas(runtime)
 
 
 def test_a_published_grounded_agent_answers_through_v1_on_a_real_engine(served):

@@ -13,10 +13,10 @@ import openai
 import pytest
 from sqlmodel import select
 
-from backend.models import AuditEvent, Deployment, Replica, UsageRecord
-from backend.services import api_keys, gateway, model_registry, serving
+from backend.models import AuditEvent, Deployment, Replica
+from backend.services import api_keys, gateway, serving
 from tests.integration.api_server import serve_api
-from tests.tiny_model import build_model
+from tests.integration.serving_world import register_tiny, stop_replicas, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
@@ -32,24 +32,11 @@ def platform(runtime):
 def _platform(runtime, url):
     tenant = add_tenant(runtime, "huashan")
     _, dev = sign(runtime, add_user(runtime, "dev@huashan.cn", [(tenant, "developer")]))
-    folder = build_model(runtime.settings.model_import_roots[0] / "tiny")
+    versions = [register_tiny(runtime, dev, v=v) for v in (1, 2)]
     with runtime.session() as session:
-        versions = [
-            model_registry.register_version(
-                session,
-                runtime.objects,
-                dev,
-                model_registry.VersionSpec(model_name="tiny", parameters={"v": v}),
-                model_registry.folder_files(folder, runtime.settings.model_import_roots),
-                "path",
-            ).id
-            for v in (1, 2)
-        ]
         _, token = api_keys.create_api_key(session, dev, kind="personal", name="app", scopes=["models:invoke"])
     yield runtime, dev, versions, token, f"{url}/v1"
-    with runtime.session() as session:
-        for replica in session.exec(select(Replica)).all():
-            runtime.compute.cancel(replica.compute_ref)
+    stop_replicas(runtime)
 
 
 def _pass(runtime):
@@ -126,13 +113,7 @@ def test_the_openai_client_talks_to_a_deployed_model_through_the_gateway(platfor
     assert reply.usage_metadata["output_tokens"] > 0
     streamed = list(chat.stream("hello"))
     assert streamed
-    deadline = time.monotonic() + 10  # usage rows are written off the response path
-    while True:
-        with runtime.session() as session:
-            rows = session.exec(select(UsageRecord).order_by(UsageRecord.id)).all()
-        if len(rows) >= 6 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    rows = usage_rows(runtime, 6)
     assert sorted(r.endpoint for r in rows) == ["chat/completions"] * 5 + ["completions"]
     assert all(r.completion_tokens > 0 for r in rows)  # the stream too, from its usage chunk
     assert all(r.status == 200 and r.api_key_id for r in rows)

@@ -5,20 +5,17 @@ usage figures, the dashboards read its Prometheus metrics, and stopping the serv
 process vLLM started. The GPU build takes the same path with GPUs on the deployment."""
 
 import os
-import time
 from pathlib import Path
 
 import httpx
 import openai
 import psutil
 import pytest
-from sqlmodel import select
 
-from backend.models import Deployment, Replica, UsageRecord
-from backend.services import api_keys, model_registry, ops_metrics, serving
+from backend.services import api_keys, ops_metrics, serving
 from backend.settings import Settings
 from tests.integration.api_server import serve_api
-from tests.tiny_model import build_model
+from tests.integration.serving_world import register_tiny, stop_replicas, until_ready, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
@@ -39,21 +36,6 @@ def settings(tmp_path, clean_env) -> Settings:
     return Settings(data_dir=tmp_path / "data", vllm_executable=str(VLLM), _env_file=None)
 
 
-def _until_ready(runtime, deployment_id, timeout=600):
-    deadline = time.monotonic() + timeout
-    while True:
-        with runtime.session() as session:
-            serving.reconcile(session, runtime.compute)
-        with runtime.session() as session:
-            deployment = session.get(Deployment, deployment_id)
-            replicas = session.exec(select(Replica).where(Replica.deployment_id == deployment_id)).all()
-        if deployment.status == "ready":
-            return replicas
-        assert deployment.status != "failed", deployment.reason
-        assert time.monotonic() < deadline, f"{deployment.status}: {deployment.reason}"
-        time.sleep(1)
-
-
 def _group(replica) -> list[psutil.Process]:
     leader = int(replica.compute_ref.split(":", 1)[0])
     return [p for p in psutil.process_iter() if _pgid(p.pid) == leader]
@@ -69,25 +51,17 @@ def _pgid(pid: int) -> int | None:
 def test_a_model_served_by_vllm_answers_through_the_gateway(runtime):
     tenant = add_tenant(runtime, "huashan")
     _, dev = sign(runtime, add_user(runtime, "dev@huashan.cn", [(tenant, "developer")]))
-    folder = build_model(runtime.settings.model_import_roots[0] / "tiny", hidden=256)  # head size 64, as vLLM wants
+    version_id = register_tiny(runtime, dev, hidden=256)  # head size 64, as vLLM wants
     with runtime.session() as session:
-        version = model_registry.register_version(
-            session,
-            runtime.objects,
-            dev,
-            model_registry.VersionSpec(model_name="tiny"),
-            model_registry.folder_files(folder, runtime.settings.model_import_roots),
-            "path",
-        )
         _, token = api_keys.create_api_key(session, dev, kind="personal", name="app", scopes=["models:invoke"])
         spec = serving.DeploySpec(
-            "tiny-vllm", version.id, engine="vllm", gpus=0, cpu=2, memory_gb=2, max_model_len=256,
+            "tiny-vllm", version_id, engine="vllm", gpus=0, cpu=2, memory_gb=2, max_model_len=256,
             gpu_memory_utilization=0.25,
         )  # fmt: skip
         deployment_id = serving.deploy(session, dev, spec).id
     with serve_api(runtime) as url:
         try:
-            (replica,) = _until_ready(runtime, deployment_id)
+            (replica,) = until_ready(runtime, deployment_id, timeout=600)
             log = (Path(replica.compute_ref.split(":", 2)[2]) / "worker.log").read_text()
             assert "--kv-cache-memory-bytes 536870912" in log  # a quarter of the replica's 2 GB, not of the host
             assert "no chat template" in log  # the tiny tokenizer has none: vLLM gets the default
@@ -128,13 +102,7 @@ def test_a_model_served_by_vllm_answers_through_the_gateway(runtime):
             )
             assert text.usage.completion_tokens == 4
 
-            deadline = time.monotonic() + 10  # usage rows are written off the response path
-            while True:
-                with runtime.session() as session:
-                    rows = session.exec(select(UsageRecord).order_by(UsageRecord.id)).all()
-                if len(rows) >= 4 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
+            rows = usage_rows(runtime, 4)
             # the plain stream's too: the gateway asked vLLM for the usage chunk
             assert [r.completion_tokens for r in rows] == [8, 6, 6, 4]
             assert all(r.status == 200 and r.prompt_tokens > 0 for r in rows)
@@ -145,7 +113,5 @@ def test_a_model_served_by_vllm_answers_through_the_gateway(runtime):
             processes = _group(replica)
             assert len(processes) >= 2  # the API server and vLLM's engine core
         finally:
-            with runtime.session() as session:
-                for replica in session.exec(select(Replica)).all():
-                    runtime.compute.cancel(replica.compute_ref)
+            stop_replicas(runtime)
     assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
