@@ -8,6 +8,7 @@ import reflex as rx
 from backend.services import phi
 from backend.services.dataset_formats import MAX_ISSUES_LISTED, Shape
 from components.i18n import t, t_choice
+from components.tables import headers
 from state.asset_views import TOKEN_STATS
 from state.assets import APPROXIMATE
 
@@ -27,10 +28,6 @@ def _fact(label_key: str, value: rx.Var | rx.Component, fact_id: str) -> rx.Comp
     )
 
 
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in keys]))
-
-
 def _issues(report: rx.Var, report_id: str) -> rx.Component:
     return rx.vstack(
         rx.heading(t("report.issues"), size="3"),
@@ -39,7 +36,7 @@ def _issues(report: rx.Var, report_id: str) -> rx.Component:
             rx.text(t("report.issues_truncated"), size="1", color=rx.color("gray", 10)),
         ),
         rx.table.root(
-            _headers("report.line", "report.problem"),
+            headers("report.line", "report.problem"),
             rx.table.body(
                 rx.foreach(
                     report.issues,
@@ -66,7 +63,7 @@ def _small_table(
     return rx.vstack(
         rx.heading(t(title_key), size="3"),
         rx.table.root(
-            _headers(*headers),
+            headers(*headers),
             rx.table.body(rx.foreach(rows, lambda row: rx.table.row(*[rx.table.cell(c) for c in cells(row)]))),
             variant="surface",
             size="1",

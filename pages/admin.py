@@ -8,6 +8,7 @@ from components.api_keys import key_panel
 from components.forms import field, shown_once, when
 from components.i18n import t, t_choice
 from components.shell import page_shell
+from components.tables import headers
 from pages.admin_audit import audit_tab, permissions_tab
 from state.admin import AdminState
 from state.auth import AuthState
@@ -31,10 +32,6 @@ def _yes_no(flag: rx.Var) -> rx.Component:
         rx.icon("check", size=16, color=rx.color("green", 10), aria_label=t("common.yes")),
         rx.text("—", size="1", color=rx.color("gray", 9)),
     )
-
-
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k) if k else "") for k in keys]))
 
 
 # tenants ---------------------------------------------------------------------------------------
@@ -107,7 +104,7 @@ def _tenants_tab() -> rx.Component:
     return rx.vstack(
         _tenant_form(),
         rx.table.root(
-            _headers(
+            headers(
                 "admin.tenant_name", "admin.tenant_slug", "admin.status", "admin.member_count", "admin.created", ""
             ),
             rx.table.body(rx.foreach(AdminState.tenant_rows, _tenant_row)),
@@ -215,7 +212,7 @@ def _members_tab() -> rx.Component:
             rx.cond(AdminState.may_edit_members, _invite_form()),
             _invitation(),
             rx.table.root(
-                _headers(
+                headers(
                     "admin.email",
                     "admin.display_name",
                     "admin.role",
@@ -285,7 +282,7 @@ def _user_row(user: rx.Var) -> rx.Component:
 
 def _users_tab() -> rx.Component:
     return rx.table.root(
-        _headers(
+        headers(
             "admin.email",
             "admin.display_name",
             "admin.status",

@@ -8,6 +8,7 @@ from components.forms import field, section
 from components.i18n import t
 from components.services import service_badge
 from components.shell import page_shell
+from components.tables import headers
 from state.deploy import DeployState
 
 
@@ -134,10 +135,6 @@ def deploy_form() -> rx.Component:
     )
 
 
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in keys]))
-
-
 def _service_row(service: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link(service.name, href="/deploy/" + service.id, weight="medium")),
@@ -169,7 +166,7 @@ def service_list() -> rx.Component:
         rx.cond(
             DeployState.services.length() > 0,
             rx.table.root(
-                _headers(
+                headers(
                     "deploy.name",
                     "deploy.status",
                     "deploy.ready_replicas",
@@ -248,7 +245,7 @@ def cluster_panel() -> rx.Component:
         "deploy.clusters",
         "deploy.clusters_intro",
         rx.table.root(
-            _headers(
+            headers(
                 "deploy.cluster",
                 "deploy.kind",
                 "deploy.node",

@@ -7,6 +7,7 @@ from components.forms import section
 from components.i18n import t, t_choice
 from components.services import service_badge
 from components.shell import page_shell
+from components.tables import headers
 from state.deploy_detail import ServiceState
 
 REPLICA_STATUSES = ("starting", "ready", "unhealthy", "failed", "draining")
@@ -18,10 +19,6 @@ def _fact(label_key: str, value: rx.Var | str, fact_id: str = "") -> rx.Componen
         rx.data_list.label(t(label_key)),
         rx.data_list.value(rx.text(value, size="2", **props)),
     )
-
-
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k) if k else "") for k in keys]))
 
 
 def _heading() -> rx.Component:
@@ -151,7 +148,7 @@ def _replicas() -> rx.Component:
         rx.cond(
             ServiceState.replicas.length() > 0,
             rx.table.root(
-                _headers(
+                headers(
                     "service.ordinal",
                     "deploy.status",
                     "deploy.version",
@@ -224,7 +221,7 @@ def _versions() -> rx.Component:
             ),
         ),
         rx.table.root(
-            _headers("deploy.version", "deploy.status", "service.format", "service.created", ""),
+            headers("deploy.version", "deploy.status", "service.format", "service.created", ""),
             rx.table.body(rx.foreach(ServiceState.versions, _version_row)),
             variant="surface",
             width="100%",
@@ -250,9 +247,7 @@ def _usage() -> rx.Component:
         rx.cond(
             ServiceState.usage.length() > 0,
             rx.table.root(
-                _headers(
-                    "service.caller", "deploy.requests", "service.tokens_split", "deploy.latency", "deploy.errors"
-                ),
+                headers("service.caller", "deploy.requests", "service.tokens_split", "deploy.latency", "deploy.errors"),
                 rx.table.body(rx.foreach(ServiceState.usage, _usage_row)),
                 variant="surface",
                 width="100%",

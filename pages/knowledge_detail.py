@@ -8,15 +8,12 @@ import reflex as rx
 from components.forms import field, section
 from components.i18n import t, t_choice
 from components.shell import page_shell
+from components.tables import headers
 from pages.knowledge import RETRIEVAL_MODES
 from state.knowledge import DOCUMENT_UPLOAD, KnowledgeDetailState
 
 STATUSES = ("queued", "parsing", "chunking", "embedding", "ready", "failed")
 _COLOR = {"queued": "gray", "parsing": "blue", "chunking": "blue", "embedding": "blue", "ready": "green"}
-
-
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in keys]))
 
 
 def _status(status: rx.Var) -> rx.Component:
@@ -100,7 +97,7 @@ def documents() -> rx.Component:
         rx.cond(
             KnowledgeDetailState.documents.length() > 0,
             rx.table.root(
-                _headers("kb.doc_name", "kb.format", "kb.status", "kb.chunks", "kb.size", "kb.reason", "kb.actions"),
+                headers("kb.doc_name", "kb.format", "kb.status", "kb.chunks", "kb.size", "kb.reason", "kb.actions"),
                 rx.table.body(rx.foreach(KnowledgeDetailState.documents, _doc_row)),
                 variant="surface",
                 width="100%",
@@ -295,7 +292,7 @@ def recall_panel() -> rx.Component:
         rx.cond(
             KnowledgeDetailState.results.length() > 0,
             rx.table.root(
-                _headers(
+                headers(
                     "kb.rank", "kb.doc_name", "kb.fused_score", "kb.vector_score", "kb.text_score", "kb.chunk_text"
                 ),
                 rx.table.body(rx.foreach(KnowledgeDetailState.results, _result_row)),
@@ -366,7 +363,7 @@ def evaluation_panel() -> rx.Component:
         rx.cond(
             KnowledgeDetailState.queries.length() > 0,
             rx.table.root(
-                _headers("kb.query", "kb.expected_document", "kb.actions"),
+                headers("kb.query", "kb.expected_document", "kb.actions"),
                 rx.table.body(rx.foreach(KnowledgeDetailState.queries, _query_row)),
                 variant="surface",
                 width="100%",
@@ -406,7 +403,7 @@ def evaluation_panel() -> rx.Component:
                     width="100%",
                 ),
                 rx.table.root(
-                    _headers("kb.run_at", "kb.retrieval_mode", "kb.k", "kb.queries", "kb.hit_rate", "kb.mrr"),
+                    headers("kb.run_at", "kb.retrieval_mode", "kb.k", "kb.queries", "kb.hit_rate", "kb.mrr"),
                     rx.table.body(rx.foreach(KnowledgeDetailState.runs, _run_row)),
                     variant="surface",
                     width="100%",

@@ -7,6 +7,7 @@ import reflex as rx
 from components.forms import section
 from components.i18n import t
 from components.shell import page_shell
+from components.tables import headers
 from pages.ops_alerts import alerts_panel, work_orders_panel
 from state.ops import SINCE, OpsState
 
@@ -17,10 +18,6 @@ CHART_LAYOUT = {
     "legend": {"orientation": "h", "y": -0.25},
     "paper_bgcolor": "rgba(0,0,0,0)",
 }
-
-
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in keys]))
 
 
 def _card(label_key: str, value: rx.Var, unit: str, card_id: str) -> rx.Component:
@@ -137,7 +134,7 @@ def workload_section() -> rx.Component:
         rx.cond(
             OpsState.services.length() > 0,
             rx.table.root(
-                _headers("ops.service", "ops.requests", "ops.errors", "ops.tokens", "ops.p95"),
+                headers("ops.service", "ops.requests", "ops.errors", "ops.tokens", "ops.p95"),
                 rx.table.body(rx.foreach(OpsState.services, _service_row)),
                 variant="surface",
                 width="100%",
@@ -162,7 +159,7 @@ def workload_section() -> rx.Component:
         rx.cond(
             OpsState.cost.length() > 0,
             rx.table.root(
-                _headers("ops.kind", "ops.name", "ops.gpu_hours", "ops.cpu_hours", "ops.cost_priced"),
+                headers("ops.kind", "ops.name", "ops.gpu_hours", "ops.cpu_hours", "ops.cost_priced"),
                 rx.table.body(rx.foreach(OpsState.cost, _cost_row)),
                 variant="surface",
                 width="100%",

@@ -4,14 +4,11 @@ import reflex as rx
 
 from components.forms import field, section
 from components.i18n import t
+from components.tables import headers
 from state.ops_alerts import OpsAlertsState
 
 MEASUREMENTS = ("host", "gpu", "gateway", "engine", "jobs", "train")
 EVENTS = ("job_failed", "service_unhealthy", "quota_exhausted")
-
-
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in keys]))
 
 
 def _input(form: rx.Var, setter: rx.EventHandler, key: str, label_key: str, prefix: str) -> rx.Component:
@@ -157,7 +154,7 @@ def alerts_panel() -> rx.Component:
             "ops.rules",
             "ops.rules_intro",
             rx.table.root(
-                _headers("ops.rule_name", "ops.condition", "ops.severity", "ops.channels", "ops.state", "ops.actions"),
+                headers("ops.rule_name", "ops.condition", "ops.severity", "ops.channels", "ops.state", "ops.actions"),
                 rx.table.body(rx.foreach(OpsAlertsState.rules, _rule_row)),
                 variant="surface",
                 width="100%",
@@ -166,7 +163,7 @@ def alerts_panel() -> rx.Component:
             rx.cond(
                 OpsAlertsState.silences.length() > 0,
                 rx.table.root(
-                    _headers("ops.rule_name", "ops.until", "ops.reason", "ops.actions"),
+                    headers("ops.rule_name", "ops.until", "ops.reason", "ops.actions"),
                     rx.table.body(rx.foreach(OpsAlertsState.silences, _silence_row)),
                     variant="surface",
                     width="100%",
@@ -179,7 +176,7 @@ def alerts_panel() -> rx.Component:
             "ops.history",
             "ops.history_intro",
             rx.table.root(
-                _headers(
+                headers(
                     "ops.at", "ops.rule_name", "ops.state", "ops.severity", "ops.message", "ops.deliveries", "ops.ack"
                 ),
                 rx.table.body(rx.foreach(OpsAlertsState.history, _event_row)),
@@ -357,7 +354,7 @@ def work_orders_panel() -> rx.Component:
             "ops.orders",
             "ops.orders_intro",
             rx.table.root(
-                _headers(
+                headers(
                     "ops.order_title",
                     "ops.order_type",
                     "ops.state",

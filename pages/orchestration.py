@@ -7,13 +7,10 @@ import reflex as rx
 from components.forms import field, section
 from components.i18n import t
 from components.shell import page_shell
+from components.tables import headers
 from pages.pipelines import area_tabs
 from state.auth import AuthState
 from state.orchestration import OrchestrationState
-
-
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k) if k else "") for k in keys]))
 
 
 def _usage(text: rx.Var, percent: rx.Var) -> rx.Component:
@@ -70,7 +67,7 @@ def _pools() -> rx.Component:
         "orch.pools",
         "orch.pools_intro",
         rx.table.root(
-            _headers("orch.pool", "orch.node", "orch.gpu_type", "orch.gpus", "orch.cpu", "orch.memory"),
+            headers("orch.pool", "orch.node", "orch.gpu_type", "orch.gpus", "orch.cpu", "orch.memory"),
             rx.table.body(rx.foreach(OrchestrationState.nodes, _node_row)),
             variant="surface",
             width="100%",
@@ -123,7 +120,7 @@ def _queues() -> rx.Component:
         rx.cond(
             OrchestrationState.queues.length() > 0,
             rx.table.root(
-                _headers(
+                headers(
                     "orch.queue",
                     "orch.pool",
                     "orch.nominal_gpus",
@@ -166,7 +163,7 @@ def _waiting() -> rx.Component:
         rx.cond(
             OrchestrationState.waiting.length() > 0,
             rx.table.root(
-                _headers(
+                headers(
                     "research.position",
                     "research.job_name",
                     "orch.queue",

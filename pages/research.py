@@ -10,6 +10,7 @@ from components.forms import field, section
 from components.i18n import TEXT, t
 from components.jobs import progress_bar, status_badge
 from components.shell import page_shell
+from components.tables import headers
 from state.research import ResearchState
 
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "polynomial")
@@ -359,10 +360,6 @@ def _job_row(job: rx.Var) -> rx.Component:
     )
 
 
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k) if k else "") for k in keys]))
-
-
 def job_list() -> rx.Component:
     return section(
         "research.jobs",
@@ -407,7 +404,7 @@ def job_list() -> rx.Component:
         rx.cond(
             ResearchState.jobs.length() > 0,
             rx.table.root(
-                _headers(
+                headers(
                     "",
                     "research.job_name",
                     "research.job_type",

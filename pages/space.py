@@ -7,6 +7,7 @@ import reflex as rx
 from components.forms import field, section
 from components.i18n import t, t_choice
 from components.shell import page_shell
+from components.tables import headers
 from state.space import SpaceState
 
 STATUSES = ("pending_approval", "rejected", "starting", "running", "stopping", "stopped", "failed")
@@ -31,10 +32,6 @@ def status_badge(status: rx.Var, badge_id: str = "") -> rx.Component:
         ],
         rx.badge(status, data_status=status, **props),
     )
-
-
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k) if k else "") for k in keys]))
 
 
 def _row(wb: rx.Var) -> rx.Component:
@@ -64,7 +61,7 @@ def workbench_list() -> rx.Component:
         rx.cond(
             SpaceState.workbenches.length() > 0,
             rx.table.root(
-                _headers(
+                headers(
                     "space.name",
                     "space.status",
                     "space.resources",
@@ -171,7 +168,7 @@ def approvals() -> rx.Component:
         rx.cond(
             SpaceState.approvals.length() > 0,
             rx.table.root(
-                _headers("space.name", "space.requested_by", "space.resources", "space.exceeds", "space.reason", ""),
+                headers("space.name", "space.requested_by", "space.resources", "space.exceeds", "space.reason", ""),
                 rx.table.body(rx.foreach(SpaceState.approvals, _approval)),
                 variant="surface",
                 width="100%",

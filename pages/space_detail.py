@@ -6,6 +6,7 @@ import reflex as rx
 from components.forms import section
 from components.i18n import t, t_choice
 from components.shell import page_shell
+from components.tables import headers
 from pages.space import status_badge
 from state.space_detail import WorkbenchState
 
@@ -16,10 +17,6 @@ PACKAGE_STATUSES = ("pending", "installing", "installed", "failed")
 def _fact(label_key: str, value: rx.Var | str, fact_id: str = "") -> rx.Component:
     props = {"id": fact_id} if fact_id else {}
     return rx.data_list.item(rx.data_list.label(t(label_key)), rx.data_list.value(rx.text(value, size="2", **props)))
-
-
-def _headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k) if k else "") for k in keys]))
 
 
 def _actions() -> rx.Component:
@@ -136,7 +133,7 @@ def _members() -> rx.Component:
         "space.members",
         "space.members_intro",
         rx.table.root(
-            _headers("space.member_name", "space.email", "space.role_label", ""),
+            headers("space.member_name", "space.email", "space.role_label", ""),
             rx.table.body(rx.foreach(WorkbenchState.members, _member)),
             variant="surface",
             width="100%",
@@ -207,7 +204,7 @@ def _packages() -> rx.Component:
             ),
         ),
         rx.table.root(
-            _headers("space.requirement", "space.status", "space.requested_by", "space.detail"),
+            headers("space.requirement", "space.status", "space.requested_by", "space.detail"),
             rx.table.body(rx.foreach(WorkbenchState.packages, _package)),
             variant="surface",
             width="100%",
@@ -265,7 +262,7 @@ def _activity() -> rx.Component:
         "space.activity",
         "space.activity_intro",
         rx.table.root(
-            _headers("space.when", "space.action", "space.actor", "space.outcome"),
+            headers("space.when", "space.action", "space.actor", "space.outcome"),
             rx.table.body(
                 rx.foreach(
                     WorkbenchState.activity,
