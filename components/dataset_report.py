@@ -58,12 +58,12 @@ def _issues(report: rx.Var, report_id: str) -> rx.Component:
 
 
 def _small_table(
-    title_key: str, rows: rx.Var, headers: tuple[str, ...], cells: Callable[[rx.Var], tuple], table_id: str
+    title_key: str, rows: rx.Var, columns: tuple[str, ...], cells: Callable[[rx.Var], tuple], table_id: str
 ) -> rx.Component:
     return rx.vstack(
         rx.heading(t(title_key), size="3"),
         rx.table.root(
-            headers(*headers),
+            headers(*columns),
             rx.table.body(rx.foreach(rows, lambda row: rx.table.row(*[rx.table.cell(c) for c in cells(row)]))),
             variant="surface",
             size="1",
