@@ -138,9 +138,9 @@ def main() -> None:
     from backend import db
     from backend.models import Deployment, Replica
     from backend.runtime import build_runtime
-    from backend.services import api_keys, model_registry, serving
+    from backend.services import api_keys, serving
     from backend.settings import Settings
-    from tests.tiny_model import build_model
+    from tests.integration.serving_world import register_tiny
     from tests.unit.identity_world import add_tenant, add_user, sign
 
     folder = Path(tempfile.mkdtemp(prefix="medai-bench-"))
@@ -150,19 +150,11 @@ def main() -> None:
     db.upgrade(rt.engine)
     tenant = add_tenant(rt, "bench")
     _, dev = sign(rt, add_user(rt, "bench@medai.local", [(tenant, "developer")]))
-    model = build_model(settings.model_import_roots[0] / "tiny", hidden=256 if ENGINE == "vllm" else 32)
+    version_id = register_tiny(rt, dev, hidden=256 if ENGINE == "vllm" else 32)  # vLLM wants head size 64
     with rt.session() as session:
-        version = model_registry.register_version(
-            session,
-            rt.objects,
-            dev,
-            model_registry.VersionSpec(model_name="bench"),
-            model_registry.folder_files(model, settings.model_import_roots),
-            "path",
-        )
         cpu = max(1, (os.cpu_count() or 2) // 2)
         spec = serving.DeploySpec(
-            "bench", version.id, ENGINE, cpu=cpu, memory_gb=2, max_model_len=256, gpu_memory_utilization=0.25
+            "bench", version_id, ENGINE, cpu=cpu, memory_gb=2, max_model_len=256, gpu_memory_utilization=0.25
         )
         serving.deploy(session, dev, spec)
         _, token = api_keys.create_api_key(session, dev, kind="personal", name="bench", scopes=["models:invoke"])
