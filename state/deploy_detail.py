@@ -17,7 +17,7 @@ from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
 from state import live
 from state.auth import AuthState
-from state.deploy import version_labels
+from state.deploy import engine_label, version_labels
 from state.feedback import error_toast, input_toast, success_toast
 
 ROUTE_PREFIX = "/deploy/"
@@ -70,7 +70,7 @@ def service_view(rt: Runtime, session: Session, who: Principal, deployment_id: s
         "name": deployment.name,
         "status": deployment.status,
         "reason": deployment.reason,
-        "engine": deployment.engine,
+        "engine": engine_label(deployment.engine, deployment.gpus),
         "version_id": deployment.model_version_id,
         "version": current.get("label", deployment.model_version_id),
         "previous": previous.get("label", ""),

@@ -8,7 +8,7 @@ import pytest
 from backend.adapters.chat_stream import gateway_error, parse_event
 from backend.errors import ErrorCode, MedAIError
 from backend.services.gateway import UsageRow
-from state.deploy import FORM_DEFAULTS, NO_STANDBY, deploy_spec, usage_by_model
+from state.deploy import FORM_DEFAULTS, NO_STANDBY, deploy_spec, engine_label, usage_by_model
 from state.deploy_detail import curl_snippet, python_snippet
 
 
@@ -18,6 +18,14 @@ def test_the_form_becomes_a_typed_spec():
     assert (spec.name, spec.model_version_id, spec.replicas, spec.cpu, spec.standby) == ("bp-chat", "v1", 2, 1.5, "")
     assert isinstance(spec.max_model_len, int) and spec.gpu_memory_utilization == 0.9
     assert deploy_spec("v1", {**form, "standby": "other"}).standby == "other"
+
+
+def test_the_engine_label_says_where_vllm_runs():
+    assert [engine_label("vllm", 2), engine_label("vllm", 0), engine_label("local", 0)] == [
+        "vLLM · 2 GPU",
+        "vLLM · CPU",
+        "local",
+    ]
 
 
 def test_a_non_number_is_refused_with_the_field_named():
