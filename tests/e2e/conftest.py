@@ -1,6 +1,7 @@
 """Start the app exactly as the README does (`make run`) in its own process group, drive it
 with Debian's Chromium, and stop the whole group afterwards."""
 
+import contextlib
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -58,8 +60,23 @@ def group_members(pgid: int) -> list[str]:
     return members
 
 
+def stop_workloads(data_dir: Path) -> list[str]:
+    """End what the platform started under ``data_dir``: replicas, IDEs and training workers run in
+    sessions of their own, so that they outlive a restart of the platform, and so outlive the app's
+    group too. Returns their command lines."""
+    ended = []
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if str(data_dir) in command:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+                ended.append(command)
+    return ended
+
+
 class AppServer:
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         LOGS.mkdir(parents=True, exist_ok=True)
@@ -128,6 +145,7 @@ def app_server(tmp_path_factory) -> Iterator[AppServer]:
         yield server
     finally:
         server.stop()
+        stop_workloads(server.data_dir)
 
 
 @dataclass
