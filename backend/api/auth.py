@@ -51,10 +51,12 @@ async def current_principal(request: Request, rt: Annotated[Runtime, Depends(run
             "Send `Authorization: Bearer <API key>`; create keys on your account page.",
         )
     address = client_address(request)
-    ratelimit.hit(rt.cache, rt.api_limit, _rate_bucket(token, address))
+    bucket = (rt.api_limit, _rate_bucket(token, address))
     if not api_keys.is_api_key(token):
+        ratelimit.hit(rt.cache, *bucket)
         return await run_in_threadpool(_session_principal, rt, token, address)
-    cached = key_cache.lookup(rt.cache, token)  # a key seen in the last seconds (services/key_cache.py)
+    # a key seen in the last seconds (services/key_cache.py), read as the request is counted: one round trip
+    cached = key_cache.cached_principal(*ratelimit.hit_all(rt.cache, [bucket], reads=key_cache.lookup_keys(token)))
     if cached is not None:
         return dataclasses.replace(cached, client_address=address)
     return await run_in_threadpool(_key_principal, rt, token, address)

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -140,10 +140,8 @@ async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint
             if not streaming:  # the replica's bytes go back as they are; only the usage is read
                 _meter_later(rt, principal, route, endpoint, body, response.status, started, _usage_of(content), url)
                 return Response(content, status_code=response.status, media_type="application/json")
-            return StreamingResponse(
-                _relay(response, rt, principal, route, endpoint, body, started, url, wanted_usage),
-                status_code=response.status,
-                media_type="text/event-stream",
+            return RelayResponse(
+                _relay(response, rt, principal, route, endpoint, body, started, url, wanted_usage), response.status
             )
     if isinstance(last_error, ReplicaTimeoutError):
         raise MedAIError(ErrorCode.UPSTREAM_TIMEOUT, f"'{body['model']}' did not answer in time.")
@@ -224,6 +222,36 @@ class UsageTap:
         return b"".join(kept)
 
 
+class RelayResponse(StreamingResponse):
+    """A replica's event stream on its way to the client, each piece written as it comes.
+
+    Starlette's StreamingResponse starts a task group with a second task per response to hear a
+    client hang up; on this machine that costs about a quarter of a millisecond per request. Here
+    the hang-up is one pending ``receive()`` (the request body was read before, so a hang-up is
+    the only message left), looked at before each piece: a client that left ends the relay, and
+    with it the replica's request, at the next token.
+    """
+
+    def __init__(self, pieces: AsyncGenerator[bytes, None], status_code: int) -> None:
+        super().__init__(pieces, status_code=status_code, media_type="text/event-stream")
+        self._pieces = pieces
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        hung_up = asyncio.ensure_future(receive())
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            async for piece in self._pieces:
+                if hung_up.done():
+                    return
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # how servers on ASGI 2.4 report a client that hung up
+            return
+        finally:
+            hung_up.cancel()
+            await self._pieces.aclose()
+
+
 async def _relay(
     response: ReplicaResponse,
     rt: Runtime,
@@ -234,7 +262,7 @@ async def _relay(
     started: float,
     url: str,
     wanted_usage: bool,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Pass the stream through as the replica sends it, one write per read; meter it at the end."""
     tap = UsageTap(keep_usage_event=wanted_usage)
     try:

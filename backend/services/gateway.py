@@ -27,8 +27,10 @@ from backend.models.base import utcnow
 from backend.services import embeddings, phi, ratelimit
 from backend.services.access import Principal, authorize
 from backend.services.permissions import Action, Area
+from backend.services.ratelimit import Limit
 
 logger = logging.getLogger(__name__)
+_SERVICE_LIMIT = "the service's requests per minute (set when it is deployed, in the Deploy area)"
 
 
 @dataclass(frozen=True)
@@ -101,12 +103,19 @@ def _token_key(tenant_id: str, now: float) -> str:
 def admit(cache: Cache, limits: Limits, principal: Principal, route: Route) -> None:
     """Refuse with 429 (and Retry-After) when the key, the tenant or the service is over its limits."""
     who = principal.api_key_id or f"user-{principal.user_id}"
-    ratelimit.hit(cache, ratelimit.Limit("gateway_key", limits.key_requests_per_minute, 60), who)
-    ratelimit.hit(cache, ratelimit.Limit("gateway_tenant", limits.tenant_requests_per_minute, 60), route.tenant_id)
+    buckets = [
+        (Limit("gateway_key", limits.key_requests_per_minute, 60, "MEDAI_GATEWAY_KEY_REQUESTS_PER_MINUTE"), who),
+        (
+            Limit("gateway_tenant", limits.tenant_requests_per_minute, 60, "MEDAI_GATEWAY_TENANT_REQUESTS_PER_MINUTE"),
+            route.tenant_id,
+        ),
+    ]
     if route.requests_per_minute:
-        ratelimit.hit(cache, ratelimit.Limit("gateway_service", route.requests_per_minute, 60), route.deployment_id)
+        service = Limit("gateway_service", route.requests_per_minute, 60, _SERVICE_LIMIT)
+        buckets.append((service, route.deployment_id))
     now = time.time()
-    used = int(cache.get(_token_key(route.tenant_id, now)) or 0)
+    (tokens,) = ratelimit.hit_all(cache, buckets, reads=[_token_key(route.tenant_id, now)])  # one round trip
+    used = int(tokens or 0)
     if used >= limits.tenant_tokens_per_minute:
         retry = max(1, int(60 - now % 60))
         raise MedAIError(

@@ -36,11 +36,20 @@ def epoch(cache: Cache) -> int:
 
 
 def lookup(cache: Cache, token: str) -> Principal | None:
-    raw = cache.get(_entry_key(token))
+    return cached_principal(*(cache.get(key) for key in lookup_keys(token)))
+
+
+def lookup_keys(token: str) -> tuple[str, str]:
+    """What ``cached_principal`` is read from, for a caller that reads them with other keys at once."""
+    return _entry_key(token), EPOCH_KEY
+
+
+def cached_principal(raw: bytes | None, raw_epoch: bytes | None) -> Principal | None:
+    """The principal a key entry holds, unless credentials changed since it was read."""
     if raw is None:
         return None
     entry = json.loads(raw)
-    if entry["epoch"] != epoch(cache):
+    if entry["epoch"] != int(raw_epoch or 0):
         return None
     fields = entry["principal"]
     return Principal(**{**fields, "scopes": frozenset(fields["scopes"]) if fields["scopes"] is not None else None})

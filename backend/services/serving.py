@@ -339,9 +339,7 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
                 if replacement is not None:
                     live.append(replacement)  # counted as live, so the same ordinal is not started twice
                 deployment.reason = f"replica {replica.ordinal} restarted after: {why}"
-                _audit(
-                    session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why
-                )
+                _audit(session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why)
             elif current:
                 deployment.status = "failed"
                 deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why}"

@@ -114,6 +114,8 @@ class Engine:
             "pad_token_id": self.tokenizer.pad_token_id,
             "eos_token_id": self.tokenizer.eos_token_id,
         }
+        if body.get("ignore_eos"):  # vLLM's sampling parameter: exactly max_tokens, for benchmarks and tests
+            kwargs["min_new_tokens"] = kwargs["max_new_tokens"]
         if temperature > 0:
             kwargs.update(do_sample=True, temperature=temperature, top_p=float(body.get("top_p") or 1.0))
         else:
@@ -125,11 +127,16 @@ class Engine:
         return kwargs
 
     async def stream(self, prompt_ids: list[int], body: dict[str, Any]) -> AsyncIterator[tuple[str, str | None]]:
-        """(text piece, finish reason on the last piece) as tokens are generated."""
+        """(text piece, finish reason on the last piece) as tokens are generated. Generation stops
+        at the next token when a stop string appears or the caller leaves (vLLM's abort)."""
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         kwargs = self._generate_kwargs(body, len(prompt_ids))
+        halt = threading.Event()
+        kwargs["stopping_criteria"] = StoppingCriteriaList([_Halt(halt)])
+        thread: threading.Thread | None = None
+        finished = False
         stops = [s for s in ([body["stop"]] if isinstance(body.get("stop"), str) else body.get("stop") or []) if s]
         started = time.perf_counter()
         self.waiting.labels(self.name).inc()
@@ -162,6 +169,7 @@ class Engine:
                     text += piece
                     cut = next((text.index(s) for s in stops if s in text), None)
                     if cut is not None:
+                        halt.set()
                         yield piece[: max(0, len(piece) - (len(text) - cut))], None
                         text = text[:cut]
                         break
@@ -174,9 +182,31 @@ class Engine:
                 self.generation_tokens.labels(self.name).inc(len(produced))
                 self.success.labels(self.name, reason).inc()
                 self.e2e.labels(self.name).observe(time.perf_counter() - started)
+                finished = True
                 yield "", f"{reason}:{len(produced)}"
             finally:
                 self.running.labels(self.name).dec()
+                if thread is not None and not finished:  # the caller left: stop, and count it once stopped
+                    halt.set()
+                    asyncio.get_running_loop().run_in_executor(None, self._count_abort, thread, prompt_ids, produced)
+
+    def _count_abort(self, thread: threading.Thread, prompt_ids: list[int], produced: list[int]) -> None:
+        thread.join()
+        self.prompt_tokens.labels(self.name).inc(len(prompt_ids))
+        self.generation_tokens.labels(self.name).inc(len(produced))
+        self.success.labels(self.name, "abort").inc()
+
+
+class _Halt:
+    """A stopping criterion for ``generate``: true once its event is set, checked after every token."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 def build_app(engine: Engine) -> FastAPI:

@@ -54,6 +54,19 @@ def test_two_processes_share_one_limit(processes):
     assert 0 < raw.pttl(counter) <= (limit.window_s + 1) * 1000  # counters expire; nothing piles up
 
 
+def test_a_key_refused_on_one_process_gives_the_tenant_its_count_back_on_all(processes):
+    first, second, name, raw = processes
+    key, tenant, clock = Limit(name, 1, 60), Limit(f"{name}-tenant", 2, 60), Clock(NOW)
+    assert ratelimit.hit_all(first, [(key, "k1"), (tenant, "t")], [f"ratelimit:{name}:k1:{int(NOW // 60)}"], clock) == [
+        b"1"
+    ]
+    with pytest.raises(MedAIError) as caught:
+        ratelimit.hit_all(second, [(key, "k1"), (tenant, "t")], clock=clock)
+    assert f"MEDAI_{name.upper()}_RATE_LIMIT" in caught.value.remedy
+    ratelimit.hit_all(first, [(key, "k2"), (tenant, "t")], clock=clock)  # the tenant's second request goes through
+    assert int(raw.get(f"{PREFIX}ratelimit:{name}-tenant:t:{int(NOW // 60)}")) == 2
+
+
 def test_the_next_window_starts_afresh_for_every_process(processes):
     first, second, name, _ = processes
     limit, clock = Limit(name, 1, 60), Clock(NOW)

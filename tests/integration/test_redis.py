@@ -4,6 +4,7 @@ import time
 import uuid
 
 import pytest
+import redis
 
 from backend import db
 from backend.adapters.cache.redis import RedisCache
@@ -39,6 +40,23 @@ def test_counter_keeps_its_first_window(cache):
     assert cache.incr(key, 2, ttl_s=0.4) == 3  # the second call does not extend the window
     time.sleep(0.3)
     assert cache.incr(key, ttl_s=0.4) == 1
+
+
+def test_many_counters_and_reads_in_one_round_trip(cache, monkeypatch):
+    old, new, value = (f"rate:{uuid.uuid4().hex}" for _ in range(3))
+    cache.incr(old, ttl_s=0.4)
+    cache.set(value, b"42", ttl_s=5)
+    sent = []
+    original = redis.connection.Connection.send_packed_command
+    monkeypatch.setattr(
+        redis.connection.Connection,
+        "send_packed_command",
+        lambda self, *args, **kwargs: sent.append(1) or original(self, *args, **kwargs),
+    )
+    counts, values = cache.incr_many([(old, 10), (new, 0.4)], reads=[value, f"absent:{uuid.uuid4().hex}"])
+    assert (counts, values, len(sent)) == ([2, 1], [b"42", None], 1)
+    time.sleep(0.45)  # both counters expire with the window they were created with
+    assert cache.incr_many([(old, 10), (new, 10)]) == ([1, 1], [])
 
 
 def test_two_clients_share_state(redis_url):

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import select
 
 from backend.models import AuditEvent, Deployment, Replica
@@ -69,11 +70,10 @@ def _until_ready(runtime, deployment_id, replicas=1, timeout=180):
         time.sleep(0.3)
 
 
-def _deploy(runtime, dev, version, replicas=1, name="tiny-chat"):
+def _deploy(runtime, dev, version, replicas=1, name="tiny-chat", max_model_len=256):
+    spec = serving.DeploySpec(name, version, replicas=replicas, cpu=1, memory_gb=1, max_model_len=max_model_len)
     with runtime.session() as session:
-        return serving.deploy(
-            session, dev, serving.DeploySpec(name, version, replicas=replicas, cpu=1, memory_gb=1, max_model_len=256)
-        ).id
+        return serving.deploy(session, dev, spec).id
 
 
 def test_the_openai_client_talks_to_a_deployed_model_through_the_gateway(platform):
@@ -142,6 +142,31 @@ def test_limits_answer_429_with_retry_after(platform, monkeypatch):
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert 0 < int(answers[2].headers["Retry-After"]) <= 60
     assert answers[2].json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_a_client_that_hangs_up_mid_stream_stops_the_generation(platform):
+    runtime, dev, versions, token, base_url = platform
+    _, (replica,) = _until_ready(runtime, _deploy(runtime, dev, versions[0], max_model_len=2048))
+    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2000}
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.stream(
+        "POST", f"{base_url}/chat/completions", json={**body, "ignore_eos": True, "stream": True}, headers=headers
+    ) as answer:
+        assert answer.status_code == 200
+        next(answer.iter_bytes())  # the first token: the client leaves
+    deadline = time.monotonic() + 60
+    while not (samples := _engine_samples(replica.url)).get(("vllm:request_success_total", "abort")):
+        assert time.monotonic() < deadline, "the replica did not stop generating"
+        time.sleep(0.2)
+    assert 0 < samples[("vllm:generation_tokens_total", "")] < 2000  # stopped, not generated to the end unread
+    assert samples[("vllm:num_requests_running", "")] == 0
+    (row,) = usage_rows(runtime, 1)  # the gateway metered the request it relayed
+    assert (row.model, row.status) == ("tiny-chat", 200)
+
+
+def _engine_samples(url: str) -> dict[tuple[str, str], float]:
+    families = text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text)
+    return {(s.name, s.labels.get("finished_reason", "")): s.value for f in families for s in f.samples}
 
 
 def test_killing_a_replica_under_load_loses_no_request(platform):

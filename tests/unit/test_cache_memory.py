@@ -31,3 +31,14 @@ def test_counter_window_is_set_when_the_key_is_created():
     assert cache.incr("rate:key", 5, ttl_s=60) == 6  # the window does not slide
     clock.now += 31
     assert cache.incr("rate:key", ttl_s=60) == 1
+
+
+def test_many_counters_and_reads_at_once():
+    clock = FakeClock()
+    cache = MemoryCache(clock=clock)
+    cache.incr("rate:old", ttl_s=10)
+    cache.set("tokens", b"42")
+    counts, values = cache.incr_many([("rate:old", 60), ("rate:new", 60)], reads=["tokens", "absent"])
+    assert (counts, values) == ([2, 1], [b"42", None])
+    clock.now += 10  # each counter keeps the window it was created with
+    assert cache.incr_many([("rate:old", 60), ("rate:new", 60)]) == ([1, 2], [])

@@ -1,12 +1,13 @@
 """The gateway passes a replica's SSE stream through as whole events, whatever the read sizes,
 keeps the usage of the last event for metering, and drops the usage-only event when the client
-did not ask for it."""
+did not ask for it. The relay writes each piece as it comes and ends when the client hangs up."""
 
+import asyncio
 import json
 
 import pytest
 
-from backend.api.gateway import UsageTap
+from backend.api.gateway import RelayResponse, UsageTap
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
 
@@ -53,3 +54,67 @@ def test_a_broken_event_passes_untouched_and_counts_nothing():
     broken = b'data: {"usage": {"prompt_tokens": \n\n'
     out, tap = _pass(broken + _event("[DONE]"), 3, keep=False)
     assert b"".join(out) == broken + _event("[DONE]") and tap.usage is None
+
+
+PIECES = (b"data: 1\n\n", b"data: 2\n\n", b"data: [DONE]\n\n")
+
+
+async def _replica(log: list[str]):
+    try:
+        for piece in PIECES:
+            yield piece
+            await asyncio.sleep(0)  # the replica's next read: the loop runs other tasks meanwhile
+    finally:
+        log.append("released and metered")
+
+
+def _relay(hang_up_after: int | None) -> tuple[list[dict], list[str]]:
+    """Runs a RelayResponse against a client that hangs up after that many pieces (None: never)."""
+    sent: list[dict] = []
+    log: list[str] = []
+
+    async def run() -> None:
+        gone = asyncio.Event()
+
+        async def receive() -> dict:
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+            if hang_up_after is not None and len(sent) - 1 == hang_up_after:
+                gone.set()
+
+        await RelayResponse(_replica(log), 200)({"type": "http"}, receive, send)
+
+    asyncio.run(run())
+    return sent, log
+
+
+def test_the_relay_writes_each_piece_as_it_comes_and_ends_the_body():
+    sent, log = _relay(hang_up_after=None)
+    start, *body = sent
+    assert start["status"] == 200 and (b"content-type", b"text/event-stream; charset=utf-8") in start["headers"]
+    assert [(m["body"], m["more_body"]) for m in body] == [*((p, True) for p in PIECES), (b"", False)]
+    assert log == ["released and metered"]
+
+
+def test_a_client_that_hangs_up_ends_the_relay_at_the_next_piece():
+    sent, log = _relay(hang_up_after=1)
+    assert [m.get("body") for m in sent[1:]] == [PIECES[0]]  # nothing more is written, not even the end
+    assert log == ["released and metered"]  # the replica's request is let go and the usage recorded
+
+
+def test_a_failed_write_ends_the_relay_quietly():  # an ASGI 2.4 server's way to say the client left
+    log: list[str] = []
+
+    async def receive() -> dict:
+        await asyncio.Event().wait()
+        return {}
+
+    async def send(message: dict) -> None:
+        if message.get("body"):
+            raise OSError("connection reset by peer")
+
+    asyncio.run(RelayResponse(_replica(log), 200)({"type": "http"}, receive, send))
+    assert log == ["released and metered"]

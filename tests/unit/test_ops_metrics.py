@@ -58,8 +58,8 @@ def test_engine_metrics_are_read_by_vllm_names():
 
 
 def test_kv_cache_usage_is_read_by_its_name_in_each_vllm_version():
-    old = "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.25\n"
-    new = "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.5\n"
+    old = 'vllm:gpu_cache_usage_perc{model_name="m"} 0.25\n'
+    new = 'vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.5\n'
     assert ops_metrics.engine_fields(old) == {"kv_cache_usage": 0.25}
     assert ops_metrics.engine_fields(new) == {"kv_cache_usage": 0.5}
     assert ops_metrics.engine_fields(old + new) == {"kv_cache_usage": 0.5}  # not both added up

@@ -72,6 +72,36 @@ def test_the_counter_expires_with_its_window():
     assert cache.get(f"ratelimit:api:key:a:{6_000_000 // 60}") is None  # nothing piles up in the cache
 
 
+# several limits at once (the gateway's key, tenant and service) ------------------------------
+
+KEY, TENANT = Limit("gateway_key", 2, 60, "MEDAI_GATEWAY_KEY_REQUESTS_PER_MINUTE"), Limit("gateway_tenant", 3, 60)
+
+
+def test_hit_all_counts_every_bucket_and_reads_with_them():
+    cache, clock = MemoryCache(), Clock(6_000_000.0)
+    cache.set("gateway-tokens:t", b"42")
+    reads = ["gateway-tokens:t", "absent"]
+    assert ratelimit.hit_all(cache, [(KEY, "k1"), (TENANT, "t")], reads, clock) == [b"42", None]
+    assert ratelimit.hit(cache, KEY, "k1", clock) == 0 and ratelimit.hit(cache, TENANT, "t", clock) == 1
+
+
+def test_a_key_over_its_own_limit_does_not_use_up_its_tenants():
+    cache, clock = MemoryCache(), Clock(6_000_020.0)
+    both = [(KEY, "k1"), (TENANT, "t")]
+    ratelimit.hit_all(cache, both, clock=clock)
+    ratelimit.hit_all(cache, both, clock=clock)
+    for _ in range(5):  # k1 keeps trying: refused by its key limit, the tenant's count is given back
+        with pytest.raises(MedAIError) as caught:
+            ratelimit.hit_all(cache, both, clock=clock)
+        assert caught.value.retry_after_s == 40 and "MEDAI_GATEWAY_KEY_REQUESTS_PER_MINUTE" in caught.value.remedy
+    ratelimit.hit_all(cache, [(KEY, "k2"), (TENANT, "t")], clock=clock)  # the tenant's third request
+    with pytest.raises(MedAIError) as caught:
+        ratelimit.hit_all(cache, [(KEY, "k2"), (TENANT, "t")], clock=clock)
+    assert "MEDAI_GATEWAY_TENANT_RATE_LIMIT" in caught.value.remedy  # the name-derived setting by default
+    # refused by the tenant, the request still counted against k2 (as hit one after another would)
+    assert cache.get(f"ratelimit:gateway_key:k2:{6_000_020 // 60}") == b"2"
+
+
 # sign-in ---------------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ Used for hot data (prompts, embedding results, source §5.2) and rate-limit coun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from backend.settings import Settings
@@ -23,6 +24,13 @@ class Cache(Protocol):
 
     def incr(self, key: str, amount: int = 1, ttl_s: float | None = None) -> int:
         """Add ``amount`` and return the new value; ``ttl_s`` applies when the key is created."""
+        ...
+
+    def incr_many(
+        self, counters: Sequence[tuple[str, float]], reads: Sequence[str] = ()
+    ) -> tuple[list[int], list[bytes | None]]:
+        """Add 1 to each ``(key, ttl_s)`` counter (the ttl applies when the key is created) and read
+        ``reads``, all at once: one round trip to Redis. Returns the new counts and the values read."""
         ...
 
     def ping(self) -> None:

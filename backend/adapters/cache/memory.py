@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 class MemoryCache:
@@ -47,6 +47,11 @@ class MemoryCache:
                 value, expiry = int(item[0]) + amount, item[1]
             self._items[key] = (str(value).encode(), expiry)
             return value
+
+    def incr_many(
+        self, counters: Sequence[tuple[str, float]], reads: Sequence[str] = ()
+    ) -> tuple[list[int], list[bytes | None]]:
+        return [self.incr(key, ttl_s=ttl_s) for key, ttl_s in counters], [self.get(key) for key in reads]
 
     def ping(self) -> None:
         return None

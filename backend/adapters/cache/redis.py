@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import redis
 
@@ -33,6 +34,18 @@ class RedisCache:
             pipe.pexpire(full, max(1, math.ceil(ttl_s * 1000)), nx=True)
         value, *_ = pipe.execute()
         return int(value)
+
+    def incr_many(
+        self, counters: Sequence[tuple[str, float]], reads: Sequence[str] = ()
+    ) -> tuple[list[int], list[bytes | None]]:
+        pipe = self._client.pipeline(transaction=False)
+        for key, ttl_s in counters:
+            pipe.incr(PREFIX + key)
+            pipe.pexpire(PREFIX + key, max(1, math.ceil(ttl_s * 1000)), nx=True)
+        for key in reads:
+            pipe.get(PREFIX + key)
+        replies = pipe.execute()
+        return [int(count) for count in replies[: 2 * len(counters) : 2]], replies[2 * len(counters) :]
 
     def ping(self) -> None:
         self._client.ping()
