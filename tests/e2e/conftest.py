@@ -17,6 +17,8 @@ import psutil
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.integration.conftest import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
 LOGS = ROOT / "tests" / "e2e" / "logs"
@@ -34,10 +36,6 @@ ADMIN_EMAIL = "admin@medai.local"  # MEDAI_ADMIN_EMAIL's default
 ADMIN_NEW_PASSWORD = "correct horse battery staple"  # what the first admin sign-in changes the one-time one to
 # e2e signs in far more often than a person from one address; the limit itself is covered by unit tests
 LOGIN_RATE_LIMIT = "200"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def free_port() -> int:
@@ -135,10 +133,7 @@ class AppServer:
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory) -> Iterator[AppServer]:
     if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     server = AppServer(tmp_path_factory.mktemp("e2e-data"))
     try:
         server.wait_ready()
