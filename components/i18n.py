@@ -296,6 +296,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "playground.assistant": ("Assistant", "助手"),
     "playground.placeholder": ("Type a message", "输入消息"),
     "playground.send": ("Send", "发送"),
+    "playground.stop": ("Stop", "停止生成"),
+    "playground.stopped": ("Stopped: the rest was not generated", "已停止：其余内容未生成"),
     "playground.incomplete": ("Pick a service and type a message.", "请选择服务并输入消息。"),
     "playground.max_tokens_invalid": ("Max tokens must be a whole number.", "最大生成 Token 数必须是整数。"),
     "playground.prompt_tokens": ("Prompt tokens", "输入 Token"),

@@ -1,5 +1,6 @@
 """The Playground: pick a ready service, set the system prompt, temperature and answer length,
-chat; the answer streams in through the platform's gateway, then its tokens and latency show."""
+chat; the answer streams in through the platform's gateway (Stop ends it where it is), then its
+tokens and latency show."""
 
 import reflex as rx
 
@@ -40,7 +41,13 @@ def _settings() -> rx.Component:
                 "playground-system",
             ),
             rx.vstack(
-                rx.text(t("playground.temperature"), " ", PlaygroundState.temperature, size="2", weight="medium"),
+                rx.text(
+                    t("playground.temperature"),
+                    " ",
+                    rx.text.span(PlaygroundState.temperature, id="playground-temperature-value"),
+                    size="2",
+                    weight="medium",
+                ),
                 rx.slider(
                     value=[PlaygroundState.temperature],
                     on_change=PlaygroundState.set_temperature,
@@ -67,6 +74,7 @@ def _settings() -> rx.Component:
                 on_click=PlaygroundState.clear,
                 variant="soft",
                 size="1",
+                id="playground-clear",
             ),
         ),
         width="340px",
@@ -88,6 +96,7 @@ def _message(message: rx.Var) -> rx.Component:
         border_radius="10px",
         padding="10px 14px",
         max_width="85%",
+        overflow_wrap="anywhere",
         align_self=rx.cond(mine, "flex-end", "flex-start"),
         class_name=rx.cond(mine, "chat-user", "chat-assistant"),
     )
@@ -98,6 +107,12 @@ def _stats() -> rx.Component:
     return rx.cond(
         stats.length() > 0,
         rx.hstack(
+            rx.cond(
+                stats["stopped"] != "",
+                rx.badge(
+                    rx.icon("circle-stop", size=12), t("playground.stopped"), color_scheme="amber", id="stat-stopped"
+                ),
+            ),
             rx.badge(t("playground.prompt_tokens"), " ", rx.text.span(stats["prompt_tokens"], id="stat-prompt-tokens")),
             rx.badge(
                 t("playground.completion_tokens"),
@@ -118,15 +133,22 @@ def _stats() -> rx.Component:
 def _chat() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.vstack(
-                rx.cond(
-                    PlaygroundState.messages.length() == 0,
-                    rx.text(t("playground.empty"), size="2", color=rx.color("gray", 10)),
+            rx.box(  # scrolls, kept at its end while an answer streams (column-reverse), so the input stays put
+                rx.vstack(
+                    rx.cond(
+                        PlaygroundState.messages.length() == 0,
+                        rx.text(t("playground.empty"), size="2", color=rx.color("gray", 10)),
+                    ),
+                    rx.foreach(PlaygroundState.messages, _message),
+                    spacing="3",
+                    width="100%",
                 ),
-                rx.foreach(PlaygroundState.messages, _message),
-                spacing="3",
-                width="100%",
+                display="flex",
+                flex_direction="column-reverse",
+                overflow_y="auto",
                 min_height="360px",
+                max_height="60vh",
+                width="100%",
                 id="chat-messages",
             ),
             _stats(),
@@ -140,14 +162,27 @@ def _chat() -> rx.Component:
                         width="100%",
                         size="3",
                     ),
-                    rx.button(
-                        rx.icon("send", size=16),
-                        t("playground.send"),
-                        type="submit",
-                        loading=PlaygroundState.streaming,
-                        disabled=PlaygroundState.service == "",
-                        id="playground-send",
-                        size="3",
+                    rx.cond(
+                        PlaygroundState.streaming,
+                        rx.button(
+                            rx.icon("square", size=16),
+                            t("playground.stop"),
+                            type="button",
+                            on_click=PlaygroundState.stop,
+                            loading=PlaygroundState.stop_requested,
+                            color_scheme="red",
+                            variant="soft",
+                            id="playground-stop",
+                            size="3",
+                        ),
+                        rx.button(
+                            rx.icon("send", size=16),
+                            t("playground.send"),
+                            type="submit",
+                            disabled=PlaygroundState.service == "",
+                            id="playground-send",
+                            size="3",
+                        ),
                     ),
                     width="100%",
                 ),

@@ -1,9 +1,11 @@
 """The Playground: chat with one of the tenant's ready services through the platform's own
 gateway (/v1/chat/completions, so keys, limits, routing and metering apply as for any client),
-the answer streamed token by token, with the tokens used and the latency after each answer."""
+the answer streamed token by token, with the tokens used and the latency after each answer.
+Stop ends the answer where it is: the request is closed, and the engine stops generating."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import reflex as rx
@@ -32,6 +34,7 @@ class PlaygroundState(AuthState):
     temperature: float = 0.7
     max_tokens: str = "128"
     streaming: bool = False
+    stop_requested: bool = False
     stats: dict[str, str] = {}
 
     @rx.event
@@ -84,8 +87,14 @@ class PlaygroundState(AuthState):
             yield await input_toast(self, "playground.max_tokens_invalid")
             return
         self.messages = [*self.messages, {"role": "user", "content": self.draft.strip()}]
-        self.draft, self.streaming, self.stats = "", True, {}
+        self.draft, self.streaming, self.stop_requested, self.stats = "", True, False, {}
         yield PlaygroundState.answer(limit)
+
+    @rx.event
+    def stop(self) -> None:
+        """Ends the answer being streamed at its next piece."""
+        if self.streaming:
+            self.stop_requested = True
 
     @rx.event(background=True)
     async def answer(self, max_tokens: int) -> None:
@@ -97,18 +106,24 @@ class PlaygroundState(AuthState):
             body["max_tokens"] = max_tokens
             token = self.session_token
             self.messages = [*self.messages, {"role": "assistant", "content": ""}]
-        started, first, usage, text = time.monotonic(), 0.0, None, ""
-        try:
-            async for chunk in stream_chat(get_settings().public_url, token, body):
-                if chunk.error:
-                    raise MedAIError(ErrorCode.UPSTREAM_FAILED, chunk.error, "Try again, or check the service's log.")
-                if chunk.usage:
-                    usage = chunk.usage
-                if chunk.delta:
-                    first = first or time.monotonic()
-                    text += chunk.delta
-                    async with self:
-                        self.messages[-1] = {"role": "assistant", "content": text}
+        started, first, usage, text, stopped = time.monotonic(), 0.0, None, "", False
+        try:  # closing the stream on Stop hangs up on the gateway, which ends the replica's request
+            async with contextlib.aclosing(stream_chat(get_settings().public_url, token, body)) as chunks:
+                async for chunk in chunks:
+                    if chunk.error:
+                        raise MedAIError(
+                            ErrorCode.UPSTREAM_FAILED, chunk.error, "Try again, or check the service's log."
+                        )
+                    if chunk.usage:
+                        usage = chunk.usage
+                    if chunk.delta:
+                        first = first or time.monotonic()
+                        text += chunk.delta
+                        async with self:
+                            self.messages[-1] = {"role": "assistant", "content": text}
+                            stopped = self.stop_requested
+                        if stopped:
+                            break
         except Exception as error:  # the chat stays usable; the reason is shown as a toast
             async with self:
                 self.streaming = False
@@ -118,8 +133,9 @@ class PlaygroundState(AuthState):
             return
         total = time.monotonic() - started
         async with self:
-            self.streaming = False
+            self.streaming, self.stop_requested = False, False
             self.stats = {
+                "stopped": "yes" if stopped else "",
                 "prompt_tokens": str((usage or {}).get("prompt_tokens", "—")),
                 "completion_tokens": str((usage or {}).get("completion_tokens", "—")),
                 "first_token_ms": f"{(first - started) * 1000:.0f}" if first else "—",

@@ -36,8 +36,10 @@ def build_tokenizer(folder: Path, vocab_size: int = 400):
     return fast
 
 
-def build_model(folder: Path, hidden: int = 32, layers: int = 2) -> Path:
-    """Tokenizer + a randomly initialised Llama saved as safetensors in ``folder``."""
+def build_model(folder: Path, hidden: int = 32, layers: int = 2, seed: int | None = None) -> Path:
+    """Tokenizer + a randomly initialised Llama saved as safetensors in ``folder``; with ``seed``,
+    the same weights every time (so its greedy answers are known)."""
+    import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = build_tokenizer(folder)
@@ -53,5 +55,9 @@ def build_model(folder: Path, hidden: int = 32, layers: int = 2) -> Path:
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    with torch.random.fork_rng():
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    model.save_pretrained(folder, safe_serialization=True)
     return folder

@@ -2,7 +2,8 @@
 and registers a tiny model through the REST API with the browser's own session, deploys it on
 /deploy, follows it live until the controller has a replica ready, reads the service page
 (replicas, log, API snippets), chats with it in the Playground (the answer streamed through
-the gateway, with tokens and latency), sees the request in the service's usage and stops it."""
+the gateway, with tokens and latency), stops a long answer while it streams, sees the requests in
+the service's usage and stops the service."""
 
 import json
 import re
@@ -53,7 +54,7 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     expect(page.locator(f'#tenant-list tr[data-slug="{TENANT_SLUG}"]')).to_be_visible(timeout=LOAD_TIMEOUT)
     _choose(page, "#tenant-switcher", TENANT_NAME)
 
-    folder = build_model(tmp_path / "tiny")
+    folder = build_model(tmp_path / "tiny", seed=0)  # its greedy answer below runs to max tokens
     files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(folder.iterdir())]
     model = httpx.post(
         app_server.url + "/api/models",
@@ -72,8 +73,8 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     expect(page.locator("#deploy-version")).to_contain_text(f"{MODEL_NAME} v1")
     for field_id, value in (("#deploy-name", SERVICE), ("#deploy-cpu", "1"), ("#deploy-memory-gb", "1")):
         page.locator(field_id).fill(value)
-    page.locator("#deploy-max-model-len").fill("256")
-    expect(page.locator("#deploy-max-model-len")).to_have_value("256")
+    page.locator("#deploy-max-model-len").fill("2048")
+    expect(page.locator("#deploy-max-model-len")).to_have_value("2048")
     expect(page.locator("#cluster-list tr[data-cluster='local']")).to_be_visible()
     page.locator("#test-connection").click()
     expect(page.locator('#connection-steps [data-step="local host"]')).to_have_attribute("data-ok", "ok")
@@ -145,6 +146,22 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     assert int(page.locator("#stat-total").inner_text()) >= int(page.locator("#stat-first-token").inner_text())
     screenshot(page, "playground-zh")
 
+    # a long answer, stopped while it streams: it ends where it is, and the chat is ready again
+    page.locator("#playground-clear").click()
+    expect(answer).to_have_count(0)
+    page.locator("#playground-temperature [role=slider]").press("Home")  # greedy
+    expect(page.locator("#playground-temperature-value")).to_have_text(re.compile(r"^0(\.0)?$"))
+    page.locator("#playground-max-tokens").fill("2000")
+    page.locator("#playground-input").fill("请详细说明。")
+    page.locator("#playground-send").click()
+    expect(answer.first).to_have_text(re.compile(r"助手\s*\S"), timeout=LOAD_TIMEOUT)  # the first words
+    page.locator("#playground-stop").click()
+    expect(page.locator("#stat-stopped")).to_be_visible(timeout=LOAD_TIMEOUT)
+    expect(page.locator("#playground-send")).to_be_visible()
+    expect(page.locator("#stat-completion-tokens")).to_have_text("—")  # the usage comes only at the end
+    _no_toasts(page)
+    screenshot(page, "playground-stopped-zh")
+
     # the request counts in the service's usage; then stop it
     page.go_back()
     expect(page.locator("#service-title")).to_have_text(SERVICE, timeout=LOAD_TIMEOUT)
@@ -161,6 +178,6 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     page.goto(app_server.url + "/deploy")
     row = page.locator(f'#service-list tr[data-name="{SERVICE}"]')
     expect(row).to_have_attribute("data-status", "stopped", timeout=LOAD_TIMEOUT)
-    expect(row).to_contain_text("1 · p50")  # the Playground's request, in the last 30 minutes
+    expect(row).to_contain_text("2 · p50")  # the Playground's two requests, in the last 30 minutes
     bars = page.locator("#traffic-chart g.trace.bars path").filter(visible=True)  # quiet minutes draw no bar
     expect(bars).to_have_count(1, timeout=LOAD_TIMEOUT)
