@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from backend.adapters.client_connection import CLIENT_CLOSED_REQUEST, ClientLeftError, unless_hung_up
 from backend.adapters.replicas import ReplicaResponse, ReplicaTimeoutError, ReplicaUnreachableError
 from backend.api import agent_openai
 from backend.api.auth import CurrentPrincipal, RuntimeDep
@@ -125,13 +126,17 @@ async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint
     last_error: Exception | None = None
     for route in routes:
         for url in route.urls:
-            try:
-                response, content = await rt.replicas.current().post(
-                    f"{url}/v1/{endpoint}", {**body, "model": route.model}, rt.settings.gateway_timeout_s, streaming
-                )
+            call = rt.replicas.current().post(
+                f"{url}/v1/{endpoint}", {**body, "model": route.model}, rt.settings.gateway_timeout_s, streaming
+            )
+            try:  # a stream hears its client leave as it relays; a whole answer is raced against it
+                response, content = await (call if streaming else unless_hung_up(request.receive, call))
             except (ReplicaTimeoutError, ReplicaUnreachableError) as error:
                 last_error = error
                 continue
+            except ClientLeftError:  # the call to the replica was closed: it stops generating
+                _meter_later(rt, principal, route, endpoint, body, CLIENT_CLOSED_REQUEST, started, None, url)
+                return Response(status_code=CLIENT_CLOSED_REQUEST)
             if response.status >= 500:
                 await response.close()
                 last_error = MedAIError(ErrorCode.UPSTREAM_FAILED, f"replica answered {response.status}")

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import generate_latest
 
+from backend.adapters.client_connection import CLIENT_CLOSED_REQUEST, ClientLeftError, unless_hung_up
 from backend.workers.chat_template import DEFAULT_CHAT_TEMPLATE, ensure_chat_template
 
 logger = logging.getLogger("medai.serve")
@@ -157,9 +158,9 @@ class Engine:
 
                 thread = threading.Thread(target=run, daemon=True)
                 thread.start()
-                text, first = "", True
+                text, sent, cut, first = "", 0, None, True
                 loop = asyncio.get_running_loop()
-                while True:
+                while cut is None:
                     piece = await loop.run_in_executor(None, lambda: next(streamer, None))
                     if piece is None:
                         break
@@ -167,16 +168,17 @@ class Engine:
                         self.ttft.labels(self.name).observe(time.perf_counter() - started)
                         first = False
                     text += piece
-                    cut = next((text.index(s) for s in stops if s in text), None)
+                    cut = min((text.index(s) for s in stops if s in text), default=None)
                     if cut is not None:
                         halt.set()
-                        yield piece[: max(0, len(piece) - (len(text) - cut))], None
-                        text = text[:cut]
-                        break
-                    if piece:
-                        yield piece, None
+                    ready = cut if cut is not None else len(text) - _stop_prefix(text, stops)
+                    if ready > sent:
+                        yield text[sent:ready], None
+                        sent = ready
+                if cut is None and len(text) > sent:  # held back as a possible stop string that never came
+                    yield text[sent:], None
                 await loop.run_in_executor(None, thread.join)
-                stopped = any(s in text for s in stops) or (produced and produced[-1] == self.tokenizer.eos_token_id)
+                stopped = cut is not None or (produced and produced[-1] == self.tokenizer.eos_token_id)
                 reason = "stop" if stopped or len(produced) < kwargs["max_new_tokens"] else "length"
                 self.prompt_tokens.labels(self.name).inc(len(prompt_ids))
                 self.generation_tokens.labels(self.name).inc(len(produced))
@@ -190,11 +192,27 @@ class Engine:
                     halt.set()
                     asyncio.get_running_loop().run_in_executor(None, self._count_abort, thread, prompt_ids, produced)
 
+    async def complete(self, prompt_ids: list[int], body: dict[str, Any]) -> tuple[str, str, int]:
+        """The whole answer: (text, finish reason, tokens generated)."""
+        text, reason, produced = "", "stop", 0
+        async for piece, done in self.stream(prompt_ids, body):
+            text += piece
+            if done:
+                reason, count = done.split(":")
+                produced = int(count)
+        return text, reason, produced
+
     def _count_abort(self, thread: threading.Thread, prompt_ids: list[int], produced: list[int]) -> None:
         thread.join()
         self.prompt_tokens.labels(self.name).inc(len(prompt_ids))
         self.generation_tokens.labels(self.name).inc(len(produced))
         self.success.labels(self.name, "abort").inc()
+
+
+def _stop_prefix(text: str, stops: list[str]) -> int:
+    """The length of the longest end of ``text`` that a stop string begins with: text to hold back
+    until the next piece says whether the stop string follows (vLLM does the same)."""
+    return max((n for s in stops for n in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:n])), default=0)
 
 
 class _Halt:
@@ -234,7 +252,7 @@ def build_app(engine: Engine) -> FastAPI:
         }
         return {"object": "list", "data": [card]}
 
-    async def respond(body: dict[str, Any], prompt_ids: list[int], chat: bool):  # noqa: ANN202
+    async def respond(request: Request, body: dict[str, Any], prompt_ids: list[int], chat: bool):  # noqa: ANN202
         request_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         created = int(time.time())
         kind = "chat.completion" if chat else "text_completion"
@@ -274,12 +292,10 @@ def build_app(engine: Engine) -> FastAPI:
                     yield event + "data: [DONE]\n\n"  # the end in one write: one wake-up for the reader
 
             return StreamingResponse(events(), media_type="text/event-stream")
-        text, reason, produced = "", "stop", 0
-        async for piece, done in engine.stream(prompt_ids, body):
-            text += piece
-            if done:
-                reason, count = done.split(":")
-                produced = int(count)
+        try:  # a client that leaves stops the generation, as a stream's does
+            text, reason, produced = await unless_hung_up(request.receive, engine.complete(prompt_ids, body))
+        except ClientLeftError:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         choice = (
             {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
             if chat
@@ -305,7 +321,7 @@ def build_app(engine: Engine) -> FastAPI:
             engine._generate_kwargs(body, len(ids))  # refuse an over-long prompt before streaming starts
         except (ValueError, TypeError) as problem:
             return error(400, str(problem))
-        return await respond(body, ids, chat=True)
+        return await respond(request, body, ids, chat=True)
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Any:
@@ -320,7 +336,7 @@ def build_app(engine: Engine) -> FastAPI:
             engine._generate_kwargs(body, len(ids))
         except (ValueError, TypeError) as problem:
             return error(400, str(problem))
-        return await respond(body, ids, chat=False)
+        return await respond(request, body, ids, chat=False)
 
     return app
 

@@ -164,6 +164,26 @@ def test_a_client_that_hangs_up_mid_stream_stops_the_generation(platform):
     assert (row.model, row.status) == ("tiny-chat", 200)
 
 
+def test_a_client_that_leaves_before_a_whole_answer_stops_the_generation(platform):
+    runtime, dev, versions, token, base_url = platform
+    _, (replica,) = _until_ready(runtime, _deploy(runtime, dev, versions[0], max_model_len=2048))
+    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2000, "ignore_eos": True}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up waiting and closes its connection
+        httpx.post(
+            f"{base_url}/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(60, read=1.5),
+        )
+    deadline = time.monotonic() + 60
+    while not (samples := _engine_samples(replica.url)).get(("vllm:request_success_total", "abort")):
+        assert time.monotonic() < deadline, "the replica did not stop generating"
+        time.sleep(0.2)
+    assert 0 < samples[("vllm:generation_tokens_total", "")] < 2000  # the gateway closed its call; the engine stopped
+    (row,) = usage_rows(runtime, 1)
+    assert (row.model, row.status, row.completion_tokens) == ("tiny-chat", 499, 0)
+
+
 def _engine_samples(url: str) -> dict[tuple[str, str], float]:
     families = text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text)
     return {(s.name, s.labels.get("finished_reason", "")): s.value for f in families for s in f.samples}
