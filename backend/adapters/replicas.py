@@ -33,9 +33,15 @@ class ReplicaResponse:
     _response: aiohttp.ClientResponse
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """The body as it arrives, one piece per read."""
-        async for chunk in self._response.content.iter_any():
-            yield chunk
+        """The body as it arrives, one piece per read. A replica that stops sending or drops the
+        connection part-way raises ``ReplicaTimeoutError`` or ``ReplicaUnreachableError``."""
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except TimeoutError as error:  # before ClientError: aiohttp's read timeout is both
+            raise ReplicaTimeoutError(f"the replica sent nothing more within the timeout: {error}") from error
+        except aiohttp.ClientError as error:
+            raise ReplicaUnreachableError(f"the replica dropped the answer part-way: {error}") from error
 
     async def close(self) -> None:
         """Back to the pool when the body was read to the end; the connection is closed otherwise."""

@@ -111,6 +111,9 @@ async def _body(request: Request) -> dict[str, Any]:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         raise MedAIError(ErrorCode.DATA_INVALID, "The body must be a JSON object with a 'model'.", "Name a model.")
+    if not isinstance(body.get("stream_options") or {}, dict):
+        remedy = 'Send {"include_usage": true} or leave it out.'
+        raise MedAIError(ErrorCode.DATA_INVALID, "'stream_options' must be an object.", remedy)
     return body
 
 
@@ -165,9 +168,17 @@ def _routes(rt: Runtime, principal: Principal, model: str) -> list[gateway.Route
 
 
 async def _cached_routes(rt: Runtime, principal: Principal, model: str) -> list[gateway.Route]:
-    """Routes are read from the database at most once a second per tenant and model (replicas
-    change on the controller's one-second pass anyway); the permission check is not cached."""
-    key = (principal.tenant_id, principal.role, principal.scopes, model)
+    """Routes are read from the database at most once a second per model and kind of caller
+    (replicas change on the controller's one-second pass anyway). Everything a permission depends
+    on in the caller is in the key; a tenant suspended or a service stopped counts within a second."""
+    key = (
+        principal.tenant_id,
+        principal.role,
+        principal.scopes,
+        principal.must_change_password,
+        principal.is_platform_admin,
+        model,
+    )
     found = rt.route_cache.get(key)
     if found is not None and found[0] > time.monotonic():
         return found[1]
@@ -267,19 +278,37 @@ async def _relay(
     url: str,
     wanted_usage: bool,
 ) -> AsyncGenerator[bytes, None]:
-    """Pass the stream through as the replica sends it, one write per read; meter it at the end."""
+    """Pass the stream through as the replica sends it, one write per read; meter it at the end.
+    A replica that fails part-way ends the stream with an error event and ``[DONE]`` (as vLLM
+    does for its own failures); a client that leaves is metered as 499."""
     tap = UsageTap(keep_usage_event=wanted_usage)
+    status = CLIENT_CLOSED_REQUEST  # unless the stream reaches its end or the replica fails
     try:
-        async for chunk in response.chunks():
-            ready = tap.feed(chunk)
-            if ready:
-                yield ready
-        rest = tap.rest()
-        if rest:
-            yield rest
+        try:
+            async for chunk in response.chunks():
+                ready = tap.feed(chunk)
+                if ready:
+                    yield ready
+            rest = tap.rest()
+            if rest:
+                yield rest
+            status = response.status
+        except (ReplicaTimeoutError, ReplicaUnreachableError) as failure:
+            timed_out = isinstance(failure, ReplicaTimeoutError)
+            status = 504 if timed_out else 502
+            yield _error_event(ErrorCode.UPSTREAM_TIMEOUT if timed_out else ErrorCode.UPSTREAM_FAILED, route.model)
     finally:
         await response.close()
-        _meter_later(rt, principal, route, endpoint, body, response.status, started, tap.usage, url)
+        _meter_later(rt, principal, route, endpoint, body, status, started, tap.usage, url)
+
+
+def _error_event(code: ErrorCode, model: str) -> bytes:
+    error = {
+        "code": code.value,
+        "message": f"'{model}' stopped answering part-way; what came before this event is incomplete.",
+        "remedy": "Send the request again; if it keeps happening, look at the service's log in the Deploy area.",
+    }
+    return f"data: {json.dumps({'error': error})}\n\ndata: [DONE]\n\n".encode()
 
 
 @router.get("/models")

@@ -25,11 +25,12 @@ from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, Replica, UsageRecord
 from backend.models.base import utcnow
 from backend.services import embeddings, phi, ratelimit
-from backend.services.access import Principal, authorize
+from backend.services.access import Principal, authorize, deny
 from backend.services.permissions import Action, Area
 from backend.services.ratelimit import Limit
 
 logger = logging.getLogger(__name__)
+INVOKE_SCOPE = "models:invoke"  # what an API key needs to call a model (models:read only lists them)
 _SERVICE_LIMIT = "the service's requests per minute (set when it is deployed, in the Deploy area)"
 
 
@@ -71,6 +72,8 @@ def _ready_urls(session: Session, deployment_id: str) -> list[str]:
 def routes(session: Session, principal: Principal, model: str) -> list[Route]:
     """The service named ``model`` in the caller's tenant, then its standby (if any)."""
     tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    if principal.via_api_key and INVOKE_SCOPE not in (principal.scopes or ()):  # models:read lists, it does not call
+        raise deny(session, principal, "deploy.invoke", "scope", tenant_id)
     deployment = session.exec(
         select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == model)
     ).first()

@@ -30,6 +30,7 @@ from prometheus_client import generate_latest
 
 from backend.adapters.client_connection import CLIENT_CLOSED_REQUEST, ClientLeftError, unless_hung_up
 from backend.workers.chat_template import DEFAULT_CHAT_TEMPLATE, ensure_chat_template
+from backend.workers.sampling import Sampling, message_text, sampling
 
 logger = logging.getLogger("medai.serve")
 
@@ -104,98 +105,100 @@ class Engine:
     def encode_text(self, prompt: str) -> list[int]:
         return list(self.tokenizer(prompt)["input_ids"])
 
-    def _generate_kwargs(self, body: dict[str, Any], prompt_len: int) -> dict[str, Any]:
-        wanted = int(body.get("max_tokens") or body.get("max_completion_tokens") or 64)
-        room = self.max_model_len - prompt_len
-        if room <= 0:
-            raise ValueError(f"the prompt has {prompt_len} tokens; this model takes at most {self.max_model_len}")
-        temperature = float(body.get("temperature", 1.0) if body.get("temperature") is not None else 1.0)
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": max(1, min(wanted, room)),
-            "pad_token_id": self.tokenizer.pad_token_id,
-            "eos_token_id": self.tokenizer.eos_token_id,
-        }
-        if body.get("ignore_eos"):  # vLLM's sampling parameter: exactly max_tokens, for benchmarks and tests
-            kwargs["min_new_tokens"] = kwargs["max_new_tokens"]
-        if temperature > 0:
-            kwargs.update(do_sample=True, temperature=temperature, top_p=float(body.get("top_p") or 1.0))
-        else:
-            kwargs["do_sample"] = False
-        if body.get("seed") is not None:
-            import torch
+    def sampling(self, body: dict[str, Any], prompt_len: int) -> Sampling:
+        """The request's sampling parameters; ``ValueError`` (a 400) for what cannot be honoured."""
+        return sampling(body, prompt_len, self.max_model_len)
 
-            torch.manual_seed(int(body["seed"]))
-        return kwargs
-
-    async def stream(self, prompt_ids: list[int], body: dict[str, Any]) -> AsyncIterator[tuple[str, str | None]]:
+    async def stream(self, prompt_ids: list[int], asked: Sampling) -> AsyncIterator[tuple[str, str | None]]:
         """(text piece, finish reason on the last piece) as tokens are generated. Generation stops
-        at the next token when a stop string appears or the caller leaves (vLLM's abort)."""
+        at the next token when a stop string appears or the caller leaves (vLLM's abort); a
+        failure of the model raises ``GenerationError`` once the thread has ended."""
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
-        kwargs = self._generate_kwargs(body, len(prompt_ids))
+        from backend.workers.token_stream import Halt
+
         halt = threading.Event()
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_Halt(halt)])
+        kwargs = {
+            **asked.generate_kwargs(),
+            "stopping_criteria": StoppingCriteriaList([Halt(halt, self.tokenizer, len(prompt_ids), asked.stops)]),
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self.tokenizer.eos_token_id,
+        }
         thread: threading.Thread | None = None
         finished = False
-        stops = [s for s in ([body["stop"]] if isinstance(body.get("stop"), str) else body.get("stop") or []) if s]
         started = time.perf_counter()
         self.waiting.labels(self.name).inc()
-        async with self.lock:
+        try:
+            await self.lock.acquire()
+        finally:  # a caller that leaves while it waits is no longer waiting either
             self.waiting.labels(self.name).dec()
-            self.running.labels(self.name).inc()
-            try:
-                streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-                inputs = torch.tensor([prompt_ids], device=self.device)
-                produced: list[int] = []
+        self.running.labels(self.name).inc()
+        try:
+            streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+            inputs = torch.tensor([prompt_ids], device=self.device)
+            produced: list[int] = []
+            failure: list[BaseException] = []
 
-                def run() -> None:
+            def run() -> None:
+                try:
+                    if asked.seed is not None:  # under the lock: no other request samples meanwhile
+                        torch.manual_seed(asked.seed)
                     with torch.no_grad():
                         out = self.model.generate(
                             inputs, attention_mask=torch.ones_like(inputs), streamer=streamer, **kwargs
                         )
                     produced.extend(out[0][len(prompt_ids) :].tolist())
+                except Exception as error:  # the reader must hear the end either way, or it waits for ever
+                    failure.append(error)
+                    streamer.end()
 
-                thread = threading.Thread(target=run, daemon=True)
-                thread.start()
-                text, sent, cut, first = "", 0, None, True
-                loop = asyncio.get_running_loop()
-                while cut is None:
-                    piece = await loop.run_in_executor(None, lambda: next(streamer, None))
-                    if piece is None:
-                        break
-                    if first:
-                        self.ttft.labels(self.name).observe(time.perf_counter() - started)
-                        first = False
-                    text += piece
-                    cut = min((text.index(s) for s in stops if s in text), default=None)
-                    if cut is not None:
-                        halt.set()
-                    ready = cut if cut is not None else len(text) - _stop_prefix(text, stops)
-                    if ready > sent:
-                        yield text[sent:ready], None
-                        sent = ready
-                if cut is None and len(text) > sent:  # held back as a possible stop string that never came
-                    yield text[sent:], None
-                await loop.run_in_executor(None, thread.join)
-                stopped = cut is not None or (produced and produced[-1] == self.tokenizer.eos_token_id)
-                reason = "stop" if stopped or len(produced) < kwargs["max_new_tokens"] else "length"
-                self.prompt_tokens.labels(self.name).inc(len(prompt_ids))
-                self.generation_tokens.labels(self.name).inc(len(produced))
-                self.success.labels(self.name, reason).inc()
-                self.e2e.labels(self.name).observe(time.perf_counter() - started)
-                finished = True
-                yield "", f"{reason}:{len(produced)}"
-            finally:
-                self.running.labels(self.name).dec()
-                if thread is not None and not finished:  # the caller left: stop, and count it once stopped
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            text, sent, cut, first = "", 0, None, True
+            loop = asyncio.get_running_loop()
+            while cut is None:
+                piece = await loop.run_in_executor(None, lambda: next(streamer, None))
+                if piece is None:
+                    break
+                if first:
+                    self.ttft.labels(self.name).observe(time.perf_counter() - started)
+                    first = False
+                text += piece
+                cut = min((text.index(s) for s in asked.stops if s in text), default=None)
+                if cut is not None:
                     halt.set()
-                    asyncio.get_running_loop().run_in_executor(None, self._count_abort, thread, prompt_ids, produced)
+                ready = cut if cut is not None else len(text) - _stop_prefix(text, asked.stops)
+                if ready > sent:
+                    yield text[sent:ready], None
+                    sent = ready
+            if cut is None and len(text) > sent:  # held back as a possible stop string that never came
+                yield text[sent:], None
+            await loop.run_in_executor(None, thread.join)
+            if failure:
+                finished = True
+                self.success.labels(self.name, "error").inc()
+                raise GenerationError(f"generation failed: {failure[0]}") from failure[0]
+            generated = len(produced)  # up to the token that completed a stop string, as in vLLM
+            stopped = cut is not None or (produced and produced[-1] == self.tokenizer.eos_token_id)
+            reason = "stop" if stopped or generated < asked.max_new_tokens else "length"
+            self.prompt_tokens.labels(self.name).inc(len(prompt_ids))
+            self.generation_tokens.labels(self.name).inc(generated)
+            self.success.labels(self.name, reason).inc()
+            self.e2e.labels(self.name).observe(time.perf_counter() - started)
+            finished = True
+            yield "", f"{reason}:{generated}"
+        finally:
+            self.running.labels(self.name).dec()
+            self.lock.release()
+            if thread is not None and not finished:  # the caller left: stop, and count it once stopped
+                halt.set()
+                asyncio.get_running_loop().run_in_executor(None, self._count_abort, thread, prompt_ids, produced)
 
-    async def complete(self, prompt_ids: list[int], body: dict[str, Any]) -> tuple[str, str, int]:
+    async def complete(self, prompt_ids: list[int], asked: Sampling) -> tuple[str, str, int]:
         """The whole answer: (text, finish reason, tokens generated)."""
         text, reason, produced = "", "stop", 0
-        async for piece, done in self.stream(prompt_ids, body):
+        async for piece, done in self.stream(prompt_ids, asked):
             text += piece
             if done:
                 reason, count = done.split(":")
@@ -209,22 +212,14 @@ class Engine:
         self.success.labels(self.name, "abort").inc()
 
 
+class GenerationError(Exception):
+    """The model failed while generating (a 500 for a whole answer, an error event in a stream)."""
+
+
 def _stop_prefix(text: str, stops: list[str]) -> int:
     """The length of the longest end of ``text`` that a stop string begins with: text to hold back
     until the next piece says whether the stop string follows (vLLM does the same)."""
     return max((n for s in stops for n in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:n])), default=0)
-
-
-class _Halt:
-    """A stopping criterion for ``generate``: true once its event is set, checked after every token."""
-
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 def build_app(engine: Engine) -> FastAPI:
@@ -253,6 +248,10 @@ def build_app(engine: Engine) -> FastAPI:
         return {"object": "list", "data": [card]}
 
     async def respond(request: Request, body: dict[str, Any], prompt_ids: list[int], chat: bool):  # noqa: ANN202
+        try:
+            asked = engine.sampling(body, len(prompt_ids))
+        except ValueError as problem:  # refused before anything is generated or streamed
+            return error(400, str(problem))
         request_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         created = int(time.time())
         kind = "chat.completion" if chat else "text_completion"
@@ -267,39 +266,42 @@ def build_app(engine: Engine) -> FastAPI:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
+            def event(choices: list[dict[str, Any]], **more: Any) -> str:
+                chunk = {"id": request_id, "object": f"{kind}.chunk" if chat else kind, "created": created}
+                chunk |= {"model": engine.name, "choices": choices, **more}
+                return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+
             async def events() -> AsyncIterator[str]:
-                async for piece, done in engine.stream(prompt_ids, body):
-                    reason, produced = done.split(":") if done else (None, "0")
-                    if chat:
-                        delta = {"content": piece} if piece or not done else {}
-                        choice = {"index": 0, "delta": delta, "finish_reason": reason}
-                    else:
-                        choice = {"index": 0, "text": piece, "finish_reason": reason}
-                    chunk = {
-                        "id": request_id,
-                        "object": f"{kind}.chunk" if chat else kind,
-                        "created": created,
-                        "model": engine.name,
-                        "choices": [choice],
-                    }
-                    event = f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
-                    if not done:
-                        yield event
-                        continue
-                    if include_usage:
-                        tail = {**chunk, "choices": [], "usage": usage(int(produced))}
-                        event += f"data: {json.dumps(tail)}\n\n"
-                    yield event + "data: [DONE]\n\n"  # the end in one write: one wake-up for the reader
+                role = {"role": "assistant"}  # the first chat delta names the speaker, as OpenAI's does
+                try:
+                    async for piece, done in engine.stream(prompt_ids, asked):
+                        reason, produced = done.split(":") if done else (None, "0")
+                        if chat:
+                            delta = {**role, "content": piece} if piece or not done else role
+                            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
+                            role = {}
+                        else:
+                            choice = {"index": 0, "text": piece, "logprobs": None, "finish_reason": reason}
+                        if not done:
+                            yield event([choice])
+                            continue
+                        tail = event([], usage=usage(int(produced))) if include_usage else ""
+                        yield event([choice]) + tail + "data: [DONE]\n\n"  # the end in one write
+                except GenerationError as failure:  # headers are sent: the error goes as an event, as vLLM's does
+                    problem = {"message": str(failure), "type": "internal_server_error", "code": 500}
+                    yield f"data: {json.dumps({'error': problem})}\n\ndata: [DONE]\n\n"
 
             return StreamingResponse(events(), media_type="text/event-stream")
         try:  # a client that leaves stops the generation, as a stream's does
-            text, reason, produced = await unless_hung_up(request.receive, engine.complete(prompt_ids, body))
+            text, reason, produced = await unless_hung_up(request.receive, engine.complete(prompt_ids, asked))
         except ClientLeftError:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
+        except GenerationError as failure:
+            return error(500, str(failure), "internal_server_error")
         choice = (
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
+            {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": None, "finish_reason": reason}
             if chat
-            else {"index": 0, "text": text, "finish_reason": reason}
+            else {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
         )
         return {
             "id": request_id,
@@ -310,30 +312,41 @@ def build_app(engine: Engine) -> FastAPI:
             "usage": usage(produced),
         }
 
+    async def read_body(request: Request) -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        if not isinstance(body.get("stream_options") or {}, dict):
+            raise ValueError("'stream_options' must be an object")
+        return body
+
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Any:
-        body = await request.json()
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            return error(400, "'messages' must be a non-empty list")
         try:
-            ids = engine.encode_chat([{"role": m.get("role"), "content": m.get("content") or ""} for m in messages])
-            engine._generate_kwargs(body, len(ids))  # refuse an over-long prompt before streaming starts
+            body = await read_body(request)
+            messages = body.get("messages")
+            if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+                raise ValueError("'messages' must be a non-empty list of {'role', 'content'} objects")
+            ids = engine.encode_chat(
+                [{"role": m.get("role"), "content": message_text(m.get("content"))} for m in messages]
+            )
         except (ValueError, TypeError) as problem:
             return error(400, str(problem))
         return await respond(request, body, ids, chat=True)
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Any:
-        body = await request.json()
-        prompt = body.get("prompt")
-        if isinstance(prompt, list):
-            prompt = prompt[0] if prompt and isinstance(prompt[0], str) else None
-        if not isinstance(prompt, str):
-            return error(400, "'prompt' must be a string")
         try:
+            body = await read_body(request)
+            prompt = body.get("prompt")
+            if isinstance(prompt, list) and len(prompt) == 1:
+                prompt = prompt[0]
+            if not isinstance(prompt, str):
+                raise ValueError("'prompt' must be a string (the local engine takes one prompt a request)")
             ids = engine.encode_text(prompt)
-            engine._generate_kwargs(body, len(ids))
         except (ValueError, TypeError) as problem:
             return error(400, str(problem))
         return await respond(request, body, ids, chat=False)

@@ -34,6 +34,8 @@ CHROMIUM_ARGS = [
 START_TIMEOUT_S = 900
 ADMIN_EMAIL = "admin@medai.local"  # MEDAI_ADMIN_EMAIL's default
 ADMIN_NEW_PASSWORD = "correct horse battery staple"  # what the first admin sign-in changes the one-time one to
+# Two cores carry the app, its workers and Chromium: a web-first assertion waits up to 15 s, not 5
+expect.set_options(timeout=15_000)
 # e2e signs in far more often than a person from one address; the limit itself is covered by unit tests
 LOGIN_RATE_LIMIT = "200"
 

@@ -64,7 +64,7 @@ def _tenant_with_model_and_knowledge(page: Page, url: str, tmp_path) -> str:
     expect(page.locator(f'#tenant-list tr[data-slug="{TENANT_SLUG}"]')).to_be_visible(timeout=LOAD_TIMEOUT)
     _choose(page, "#tenant-switcher", TENANT_NAME)
     headers = _session_headers(page)
-    folder = build_model(tmp_path / "tiny")
+    folder = build_model(tmp_path / "tiny", seed=0)
     files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in sorted(folder.iterdir())]
     model = httpx.post(
         url + "/api/models", headers=headers, data={"spec": json.dumps({"model_name": "tiny-agent"})}, files=files

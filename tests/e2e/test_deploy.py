@@ -73,8 +73,8 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     expect(page.locator("#deploy-version")).to_contain_text(f"{MODEL_NAME} v1")
     for field_id, value in (("#deploy-name", SERVICE), ("#deploy-cpu", "1"), ("#deploy-memory-gb", "1")):
         page.locator(field_id).fill(value)
-    page.locator("#deploy-max-model-len").fill("2048")
-    expect(page.locator("#deploy-max-model-len")).to_have_value("2048")
+    page.locator("#deploy-max-model-len").fill("4096")
+    expect(page.locator("#deploy-max-model-len")).to_have_value("4096")
     expect(page.locator("#cluster-list tr[data-cluster='local']")).to_be_visible()
     page.locator("#test-connection").click()
     expect(page.locator('#connection-steps [data-step="local host"]')).to_have_attribute("data-ok", "ok")
@@ -132,6 +132,8 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     expect(page).to_have_url(re.compile(r"/playground"), timeout=LOAD_TIMEOUT)
     expect(page.locator("#playground-service")).to_contain_text(SERVICE, timeout=LOAD_TIMEOUT)
     page.locator("#playground-system").fill("You are a doctor.")
+    page.locator("#playground-temperature [role=slider]").press("Home")  # greedy: the seeded model's answer is known
+    expect(page.locator("#playground-temperature-value")).to_have_text(re.compile(r"^0(\.0)?$"))
     page.locator("#playground-max-tokens").fill("16")
     page.locator("#playground-input").fill("高血压患者饮食要注意什么？")
     page.locator("#playground-send").click()
@@ -139,7 +141,7 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     answer = page.locator(".chat-assistant")
     expect(answer).to_have_count(1, timeout=LOAD_TIMEOUT)
     expect(page.locator("#playground-stats")).to_be_visible(timeout=READY_TIMEOUT)
-    assert answer.inner_text().strip() not in ("", "助手")  # the random tiny model still says something
+    assert answer.inner_text().strip() not in ("", "助手")  # the tiny model still says something
     completion = int(page.locator("#stat-completion-tokens").inner_text())
     assert 1 <= completion <= 16
     assert int(page.locator("#stat-prompt-tokens").inner_text()) > 0
@@ -149,9 +151,7 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     # a long answer, stopped while it streams: it ends where it is, and the chat is ready again
     page.locator("#playground-clear").click()
     expect(answer).to_have_count(0)
-    page.locator("#playground-temperature [role=slider]").press("Home")  # greedy
-    expect(page.locator("#playground-temperature-value")).to_have_text(re.compile(r"^0(\.0)?$"))
-    page.locator("#playground-max-tokens").fill("2000")
+    page.locator("#playground-max-tokens").fill("3500")  # a few seconds of generation: time enough to press Stop
     page.locator("#playground-input").fill("请详细说明。")
     page.locator("#playground-send").click()
     expect(answer.first).to_have_text(re.compile(r"助手\s*\S"), timeout=LOAD_TIMEOUT)  # the first words
@@ -180,4 +180,5 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     expect(row).to_have_attribute("data-status", "stopped", timeout=LOAD_TIMEOUT)
     expect(row).to_contain_text("2 · p50")  # the Playground's two requests, in the last 30 minutes
     bars = page.locator("#traffic-chart g.trace.bars path").filter(visible=True)  # quiet minutes draw no bar
-    expect(bars).to_have_count(1, timeout=LOAD_TIMEOUT)
+    expect(bars.first).to_be_visible(timeout=LOAD_TIMEOUT)
+    assert bars.count() in (1, 2)  # the two requests fall in one clock minute, or in two when one ended between

@@ -24,6 +24,7 @@ def serve_api(rt: Runtime) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
+        assert thread.is_alive(), f"uvicorn could not start on port {port}"
         time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}"

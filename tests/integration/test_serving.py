@@ -3,10 +3,13 @@ pass, called through the platform's /v1 gateway over HTTP with the official open
 streaming and not; a revoked key gets 401, an over-limit key 429 with Retry-After; killing
 one of two replicas under load loses no request; rollback serves the previous version."""
 
+import json
 import os
 import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -16,6 +19,7 @@ from sqlmodel import select
 
 from backend.models import AuditEvent, Deployment, Replica
 from backend.services import api_keys, gateway, serving
+from tests.clock_minute import with_seconds_left
 from tests.integration.api_server import serve_api
 from tests.integration.serving_world import register_tiny, stop_replicas, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign
@@ -136,8 +140,7 @@ def test_limits_answer_429_with_retry_after(platform, monkeypatch):
     _until_ready(runtime, deployment_id)
     body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
     headers = {"Authorization": f"Bearer {token}"}
-    if (left := 60 - time.time() % 60) < 15:  # limits count per clock minute: all three in the same one
-        time.sleep(left + 0.5)
+    with_seconds_left(15)  # all three in the same minute
     answers = [httpx.post(f"{base_url}/chat/completions", json=body, headers=headers, timeout=60) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert 0 < int(answers[2].headers["Retry-After"]) <= 60
@@ -160,22 +163,44 @@ def test_a_client_that_hangs_up_mid_stream_stops_the_generation(platform):
         time.sleep(0.2)
     assert 0 < samples[("vllm:generation_tokens_total", "")] < 2000  # stopped, not generated to the end unread
     assert samples[("vllm:num_requests_running", "")] == 0
-    (row,) = usage_rows(runtime, 1)  # the gateway metered the request it relayed
-    assert (row.model, row.status) == ("tiny-chat", 200)
+    (row,) = usage_rows(runtime, 1)  # the gateway metered the request it relayed, as one the client closed
+    assert (row.model, row.status) == ("tiny-chat", 499)
+
+
+def test_a_replica_that_dies_mid_stream_ends_the_stream_with_an_error_event(platform):
+    runtime, dev, versions, token, base_url = platform
+    _, (replica,) = _until_ready(runtime, _deploy(runtime, dev, versions[0], max_model_len=2048))
+    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2000}
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.stream(
+        "POST", f"{base_url}/chat/completions", json={**body, "ignore_eos": True, "stream": True}, headers=headers
+    ) as answer:
+        pieces = answer.iter_bytes()
+        received = next(pieces)
+        os.killpg(int(replica.compute_ref.split(":")[0]), signal.SIGKILL)
+        received += b"".join(pieces)  # the stream still ends, and says why
+    events = [e.removeprefix(b"data: ") for e in received.split(b"\n\n") if e]
+    assert events[-1] == b"[DONE]" and json.loads(events[-2])["error"]["code"] == "UPSTREAM_FAILED"
+    (row,) = usage_rows(runtime, 1)
+    assert row.status == 502
 
 
 def test_a_client_that_leaves_before_a_whole_answer_stops_the_generation(platform):
     runtime, dev, versions, token, base_url = platform
     _, (replica,) = _until_ready(runtime, _deploy(runtime, dev, versions[0], max_model_len=2048))
-    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2000, "ignore_eos": True}
-    with pytest.raises(httpx.ReadTimeout):  # the client gives up waiting and closes its connection
-        httpx.post(
-            f"{base_url}/chat/completions",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(60, read=1.5),
+    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2000}
+    payload, gateway_url = json.dumps({**body, "ignore_eos": True}).encode(), urlsplit(base_url)
+    with socket.create_connection((gateway_url.hostname, gateway_url.port), timeout=30) as client:
+        client.sendall(
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {gateway_url.netloc}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
         )
-    deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60
+        while not _engine_samples(replica.url).get(("vllm:time_to_first_token_seconds_count", "")):
+            assert time.monotonic() < deadline, "the replica never started the answer"
+            time.sleep(0.02)
+    # the client has left before its answer was ready
     while not (samples := _engine_samples(replica.url)).get(("vllm:request_success_total", "abort")):
         assert time.monotonic() < deadline, "the replica did not stop generating"
         time.sleep(0.2)

@@ -46,7 +46,7 @@ def world(tmp_path, clean_env):
     """Settings the worker will read from the environment, a base model and a dataset in storage."""
     settings = Settings(data_dir=tmp_path / "data", _env_file=None)
     objects = build_object_store(settings, load_key_ring(settings))
-    base = build_model(tmp_path / "base")
+    base = build_model(tmp_path / "base", seed=0)
     names = sorted(p.name for p in base.iterdir() if p.is_file())
     for name in names:
         with (base / name).open("rb") as handle:

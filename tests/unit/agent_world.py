@@ -57,6 +57,7 @@ def serve(app: FastAPI) -> ServerThread:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
+        assert thread.is_alive(), f"uvicorn could not start on port {port}"
         time.sleep(0.02)
     return ServerThread(f"http://127.0.0.1:{port}", server, thread)
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 from backend.errors import ErrorCode, MedAIError
 from backend.models import ApiKey, AuditEvent, Membership, Tenant
 from backend.models.base import utcnow
-from backend.services import api_keys, tenancy
+from backend.services import api_keys, gateway, tenancy
 from backend.services.permissions import SCOPES
 from tests.unit.identity_world import add_tenant, add_user, events, sign
 
@@ -289,3 +289,17 @@ def test_keys_belong_to_the_tenant_they_were_made_in(runtime, world):
         assert [k.id for k in api_keys.list_api_keys(session, p["dev"])] == []  # acting in ruijin
         assert session.get(ApiKey, view.id).tenant_id == huashan.id
     refused(runtime, ErrorCode.NOT_FOUND, api_keys.revoke_api_key, p["dev"], view.id)  # only from huashan
+
+
+def test_a_read_only_key_lists_models_but_may_not_call_them(runtime, world):
+    *_, p = world
+    reader = authenticate(runtime, create(runtime, p["dev"], scopes=["models:read"])[1])
+    caller = authenticate(runtime, create(runtime, p["dev"], name="app")[1])
+    with runtime.session() as session:
+        assert gateway.available_models(session, reader) == []  # listing is what the scope is for
+    error = refused(runtime, ErrorCode.FORBIDDEN, gateway.routes, reader, "bp-chat")
+    assert "scopes" in error.message
+    refused(runtime, ErrorCode.NOT_FOUND, gateway.routes, caller, "bp-chat")  # allowed: there is no such service
+    with runtime.session() as session:
+        denied = session.exec(select(AuditEvent).where(AuditEvent.action == "deploy.invoke")).all()
+    assert [(e.outcome, e.detail["reason"]) for e in denied] == [("denied", "scope")]

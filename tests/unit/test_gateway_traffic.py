@@ -10,6 +10,7 @@ from backend.models import UsageRecord
 from backend.models.base import utcnow
 from backend.services import gateway
 from components.charts import traffic_figure
+from tests.clock_minute import with_seconds_left
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 
@@ -33,6 +34,7 @@ def _usage(runtime, tenant_id, model, minutes_ago, latencies):
 def test_requests_and_median_latency_per_minute_for_the_callers_tenant_only(runtime):
     ruijin, huashan = add_tenant(runtime, "ruijin"), add_tenant(runtime, "huashan")
     dev = sign(runtime, add_user(runtime, "dev@ruijin.cn", [(ruijin, "developer")]))[1]
+    with_seconds_left(5)  # written and charted in the same minute
     _usage(runtime, ruijin.id, "bp-chat", 0, [10, 30, 20])
     _usage(runtime, ruijin.id, "bp-chat", 2, [50])
     _usage(runtime, ruijin.id, "bp-chat", 45, [99])  # outside the window

@@ -1,10 +1,13 @@
-"""The local engine's generation: vLLM's ``ignore_eos``, a stop string and a caller that leaves
-each end generation where they should, not at ``max_tokens``."""
+"""The local engine: vLLM's ``ignore_eos``, a stop string and a caller that leaves each end
+generation where they should, not at ``max_tokens``; bad input is a 400, a failing model a 500
+(and the engine goes on serving); seeds, usage and the queue's gauges hold under concurrency."""
 
 import asyncio
 import json
 
+import httpx
 import pytest
+import torch
 
 from backend.workers.serve import Engine, build_app
 from tests.tiny_model import build_model
@@ -24,7 +27,8 @@ def _sample(engine, name: str, reason: str = "") -> float:
 
 async def _pieces(engine, body: dict) -> tuple[list[str], str]:
     pieces, done = [], ""
-    async for piece, finish in engine.stream(engine.encode_text("chest pain"), body):
+    ids = engine.encode_text("chest pain")
+    async for piece, finish in engine.stream(ids, engine.sampling(body, len(ids))):
         pieces.append(piece)
         done = finish or done
     return pieces, done
@@ -67,19 +71,21 @@ def test_text_held_back_as_a_possible_stop_string_is_sent_when_it_is_not_one(eng
 
 def test_a_caller_that_leaves_stops_the_generation(engine):
     before = _sample(engine, "vllm:generation_tokens_total")
+    aborts = _sample(engine, "vllm:request_success_total", "abort")
 
     async def leave_after_the_first_piece() -> None:
-        pieces = engine.stream(engine.encode_text("chest pain"), {"max_tokens": 400, "ignore_eos": True})
+        ids = engine.encode_text("chest pain")
+        pieces = engine.stream(ids, engine.sampling({"max_tokens": 400, "ignore_eos": True}, len(ids)))
         await anext(pieces)
         await pieces.aclose()
         assert _sample(engine, "vllm:num_requests_running") == 0
         for _ in range(500):  # counted once the generation thread has stopped
-            if _sample(engine, "vllm:request_success_total", "abort"):
+            if _sample(engine, "vllm:request_success_total", "abort") > aborts:
                 return
             await asyncio.sleep(0.01)
 
     asyncio.run(leave_after_the_first_piece())
-    assert _sample(engine, "vllm:request_success_total", "abort") == 1
+    assert _sample(engine, "vllm:request_success_total", "abort") == aborts + 1
     assert 0 < _sample(engine, "vllm:generation_tokens_total") - before < 400
 
 
@@ -89,16 +95,16 @@ def test_a_whole_answer_whose_caller_leaves_stops_the_generation(engine):
     app = build_app(engine)
     tokens = _sample(engine, "vllm:generation_tokens_total")
     aborts = _sample(engine, "vllm:request_success_total", "abort")
+    answers = _sample(engine, "vllm:time_to_first_token_seconds_count")
     body = json.dumps({"model": "tiny", "prompt": "chest pain", "max_tokens": 400, "ignore_eos": True}).encode()
     messages, sent = [{"type": "http.request", "body": body, "more_body": False}], []
 
     async def receive() -> dict:
         if messages:
             return messages.pop()
-        while not _sample(engine, "vllm:num_requests_running"):
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)  # a few tokens in, the client leaves
-        return {"type": "http.disconnect"}
+        while _sample(engine, "vllm:time_to_first_token_seconds_count") == answers:
+            await asyncio.sleep(0.005)
+        return {"type": "http.disconnect"}  # the first token is out: the client leaves
 
     async def send(message: dict) -> None:
         sent.append(message)
@@ -131,3 +137,109 @@ def _post(path: str) -> dict:
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+def _calls(engine, *requests: tuple[str, object]) -> list[httpx.Response]:
+    """POST each (path, body) to the engine's app at once; the answers in order."""
+
+    async def all_at_once() -> list[httpx.Response]:
+        engine.lock = asyncio.Lock()  # the module's engine outlives each test's loop; a lock belongs to one
+        transport = httpx.ASGITransport(app=build_app(engine))
+        async with httpx.AsyncClient(transport=transport, base_url="http://engine", timeout=60) as client:
+            sends = [
+                client.post(path, content=body) if isinstance(body, bytes) else client.post(path, json=body)
+                for path, body in requests
+            ]
+            return list(await asyncio.gather(*sends))
+
+    return asyncio.run(all_at_once())
+
+
+CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "chest pain"}], "max_tokens": 8}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "reason"),
+    [
+        ("/v1/chat/completions", b"{not json", "JSON object"),
+        ("/v1/chat/completions", [1, 2], "JSON object"),
+        ("/v1/chat/completions", {**CHAT, "messages": ["hi"]}, "'messages' must be a non-empty list"),
+        ("/v1/chat/completions", {**CHAT, "stop": [1]}, "'stop' must be"),
+        ("/v1/chat/completions", {**CHAT, "stream": True, "stop": [1]}, "'stop' must be"),
+        ("/v1/chat/completions", {**CHAT, "stream": True, "stream_options": "x"}, "'stream_options'"),
+        ("/v1/chat/completions", {**CHAT, "top_p": -0.5}, "'top_p'"),
+        ("/v1/chat/completions", {**CHAT, "n": 2}, "'n' is not supported"),
+        ("/v1/completions", {"model": "tiny", "prompt": ["a", "b"]}, "one prompt a request"),
+    ],
+)
+def test_bad_input_is_a_400_in_openais_shape(engine, path, body, reason):
+    (answer,) = _calls(engine, (path, body))
+    assert answer.status_code == 400 and reason in answer.json()["error"]["message"]
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_text_parts_are_read_as_the_text(engine):
+    parts = [{"type": "text", "text": "chest "}, {"type": "text", "text": "pain"}]
+    plain, typed = _calls(
+        engine,
+        ("/v1/chat/completions", CHAT),
+        ("/v1/chat/completions", {**CHAT, "messages": [{"role": "user", "content": parts}]}),
+    )
+    assert typed.json()["usage"]["prompt_tokens"] == plain.json()["usage"]["prompt_tokens"]
+
+
+def test_usage_counts_the_tokens_up_to_the_stop_string_and_no_further(engine):
+    ids = engine.encode_text("chest pain")
+    out = engine.model.generate(
+        torch.tensor([ids]), max_new_tokens=MAX, min_new_tokens=MAX, do_sample=False, pad_token_id=0
+    )[0][len(ids) :].tolist()
+    text = engine.tokenizer.decode(out, skip_special_tokens=True)
+    for stop in (text[len(text) // 4 :][:2], text[len(text) // 2 :][:3]):
+        tokens = next(k for k in range(1, MAX) if stop in engine.tokenizer.decode(out[:k], skip_special_tokens=True))
+        (cut,) = _calls(engine, ("/v1/completions", {**GREEDY, "model": "tiny", "prompt": "chest pain", "stop": stop}))
+        assert cut.json()["choices"][0]["text"] == text[: text.index(stop)]
+        assert cut.json()["usage"]["completion_tokens"] == tokens < MAX  # none generated past it unseen
+
+
+def test_a_chat_stream_names_the_assistant_first(engine):
+    (stream,) = _calls(engine, ("/v1/chat/completions", {**CHAT, "stream": True}))
+    first = json.loads(stream.text.split("\n\n")[0].removeprefix("data: "))
+    assert first["choices"][0]["delta"]["role"] == "assistant" and first["choices"][0]["logprobs"] is None
+
+
+def test_a_model_that_fails_answers_500_and_the_engine_serves_the_next_request(engine, monkeypatch):
+    original = engine.model.generate
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("probability tensor contains inf")
+
+    monkeypatch.setattr(engine.model, "generate", broken)
+    whole, streamed = _calls(engine, ("/v1/chat/completions", CHAT), ("/v1/chat/completions", {**CHAT, "stream": True}))
+    assert whole.status_code == 500 and "probability tensor contains inf" in whole.json()["error"]["message"]
+    assert streamed.status_code == 200 and '"error"' in streamed.text and streamed.text.endswith("data: [DONE]\n\n")
+    monkeypatch.setattr(engine.model, "generate", original)
+    (after,) = _calls(engine, ("/v1/chat/completions", CHAT))
+    assert after.status_code == 200 and _sample(engine, "vllm:request_success_total", "error") == 2
+
+
+def test_seeded_requests_sent_together_give_the_same_answer(engine):
+    seeded = {**CHAT, "max_tokens": 24, "temperature": 1.0, "seed": 7}
+    answers = _calls(engine, *[("/v1/chat/completions", seeded)] * 3)
+    assert len({a.json()["choices"][0]["message"]["content"] for a in answers}) == 1
+
+
+def test_a_caller_that_leaves_while_waiting_is_no_longer_counted_waiting(engine):
+    async def queue_and_leave() -> None:
+        engine.lock = asyncio.Lock()
+        ids = engine.encode_text("chest pain")
+        first = engine.stream(ids, engine.sampling({"max_tokens": 50, "ignore_eos": True}, len(ids)))
+        await anext(first)  # generating: the engine is busy
+        waiting = asyncio.ensure_future(engine.complete(ids, engine.sampling({"max_tokens": 5}, len(ids))))
+        while not _sample(engine, "vllm:num_requests_waiting"):
+            await asyncio.sleep(0.005)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        await first.aclose()
+
+    asyncio.run(queue_and_leave())
+    assert _sample(engine, "vllm:num_requests_waiting") == 0 and _sample(engine, "vllm:num_requests_running") == 0

@@ -14,6 +14,7 @@ from backend.models.base import utcnow
 from backend.services import gateway
 from backend.services.access import Principal
 from backend.services.metering import UsageWriter
+from tests.clock_minute import with_seconds_left
 
 
 def _row(n: int, tenant_id: str = "t1", completion: int = 0) -> dict:
@@ -52,13 +53,13 @@ def test_rows_arrive_in_batches_and_the_writer_wakes_again(runtime):
         sessions.append(1)
         return runtime.session()
 
-    writer = UsageWriter(counting_session, runtime.cache, interval_s=0.1)
+    writer = UsageWriter(counting_session, runtime.cache, interval_s=0.5)
     for n in range(50):
         writer.add(_row(n), "prompt")
     assert _rows(runtime) == []  # nothing was written on the caller's time
     assert _until(runtime, 50) == list(range(50))
     assert len(sessions) == 1  # fifty requests, one transaction
-    time.sleep(0.3)  # the writer went idle and ended
+    time.sleep(1.2)  # the writer went idle and ended
     writer.add(_row(99))
     assert _until(runtime, 51)[-1] == 99
 
@@ -97,6 +98,7 @@ def test_a_batchs_tokens_count_against_each_tenants_limit(runtime):
         gateway.admit(runtime.cache, limits, caller, gateway.Route("d", tenant_id, "m", ("http://r",), 0))
 
     writer = UsageWriter(runtime.session, runtime.cache, interval_s=60)
+    with_seconds_left(5)  # counted and read in the same minute
     for n in range(4):
         writer.add(_row(200, completion=50 + n))  # 1006 tokens for t1
     writer.add(_row(10, tenant_id="t2"))
