@@ -45,12 +45,18 @@ def parse_event(line: str) -> Chunk | None:
 
 
 def gateway_error(status: int, body: bytes) -> MedAIError:
-    """The gateway's own error answer as the platform's error (shown as a toast)."""
+    """The gateway's error answer as the platform's error (shown as a toast). An engine's own
+    refusal (OpenAI's shape, relayed by the gateway) keeps its message."""
     try:
         error = json.loads(body)["error"]
-        return MedAIError(ErrorCode(error["code"]), error["message"], error.get("remedy", ""))
+        if error["code"] in ErrorCode.__members__:
+            return MedAIError(ErrorCode(error["code"]), error["message"], error.get("remedy", ""))
+        if 400 <= status < 500:
+            remedy = "Change the parameters the message names (for example Max tokens) and send again."
+            return MedAIError(ErrorCode.DATA_INVALID, f"The model refused the request: {error['message']}", remedy)
     except (ValueError, KeyError, TypeError):
-        return MedAIError(ErrorCode.UPSTREAM_FAILED, f"The gateway answered {status}.", "Try again in a moment.")
+        pass
+    return MedAIError(ErrorCode.UPSTREAM_FAILED, f"The gateway answered {status}.", "Try again in a moment.")
 
 
 async def stream_chat(base_url: str, token: str, body: dict[str, Any]) -> AsyncIterator[Chunk]:

@@ -60,6 +60,9 @@ def test_gateway_errors_keep_their_code_and_remedy():
     error = gateway_error(429, body)
     assert (error.code, error.message, error.remedy) == (ErrorCode.RATE_LIMITED, "Too many.", "Wait.")
     assert gateway_error(502, b"<html>").code is ErrorCode.UPSTREAM_FAILED
+    engine = {"error": {"message": "this model's maximum context length is 512 tokens", "type": "x", "code": 400}}
+    refused = gateway_error(400, json.dumps(engine).encode())  # an engine's own refusal keeps its reason
+    assert refused.code is ErrorCode.DATA_INVALID and "maximum context length is 512" in refused.message
 
 
 def test_snippets_name_the_service_and_base_url():
