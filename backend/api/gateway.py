@@ -24,7 +24,6 @@ from backend.adapters.replicas import ReplicaResponse, ReplicaTimeoutError, Repl
 from backend.api import agent_openai
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
-from backend.models import UsageRecord
 from backend.models.base import utcnow
 from backend.runtime import Runtime
 from backend.services import agents, gateway
@@ -371,23 +370,12 @@ async def create_embeddings(request: Request, principal: CurrentPrincipal, rt: R
 
     def run() -> gateway.EmbeddingResult:
         with rt.session() as session:
-            result = gateway.embed(session, principal, rt.cache, rt.embedder, body["model"], inputs or [])
-            gateway.record_usage(
-                session,
-                UsageRecord(
-                    tenant_id=principal.tenant_id or "",
-                    api_key_id=principal.api_key_id,
-                    user_id=principal.user_id,
-                    deployment_id="builtin",
-                    model=body["model"],
-                    endpoint="embeddings",
-                    prompt_tokens=result.prompt_tokens,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                ),
-            )
-            return result
+            return gateway.embed(session, principal, rt.cache, _limits(rt), rt.embedder, body["model"], inputs or [])
 
     result = await run_in_threadpool(run)
+    usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": 0}
+    builtin = gateway.Route("builtin", principal.tenant_id or "", body["model"], (), 0)
+    _meter_later(rt, principal, builtin, "embeddings", {}, 200, started, usage, "builtin")  # tokens count too
     return {
         "object": "list",
         "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(result.vectors)],

@@ -238,10 +238,18 @@ class EmbeddingResult:
 
 
 def embed(
-    session: Session, principal: Principal, cache: Cache, embedder: LocalEmbedder, model: str, inputs: list[str]
+    session: Session,
+    principal: Principal,
+    cache: Cache,
+    limits: Limits,
+    embedder: LocalEmbedder,
+    model: str,
+    inputs: list[str],
 ) -> EmbeddingResult:
-    """Embeddings from the platform's built-in model, cached by text hash."""
-    authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    """Embeddings from the platform's built-in model, cached by text hash, within the key's and
+    the tenant's request and token limits (the caller meters the tokens like any request's)."""
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    admit(cache, limits, principal, Route("builtin", tenant_id or "", model, (), 0))
     if model != embedder.name:
         raise MedAIError(
             ErrorCode.NOT_FOUND,

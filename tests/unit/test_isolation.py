@@ -1045,7 +1045,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "clusters.test_connection": _own(lambda w, s, p: clusters.test_connection(s, p, w.rt.settings)),
     "gateway.available_models": _own(lambda w, s, p: gateway.available_models(s, p)),
     "gateway.embed": _own(
-        lambda w, s, p: gateway.embed(s, p, w.rt.cache, w.rt.embedder, "all-minilm-l6-v2", ["hi"]).prompt_tokens
+        lambda w, s, p: gateway.embed(
+            s, p, w.rt.cache, gateway.Limits(100, 100, 10_000), w.rt.embedder, "all-minilm-l6-v2", ["hi"]
+        ).prompt_tokens
     ),
     "gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
     "gateway.traffic": _own(lambda w, s, p: gateway.traffic(s, p)),
