@@ -52,6 +52,7 @@ class Replica(SQLModel, table=True):
     failed_checks: int = Field(default=0)  # /health misses in a row while it runs; the gateway skips it meanwhile
     started_at: datetime = Field(default_factory=utcnow)
     ready_at: datetime | None = Field(default=None)
+    draining_since: datetime | None = Field(default=None)  # out of the routes, finishing what it was given
 
 
 class UsageRecord(SQLModel, table=True):

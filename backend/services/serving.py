@@ -19,7 +19,9 @@ from backend.models import Deployment, LineageEdge, ModelVersion, Replica, Resou
 from backend.models.base import utcnow
 from backend.services import audit, lineage
 from backend.services.access import Principal, authorize, in_tenant
+from backend.services.ops_metrics import engine_fields
 from backend.services.permissions import Action, Area
+from backend.settings import get_settings
 from backend.workers.serve import CONFIG_ERROR, ServeSpec
 
 logger = logging.getLogger(__name__)
@@ -331,6 +333,8 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
         if state.phase != "running":
             why = why_it_stopped(compute.log_tail(replica.compute_ref, 40), state.detail or "it exited")[:300]
             session.delete(replica)
+            if replica.status == "draining":  # it was on its way out anyway
+                continue
             current = replica.model_version_id == deployment.model_version_id
             if current and state.exit_code == CONFIG_ERROR:  # the worker found the settings cannot work
                 deployment.status, deployment.reason = "failed", f"replica {replica.ordinal} cannot start: {why}"
@@ -344,7 +348,9 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
                 deployment.status = "failed"
                 deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why}"
             continue
-        if replica.status == "starting":
+        if replica.status == "draining":
+            pass  # out of the routes until it has finished (see _retire)
+        elif replica.status == "starting":
             if _healthy(client, replica.url):
                 replica.status, replica.ready_at = "ready", utcnow()
                 session.add(replica)
@@ -369,7 +375,11 @@ def _probe(session: Session, client: httpx.Client, replica: Replica) -> bool:
     return replica.failed_checks < UNHEALTHY_AFTER
 
 
-def _converge(session: Session, compute: Compute, deployment: Deployment, live: list[Replica]) -> None:
+def _converge(
+    session: Session, compute: Compute, client: httpx.Client, deployment: Deployment, live: list[Replica]
+) -> None:
+    draining = [r for r in live if r.status == "draining"]
+    live = [r for r in live if r.status != "draining"]
     current = [r for r in live if r.model_version_id == deployment.model_version_id]
     old = [r for r in live if r.model_version_id != deployment.model_version_id]
     wanted = deployment.replicas if deployment.status not in ("stopped", "deleting") else 0
@@ -380,9 +390,7 @@ def _converge(session: Session, compute: Compute, deployment: Deployment, live: 
     extra = sorted(current, key=lambda r: -r.ordinal)[: max(0, len(current) - wanted)]
     ready_current = [r for r in current if r.status == "ready" and r not in extra]
     retire_old = old if (len(ready_current) >= wanted or wanted == 0) else []
-    for replica in (*extra, *retire_old):
-        compute.cancel(replica.compute_ref)
-        session.delete(replica)
+    _retire(session, compute, client, deployment, [*extra, *retire_old], draining)
     if retire_old and deployment.previous_model_version_id:
         _mark_version(session, deployment.previous_model_version_id, "pending_deploy")
     if deployment.status == "deleting":
@@ -405,10 +413,43 @@ def _converge(session: Session, compute: Compute, deployment: Deployment, live: 
     session.add(deployment)
 
 
+def _retire(
+    session: Session,
+    compute: Compute,
+    client: httpx.Client,
+    deployment: Deployment,
+    leaving: list[Replica],
+    draining: list[Replica],
+) -> None:
+    """Replicas no longer wanted (scaled down, or of the previous version) first leave the
+    gateway's routes and finish what they were given, as Kubernetes does with a terminating pod:
+    stopped once their engine reports nothing running or waiting, or after the gateway's timeout.
+    A service stopped or deleted stops its replicas at once."""
+    now, grace = utcnow(), get_settings().gateway_timeout_s
+    for replica in leaving:
+        replica.status, replica.draining_since = "draining", now
+        session.add(replica)
+    for replica in [*leaving, *draining] if deployment.status in ("stopped", "deleting") else draining:
+        waited = (now - (replica.draining_since or now)).total_seconds()
+        # the gateway keeps routes for a second: what it sent meanwhile has started by the next pass
+        if deployment.status in ("stopped", "deleting") or waited > grace or (waited >= 2 and _idle(client, replica)):
+            compute.cancel(replica.compute_ref)
+            session.delete(replica)
+
+
+def _idle(client: httpx.Client, replica: Replica) -> bool:
+    """Nothing running or waiting on the replica's engine (vLLM's metrics); one that cannot say is idle."""
+    try:
+        fields = engine_fields(client.get(f"{replica.url}/metrics", timeout=1.0).text)
+    except (httpx.HTTPError, ValueError):
+        return True
+    return fields.get("requests_running", 0) + fields.get("requests_waiting", 0) == 0
+
+
 def reconcile(session: Session, compute: Compute) -> None:
     """One controller pass over model services."""
     with httpx.Client() as client:
         for deployment in session.exec(select(Deployment)).all():
             live = _check_replicas(session, compute, client, deployment)
             session.flush()
-            _converge(session, compute, deployment, live)
+            _converge(session, compute, client, deployment, live)

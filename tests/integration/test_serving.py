@@ -250,6 +250,38 @@ def test_killing_a_replica_under_load_loses_no_request(platform):
     assert sorted(r.ordinal for r in replicas) == [0, 1]  # replaced once, not over-provisioned
 
 
+def test_a_replica_scaled_away_finishes_its_answer_before_it_stops(platform):
+    runtime, dev, versions, *_ = platform
+    deployment_id = _deploy(runtime, dev, versions[0], replicas=2, max_model_len=2048)
+    _, ready = _until_ready(runtime, deployment_id, replicas=2)
+    leaving = max(ready, key=lambda r: r.ordinal)  # scaling down retires the highest ordinal
+    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1500}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = _engine_samples(leaving.url).get(("vllm:time_to_first_token_seconds_count", ""), 0)
+        stream = pool.submit(
+            httpx.post, f"{leaving.url}/v1/chat/completions", json={**body, "ignore_eos": True}, timeout=120
+        )
+        while _engine_samples(leaving.url).get(("vllm:time_to_first_token_seconds_count", ""), 0) == started:
+            time.sleep(0.02)  # generating
+        with runtime.session() as session:
+            serving.scale(session, dev, deployment_id, 1)
+        seen, deadline = [], time.monotonic() + 120
+        while True:
+            _pass(runtime)
+            with runtime.session() as session:
+                left = session.get(Replica, leaving.id)
+                routes = gateway.routes(session, dev, "tiny-chat")[0].urls
+            if left is None:
+                break
+            seen.append((left.status, stream.done(), leaving.url in routes))
+            assert time.monotonic() < deadline, "the retired replica was never stopped"
+            time.sleep(0.3)
+        answer = stream.result()
+    assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens"] == 1500  # not cut short
+    assert seen and all(status == "draining" and not routed for status, _, routed in seen)  # out of the routes
+    assert not seen[0][1]  # it was still answering when it began to drain
+
+
 def test_rolling_update_and_rollback(platform):
     runtime, dev, versions, token, base_url = platform
     deployment_id = _deploy(runtime, dev, versions[0])
