@@ -20,7 +20,6 @@ def _asked(prompt_len: int = 10, max_model_len: int = 100, **body):
         ({"max_tokens": 0}, "at least 1"),
         ({"max_tokens": -3}, "at least 1"),
         ({"max_tokens": "5"}, "whole number"),
-        ({"max_tokens": 91}, "maximum context length is 100 tokens; the request asks for 101 (10 in the prompt, 91"),
         ({"top_p": -0.5}, "'top_p' must be above 0 and at most 1"),
         ({"top_p": 0}, "'top_p' must be above 0"),
         ({"temperature": -1}, "'temperature' must be at least 0"),
@@ -38,6 +37,10 @@ def test_what_cannot_be_honoured_is_refused_with_the_reason(body, reason):
 def test_a_prompt_that_fills_the_context_is_refused():
     with pytest.raises(ValueError, match="the prompt has 100 tokens; this model takes at most 100"):
         _asked(prompt_len=100)
+
+
+def test_more_tokens_than_the_context_leaves_are_cut_to_fit():
+    assert _asked(max_tokens=91).max_new_tokens == 90
 
 
 def test_defaults_are_vllms():
