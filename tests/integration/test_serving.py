@@ -147,14 +147,24 @@ def test_limits_answer_429_with_retry_after(platform, monkeypatch):
     assert answers[2].json()["error"]["code"] == "RATE_LIMITED"
 
 
-def test_a_client_that_hangs_up_mid_stream_stops_the_generation(platform):
+def _long_stream(platform):
+    """One ready replica and a 2000-token stream through the gateway: (the replica, the open answer)."""
     runtime, dev, versions, token, base_url = platform
     _, (replica,) = _until_ready(runtime, _deploy(runtime, dev, versions[0], max_model_len=2048))
     body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2000}
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.stream(
-        "POST", f"{base_url}/chat/completions", json={**body, "ignore_eos": True, "stream": True}, headers=headers
-    ) as answer:
+    answer = httpx.stream(
+        "POST",
+        f"{base_url}/chat/completions",
+        json={**body, "ignore_eos": True, "stream": True},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return replica, answer
+
+
+def test_a_client_that_hangs_up_mid_stream_stops_the_generation(platform):
+    runtime = platform[0]
+    replica, stream = _long_stream(platform)
+    with stream as answer:
         assert answer.status_code == 200
         next(answer.iter_bytes())  # the first token: the client leaves
     deadline = time.monotonic() + 60
@@ -168,13 +178,9 @@ def test_a_client_that_hangs_up_mid_stream_stops_the_generation(platform):
 
 
 def test_a_replica_that_dies_mid_stream_ends_the_stream_with_an_error_event(platform):
-    runtime, dev, versions, token, base_url = platform
-    _, (replica,) = _until_ready(runtime, _deploy(runtime, dev, versions[0], max_model_len=2048))
-    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2000}
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.stream(
-        "POST", f"{base_url}/chat/completions", json={**body, "ignore_eos": True, "stream": True}, headers=headers
-    ) as answer:
+    runtime = platform[0]
+    replica, stream = _long_stream(platform)
+    with stream as answer:
         pieces = answer.iter_bytes()
         received = next(pieces)
         os.killpg(int(replica.compute_ref.split(":")[0]), signal.SIGKILL)
