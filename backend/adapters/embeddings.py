@@ -33,7 +33,8 @@ def builtin_model_path() -> Path:
 class LocalEmbedder:
     """One model loaded once per process, used by one thread at a time."""
 
-    def __init__(self, folder: Path, name: str, max_length: int = 256) -> None:
+    def __init__(self, folder: Path | None, name: str, max_length: int = 256) -> None:
+        """``folder`` None is the built-in model, found (its package imported) on first use."""
         self.folder, self.name, self.max_length = folder, name, max_length
         self._loaded: tuple[object, object] | None = None
         self._lock = threading.Lock()
@@ -42,8 +43,9 @@ class LocalEmbedder:
         if self._loaded is None:
             from transformers import AutoModel, AutoTokenizer
 
-            tokenizer = AutoTokenizer.from_pretrained(self.folder, local_files_only=True)
-            model = AutoModel.from_pretrained(self.folder, local_files_only=True).eval()
+            folder = self.folder or builtin_model_path()
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
             self._loaded = (tokenizer, model)
         return self._loaded
 

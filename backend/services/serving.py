@@ -331,7 +331,7 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
     for replica in session.exec(select(Replica).where(Replica.deployment_id == deployment.id)).all():
         state = compute.state(replica.compute_ref)
         if state.phase != "running":
-            why = why_it_stopped(compute.log_tail(replica.compute_ref, 40), state.detail or "it exited")[:300]
+            why = why_it_stopped(compute.log_tail(replica.compute_ref, 200), state.detail or "it exited")[:300]
             session.delete(replica)
             if replica.status == "draining":  # it was on its way out anyway
                 continue

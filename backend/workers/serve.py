@@ -80,6 +80,7 @@ class Engine:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).to(device).eval()
         self.device = device
+        logger.info("model %s loaded on %s", name, device)
         self.lock = asyncio.Lock()
         self.registry = CollectorRegistry()
         labels = ["model_name"]

@@ -12,6 +12,7 @@ import pytest
 from backend.adapters.compute import Launch, ServerLaunch, why_it_stopped
 from backend.adapters.compute.kubernetes import job_manifest, server_manifests
 from backend.adapters.compute.local import LocalCompute, _alive
+from backend.errors import ErrorCode, MedAIError
 from backend.workers.serve import ServeSpec, vllm_command
 from tests.e2e.conftest import group_members
 
@@ -81,6 +82,38 @@ def test_a_finished_process_reports_its_exit_code(tmp_path):
         time.sleep(0.05)
     assert (state.phase, state.exit_code) == ("exited", 3)
     assert compute.state(ref).exit_code == 3  # asked again, still known
+
+
+def _seen_devices(compute: LocalCompute, ref: str) -> str:
+    deadline = time.monotonic() + 20
+    while "devices=" not in compute.log_tail(ref) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return compute.log_tail(ref).split("devices=", 1)[1].strip()
+
+
+def test_local_processes_get_gpus_of_their_own_and_cpu_ones_see_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5,7")  # the GPUs the platform was given
+    compute = LocalCompute(tmp_path / "runs", tmp_path)
+    worker = tmp_path / "backend" / "workers"
+    worker.mkdir(parents=True)
+    (tmp_path / "backend" / "__init__.py").write_text("")
+    (worker / "__init__.py").write_text("")
+    (worker / "train.py").write_text(
+        "import os, time\nprint('devices=' + os.environ['CUDA_VISIBLE_DEVICES'], flush=True)\ntime.sleep(60)\n"
+    )
+    two = compute.start(_launch(gpus=2, job="two"))
+    cpu = compute.start(_launch(gpus=0, job="cpu"))
+    assert _seen_devices(compute, two) == "2,5" and _seen_devices(compute, cpu) == ""
+    with pytest.raises(MedAIError) as refused:
+        compute.start(_launch(gpus=2, job="too-many"))  # one is left
+    assert refused.value.code == ErrorCode.RESOURCE_INSUFFICIENT and "1 free of 3" in refused.value.message
+    one = compute.start(_launch(gpus=1, job="one"))
+    assert _seen_devices(compute, one) == "7"
+    compute.cancel(two)  # its GPUs are free again
+    again = compute.start(_launch(gpus=2, job="again"))
+    assert _seen_devices(compute, again) == "2,5"
+    for ref in (cpu, one, again):
+        compute.cancel(ref)
 
 
 @pytest.mark.parametrize("gpus", [0, 2])
@@ -155,3 +188,19 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for ModelConfig
     ours = "2026-11-26 01:30:00,123 ERROR medai.serve: vLLM is not installed on this host\n"
     assert why_it_stopped(ours, "") == "vLLM is not installed on this host"
     assert why_it_stopped("", "exit code 137") == "exit code 137"
+
+
+def test_a_vllm_engine_core_failure_is_told_by_its_root_cause_not_the_api_servers_traceback():
+    tail = """(EngineCore_DP0 pid=9) ERROR 11-26 10:30:01 [core.py:1100] EngineCore failed to start.
+(EngineCore_DP0 pid=9) Traceback (most recent call last):
+(EngineCore_DP0 pid=9)   File "/site/vllm/v1/engine/core.py", line 1090, in run_engine_core
+(EngineCore_DP0 pid=9)     engine_core = EngineCoreProc(*args, **kwargs)
+(EngineCore_DP0 pid=9)                   ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+(EngineCore_DP0 pid=9)   File "uvloop/loop.pyx", line 1515, in uvloop.loop.Loop.run_until_complete
+(EngineCore_DP0 pid=9) torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB
+(APIServer pid=8) Traceback (most recent call last):
+(APIServer pid=8)   File "/site/vllm/v1/engine/utils.py", line 1272, in wait_for_engine_startup
+(APIServer pid=8)     raise RuntimeError(
+(APIServer pid=8) RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}
+"""
+    assert why_it_stopped(tail, "") == "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB"

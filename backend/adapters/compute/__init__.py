@@ -89,12 +89,34 @@ class Compute(Protocol):
 _ERROR_LINE = re.compile(r"(\w(Error|Exception)\b|\bERROR\b|\berror\b)")
 _WRAPPERS = ("root cause above", "Traceback (most recent call last)")
 _LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ [\w.]+: ")  # the workers' log format
+_PROCESS_TAG = re.compile(r"^\(\w+ pid=\d+\) ?")  # vLLM tags each of its processes' lines: "(EngineCore_DP0 pid=7) "
+_FRAME = re.compile(r'^(\s*)File ".*", line \d+')
+_CARETS = re.compile(r"^[\s^~]+$")
+
+
+def _readable(tail: str) -> list[str]:
+    """The log's lines without process tags, traceback frames or the source lines quoted under them."""
+    kept: list[str] = []
+    frame_indent: int | None = None
+    for raw in tail.splitlines():
+        line = _PROCESS_TAG.sub("", raw)
+        if not line.strip() or _CARETS.match(line):
+            continue
+        if frame := _FRAME.match(line):
+            frame_indent = len(frame.group(1))
+            continue
+        if frame_indent is not None and len(line) - len(line.lstrip()) > frame_indent:
+            continue  # the source line of the frame above, e.g. "    raise RuntimeError("
+        frame_indent = None
+        kept.append(line.strip())
+    return kept
 
 
 def why_it_stopped(tail: str, fallback: str) -> str:
     """The line of a process's last log lines that says why it stopped: the last one naming an
-    error (not a wrapper that points back at it, nor a link), else the last line, else ``fallback``."""
-    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    error (not a wrapper that points back at it, a link, or code quoted in a traceback), else the
+    last line, else ``fallback``."""
+    lines = _readable(tail)
     telling = [
         line
         for line in lines

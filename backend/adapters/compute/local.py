@@ -17,6 +17,8 @@ from pathlib import Path
 
 from backend.adapters.compute import Launch, RunState, ServerLaunch, ide
 from backend.adapters.compute.ide import IdeLaunch
+from backend.adapters.gpus import read_gpus
+from backend.errors import ErrorCode, MedAIError
 
 
 def _free_port() -> int:
@@ -62,6 +64,7 @@ class LocalCompute:
         self._worker_env = worker_env or {}
         self._children: dict[int, subprocess.Popen] = {}
         self._exit_codes: dict[int, int] = {}
+        self._held_gpus: dict[int, list[str]] = {}  # pid -> the GPUs (CUDA ids) its process was given
 
     def _folder(self, launch: Launch) -> Path:
         return self.runs_dir / launch.job_id / f"attempt-{launch.attempt}"
@@ -79,6 +82,7 @@ class LocalCompute:
         return ref, f"http://127.0.0.1:{port}"
 
     def _spawn(self, module: str, folder: Path, spec_json: str, cpu: float, gpus: int) -> str:
+        devices = self._take_gpus(gpus)
         folder.mkdir(parents=True, exist_ok=True)
         spec = folder / "spec.json"
         spec.write_text(spec_json)
@@ -89,9 +93,36 @@ class LocalCompute:
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
             "OMP_NUM_THREADS": str(max(1, int(cpu))),
-            "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "") if gpus else "",
+            "CUDA_VISIBLE_DEVICES": ",".join(devices),  # empty: a CPU process sees no GPU
         }
-        return self._popen([sys.executable, "-m", module, str(spec)], folder, env, self._root)
+        ref = self._popen([sys.executable, "-m", module, str(spec)], folder, env, self._root)
+        if devices:
+            self._held_gpus[int(ref.split(":", 1)[0])] = devices
+        return ref
+
+    def _take_gpus(self, count: int) -> list[str]:
+        """``count`` of this host's GPUs that no running child of this platform holds: those
+        CUDA_VISIBLE_DEVICES names when the platform was started with it, else every GPU NVML
+        finds. Processes re-attached after a restart are not known to hold any."""
+        if count <= 0:
+            return []
+        for pid in [p for p in self._held_gpus if p not in self._children or self._children[p].poll() is not None]:
+            del self._held_gpus[pid]
+        named = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if named is not None:
+            host = [d.strip() for d in named.split(",") if d.strip()]
+        else:
+            host = [str(gpu.index) for gpu in read_gpus().gpus]
+        held = {d for devices in self._held_gpus.values() for d in devices}
+        free = [d for d in host if d not in held]
+        if len(free) < count:
+            raise MedAIError(
+                ErrorCode.RESOURCE_INSUFFICIENT,
+                f"{count} GPU(s) asked for, but this host has {len(free)} free of {len(host)}",
+                remedy="Stop a service or job that holds a GPU, ask for fewer GPUs, or run it on a Kubernetes "
+                "cluster with GPU nodes.",
+            )
+        return free[:count]
 
     def start_ide(self, launch: IdeLaunch) -> tuple[str, str]:
         """JupyterLab for a workbench on a free loopback port, serving its persistent folder."""
