@@ -119,14 +119,16 @@ async def _body(request: Request) -> dict[str, Any]:
 async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint: str) -> Any:
     body = await _body(request)
     routes = await _cached_routes(rt, principal, body["model"])
-    gateway.admit(rt.cache, _limits(rt), principal, routes[0])
+    routes = gateway.admit(rt.cache, _limits(rt), principal, routes)
     started = time.perf_counter()
     streaming = bool(body.get("stream"))
     wanted_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     if streaming:  # ask for the usage chunk so the stream can be metered
         body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
     last_error: Exception | None = None
-    for route in routes:
+    for index, route in enumerate(routes):
+        if index and route.urls:  # the service failed: its standby takes the request within its own limit
+            gateway.admit_standby(rt.cache, route)
         for url in route.urls:
             call = rt.replicas.current().post(
                 f"{url}/v1/{endpoint}", {**body, "model": route.model}, rt.settings.gateway_timeout_s, streaming

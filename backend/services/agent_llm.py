@@ -56,7 +56,7 @@ def chat(
     max_tokens and tools (OpenAI's function schema), passed on as they are."""
     with access.sessions() as session:
         routes = gateway.routes(session, access.acting, model)
-    gateway.admit(access.cache, access.limits, access.caller, routes[0])
+    routes = gateway.admit(access.cache, access.limits, access.caller, routes)
     body = {
         **{k: v for k, v in options.items() if v not in (None, [])},
         "messages": messages,
@@ -66,7 +66,9 @@ def chat(
     started = time.perf_counter()
     last_error: Exception | None = None
     with httpx.Client(trust_env=False) as client:
-        for route in routes:
+        for index, route in enumerate(routes):
+            if index and route.urls:  # the service failed: its standby takes it within its own limit
+                gateway.admit_standby(access.cache, route)
             for url in route.urls:
                 try:
                     result = _stream(

@@ -31,6 +31,7 @@ from backend.services.ratelimit import Limit
 
 logger = logging.getLogger(__name__)
 INVOKE_SCOPE = "models:invoke"  # what an API key needs to call a model (models:read only lists them)
+_SERVICE = "gateway_service"
 _SERVICE_LIMIT = "the service's requests per minute (set when it is deployed, in the Deploy area)"
 
 
@@ -103,21 +104,30 @@ def _token_key(tenant_id: str, now: float) -> str:
     return f"gateway-tokens:{tenant_id}:{int(now // 60)}"
 
 
-def admit(cache: Cache, limits: Limits, principal: Principal, route: Route) -> None:
-    """Refuse with 429 (and Retry-After) when the key, the tenant or the service is over its limits."""
+def admit(cache: Cache, limits: Limits, principal: Principal, routes: list[Route]) -> list[Route]:
+    """Count the request against the caller's key, the tenant and the service; refuse with 429
+    (and Retry-After) when one is over its limit. A service at its own requests per minute hands
+    the request to its standby, within the standby's limit. Returns the routes to try, in order."""
+    primary = routes[0]
     who = principal.api_key_id or f"user-{principal.user_id}"
     buckets = [
         (Limit("gateway_key", limits.key_requests_per_minute, 60, "MEDAI_GATEWAY_KEY_REQUESTS_PER_MINUTE"), who),
         (
             Limit("gateway_tenant", limits.tenant_requests_per_minute, 60, "MEDAI_GATEWAY_TENANT_REQUESTS_PER_MINUTE"),
-            route.tenant_id,
+            primary.tenant_id,
         ),
     ]
-    if route.requests_per_minute:
-        service = Limit("gateway_service", route.requests_per_minute, 60, _SERVICE_LIMIT)
-        buckets.append((service, route.deployment_id))
+    if primary.requests_per_minute:
+        buckets.append((_service_limit(primary), primary.deployment_id))
     now = time.time()
-    (tokens,) = ratelimit.hit_all(cache, buckets, reads=[_token_key(route.tenant_id, now)])  # one round trip
+    tokens_key = _token_key(primary.tenant_id, now)
+    try:
+        (tokens,) = ratelimit.hit_all(cache, buckets, reads=[tokens_key])  # one round trip
+    except ratelimit.OverLimitError as over:
+        if over.limit_name != _SERVICE or len(routes) < 2:
+            raise
+        admit_standby(cache, routes[1])  # the key and the tenant have counted it already
+        routes, tokens = routes[1:], cache.get(tokens_key)
     used = int(tokens or 0)
     if used >= limits.tenant_tokens_per_minute:
         retry = max(1, int(60 - now % 60))
@@ -127,6 +137,17 @@ def admit(cache: Cache, limits: Limits, principal: Principal, route: Route) -> N
             f"Wait {retry} s, or ask an admin to raise MEDAI_GATEWAY_TENANT_TOKENS_PER_MINUTE.",
             retry_after_s=retry,
         )
+    return routes
+
+
+def admit_standby(cache: Cache, route: Route) -> None:
+    """Count a request handed to a standby against the standby's own requests per minute."""
+    if route.requests_per_minute:
+        ratelimit.hit_all(cache, [(_service_limit(route), route.deployment_id)])
+
+
+def _service_limit(route: Route) -> Limit:
+    return Limit(_SERVICE, route.requests_per_minute, 60, _SERVICE_LIMIT)
 
 
 def count_tokens(cache: Cache, tenant_id: str, tokens: int) -> None:
@@ -249,7 +270,7 @@ def embed(
     """Embeddings from the platform's built-in model, cached by text hash, within the key's and
     the tenant's request and token limits (the caller meters the tokens like any request's)."""
     tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
-    admit(cache, limits, principal, Route("builtin", tenant_id or "", model, (), 0))
+    admit(cache, limits, principal, [Route("builtin", tenant_id or "", model, (), 0)])
     if model != embedder.name:
         raise MedAIError(
             ErrorCode.NOT_FOUND,

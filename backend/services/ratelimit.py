@@ -17,6 +17,14 @@ from backend.adapters.cache import Cache
 from backend.errors import ErrorCode, MedAIError
 
 
+class OverLimitError(MedAIError):
+    """RATE_LIMITED, naming the limit that refused (a caller may route around some of them)."""
+
+    def __init__(self, limit_name: str, message: str, remedy: str, retry_after_s: int) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message, remedy, retry_after_s=retry_after_s)
+        self.limit_name = limit_name
+
+
 @dataclass(frozen=True)
 class Limit:
     name: str
@@ -64,9 +72,9 @@ def _refuse_over(limit: Limit, count: int, now: float) -> None:
         window = int(now // limit.window_s)
         retry_after = max(1, math.ceil((window + 1) * limit.window_s - now))
         raised_by = limit.raised_by or f"MEDAI_{limit.name.upper()}_RATE_LIMIT"
-        raise MedAIError(
-            ErrorCode.RATE_LIMITED,
+        raise OverLimitError(
+            limit.name,
             f"Too many requests: the limit is {limit.requests} per {limit.window_s} s.",
             f"Wait {retry_after} s and retry, or ask an admin to raise {raised_by}.",
-            retry_after_s=retry_after,
+            retry_after,
         )

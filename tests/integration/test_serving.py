@@ -74,8 +74,10 @@ def _until_ready(runtime, deployment_id, replicas=1, timeout=180):
         time.sleep(0.3)
 
 
-def _deploy(runtime, dev, version, replicas=1, name="tiny-chat", max_model_len=256):
-    spec = serving.DeploySpec(name, version, replicas=replicas, cpu=1, memory_gb=1, max_model_len=max_model_len)
+def _deploy(runtime, dev, version, replicas=1, name="tiny-chat", max_model_len=256, **more):
+    spec = serving.DeploySpec(
+        name, version, replicas=replicas, cpu=1, memory_gb=1, max_model_len=max_model_len, **more
+    )  # fmt: skip
     with runtime.session() as session:
         return serving.deploy(session, dev, spec).id
 
@@ -145,6 +147,31 @@ def test_limits_answer_429_with_retry_after(platform, monkeypatch):
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert 0 < int(answers[2].headers["Retry-After"]) <= 60
     assert answers[2].json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_a_service_falls_back_to_its_standby_within_the_standbys_own_limit(platform):
+    runtime, dev, versions, token, base_url = platform
+    standby_id = _deploy(runtime, dev, versions[1], name="tiny-standby", requests_per_minute=2)
+    primary_id = _deploy(runtime, dev, versions[0], standby="tiny-standby", requests_per_minute=1)
+    _until_ready(runtime, standby_id)
+    _, (primary,) = _until_ready(runtime, primary_id)
+    body = {"model": "tiny-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def ask() -> httpx.Response:
+        return httpx.post(f"{base_url}/chat/completions", json=body, headers=headers, timeout=60)
+
+    with_seconds_left(20)  # the four calls in one minute of the limits
+    first, second = ask(), ask()  # the primary at its 1 a minute hands the second to its standby
+    os.killpg(int(primary.compute_ref.split(":")[0]), signal.SIGKILL)  # no controller pass: still routed
+    third, fourth = ask(), ask()  # the primary is down: the standby answers, then is at its own 2
+    assert [a.status_code for a in (first, second, third)] == [200, 200, 200]
+    assert fourth.status_code == 429 and 0 < int(fourth.headers["Retry-After"]) <= 60
+    assert "the service's requests per minute" in fourth.json()["error"]["remedy"]
+    rows = usage_rows(runtime, 3)
+    assert [r.deployment_id for r in rows] == [primary_id, standby_id, standby_id]
+    assert [r.model for r in rows] == ["tiny-chat", "tiny-standby", "tiny-standby"]  # the service that answered
+    assert all(r.status == 200 for r in rows)
 
 
 def _long_stream(platform):

@@ -1057,7 +1057,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             w.rt.cache,
             gateway.Limits(100, 100, 10_000),
             p,
-            gateway.routes(s, p, w.b.deployment_name)[0],
+            gateway.routes(s, p, w.b.deployment_name),
         )
     ),
     "pipelines.list_pipelines": _own(lambda w, s, p: pipelines.list_pipelines(s, p)),

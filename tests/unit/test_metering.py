@@ -95,7 +95,7 @@ def test_a_batchs_tokens_count_against_each_tenants_limit(runtime):
     caller = Principal(user_id="u", label="u", tenant_id="t1", role="developer", api_key_id="k")
 
     def admit(tenant_id: str) -> None:
-        gateway.admit(runtime.cache, limits, caller, gateway.Route("d", tenant_id, "m", ("http://r",), 0))
+        gateway.admit(runtime.cache, limits, caller, [gateway.Route("d", tenant_id, "m", ("http://r",), 0)])
 
     writer = UsageWriter(runtime.session, runtime.cache, interval_s=60)
     with_seconds_left(5)  # counted and read in the same minute
