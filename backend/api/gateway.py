@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -122,9 +123,10 @@ async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint
     routes = gateway.admit(rt.cache, _limits(rt), principal, routes)
     started = time.perf_counter()
     streaming = bool(body.get("stream"))
-    wanted_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    if streaming:  # ask for the usage chunk so the stream can be metered
-        body = {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
+    asked = body.get("stream_options") or {}
+    wanted_usage, wanted_running = bool(asked.get("include_usage")), bool(asked.get("continuous_usage_stats"))
+    if streaming:  # ask for the usage in every chunk, so that a stream cut short is metered with what it used
+        body = {**body, "stream_options": {**asked, "include_usage": True, "continuous_usage_stats": True}}
     last_error: Exception | None = None
     for index, route in enumerate(routes):
         if index and route.urls:  # the service failed: its standby takes the request within its own limit
@@ -149,7 +151,8 @@ async def _forward(request: Request, principal: Principal, rt: Runtime, endpoint
                 _meter_later(rt, principal, route, endpoint, body, response.status, started, _usage_of(content), url)
                 return Response(content, status_code=response.status, media_type="application/json")
             return RelayResponse(
-                _relay(response, rt, principal, route, endpoint, body, started, url, wanted_usage), response.status
+                _relay(response, rt, principal, route, endpoint, body, started, url, (wanted_usage, wanted_running)),
+                response.status,
             )
     if isinstance(last_error, ReplicaTimeoutError):
         raise MedAIError(ErrorCode.UPSTREAM_TIMEOUT, f"'{body['model']}' did not answer in time.")
@@ -196,16 +199,30 @@ def _usage_of(content: bytes) -> dict[str, Any] | None:
     return payload.get("usage") if isinstance(payload, dict) else None
 
 
-class UsageTap:
-    """Passes an SSE stream through in whole events, as the bytes came, and keeps the usage that
-    the last event carries. The usage-only event is dropped when the client did not ask for it
-    (the gateway always asks the replica, to meter the stream). Only events that mention
-    ``"usage"`` are decoded."""
+# a chunk's usage field: an object (one level of nesting, e.g. prompt_tokens_details) or null
+_USAGE_FIELD = re.compile(rb'"usage":\s*(null|\{(?:[^{}]|\{[^{}]*\})*\})')
+_NO_CHOICES = re.compile(rb'"choices":\s*\[\s*\]')
 
-    def __init__(self, keep_usage_event: bool) -> None:
-        self.usage: dict[str, Any] | None = None
-        self._keep = keep_usage_event
+
+class UsageTap:
+    """Passes an SSE stream through in whole events, as the bytes came, and keeps the last usage
+    an event carries. The gateway asks replicas for the usage so far in every chunk (vLLM's
+    ``continuous_usage_stats``), so that a stream cut short is metered with what it used; that
+    running usage is taken out of the chunks unless the client asked for it too, and the final
+    usage-only event is dropped when the client did not ask for it. Only events that mention
+    ``"usage"`` are looked into, and none is decoded."""
+
+    def __init__(self, keep_usage_event: bool, keep_running_usage: bool = False) -> None:
+        self._usage: bytes | None = None
+        self._keep, self._running = keep_usage_event, keep_running_usage
         self._held = b""
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        if self._usage is None:
+            return None
+        found = json.loads(self._usage)
+        return found if isinstance(found, dict) else None
 
     def feed(self, chunk: bytes) -> bytes:
         """The complete events so far; a partial event waits for its end."""
@@ -225,17 +242,26 @@ class UsageTap:
     def _take_usage(self, ready: bytes) -> bytes:
         kept = []
         for event in ready.split(b"\n\n")[:-1]:
-            if event.startswith(b"data: {") and b'"usage"' in event:
-                try:
-                    chunk = json.loads(event[6:])
-                except ValueError:
-                    chunk = {}
-                if chunk.get("usage"):
-                    self.usage = chunk["usage"]
-                    if not chunk.get("choices") and not self._keep:
+            found = _USAGE_FIELD.search(event) if event.startswith(b"data: {") else None
+            if found is not None and found.group(1) != b"null":
+                self._usage = found.group(1)
+                if _NO_CHOICES.search(event):  # the usage-only event that ends the stream
+                    if not self._keep:
                         continue
+                elif not self._running:
+                    event = _without(event, found)
             kept.append(event + b"\n\n")
         return b"".join(kept)
+
+
+def _without(event: bytes, field: re.Match[bytes]) -> bytes:
+    """The event without the field, and without the comma that separated it from its neighbour."""
+    start, end = field.span()
+    head = event[:start].rstrip()
+    if head.endswith(b","):
+        return head[:-1] + event[end:]
+    tail = event[end:].lstrip()
+    return event[:start] + (tail[1:].lstrip() if tail.startswith(b",") else tail)
 
 
 class RelayResponse(StreamingResponse):
@@ -277,12 +303,14 @@ async def _relay(
     body: dict[str, Any],
     started: float,
     url: str,
-    wanted_usage: bool,
+    wanted: tuple[bool, bool],
 ) -> AsyncGenerator[bytes, None]:
     """Pass the stream through as the replica sends it, one write per read; meter it at the end.
     A replica that fails part-way ends the stream with an error event and ``[DONE]`` (as vLLM
-    does for its own failures); a client that leaves is metered as 499."""
-    tap = UsageTap(keep_usage_event=wanted_usage)
+    does for its own failures); a client that leaves is metered as 499. ``wanted``: whether the
+    client asked for the usage event, and for the usage in every chunk. A stream cut short is
+    metered with the usage its last chunk carried."""
+    tap = UsageTap(*wanted)
     status = CLIENT_CLOSED_REQUEST  # unless the stream reaches its end or the replica fails
     try:
         try:

@@ -110,8 +110,9 @@ class Engine:
         """The request's sampling parameters; ``ValueError`` (a 400) for what cannot be honoured."""
         return sampling(body, prompt_len, self.max_model_len)
 
-    async def stream(self, prompt_ids: list[int], asked: Sampling) -> AsyncIterator[tuple[str, str | None]]:
-        """(text piece, finish reason on the last piece) as tokens are generated. Generation stops
+    async def stream(self, prompt_ids: list[int], asked: Sampling) -> AsyncIterator[tuple[str, str | None, int]]:
+        """(text piece, finish reason on the last piece, tokens generated so far) as tokens are
+        generated. Generation stops
         at the next token when a stop string appears or the caller leaves (vLLM's abort); a
         failure of the model raises ``GenerationError`` once the thread has ended."""
         import torch
@@ -120,9 +121,10 @@ class Engine:
         from backend.workers.token_stream import Halt
 
         halt = threading.Event()
+        criterion = Halt(halt, self.tokenizer, len(prompt_ids), asked.stops)
         kwargs = {
             **asked.generate_kwargs(),
-            "stopping_criteria": StoppingCriteriaList([Halt(halt, self.tokenizer, len(prompt_ids), asked.stops)]),
+            "stopping_criteria": StoppingCriteriaList([criterion]),
             "pad_token_id": self.tokenizer.pad_token_id,
             "eos_token_id": self.tokenizer.eos_token_id,
         }
@@ -170,11 +172,11 @@ class Engine:
                 if cut is not None:
                     halt.set()
                 ready = cut if cut is not None else len(text) - _stop_prefix(text, asked.stops)
-                if ready > sent:
-                    yield text[sent:ready], None
+                if ready > sent:  # the count may lag a token behind the streamer: a piece is one at least
+                    yield text[sent:ready], None, max(criterion.generated, 1)
                     sent = ready
             if cut is None and len(text) > sent:  # held back as a possible stop string that never came
-                yield text[sent:], None
+                yield text[sent:], None, max(criterion.generated, 1)
             await loop.run_in_executor(None, thread.join)
             if failure:
                 finished = True
@@ -188,7 +190,7 @@ class Engine:
             self.success.labels(self.name, reason).inc()
             self.e2e.labels(self.name).observe(time.perf_counter() - started)
             finished = True
-            yield "", f"{reason}:{generated}"
+            yield "", reason, generated
         finally:
             self.running.labels(self.name).dec()
             self.lock.release()
@@ -199,11 +201,8 @@ class Engine:
     async def complete(self, prompt_ids: list[int], asked: Sampling) -> tuple[str, str, int]:
         """The whole answer: (text, finish reason, tokens generated)."""
         text, reason, produced = "", "stop", 0
-        async for piece, done in self.stream(prompt_ids, asked):
-            text += piece
-            if done:
-                reason, count = done.split(":")
-                produced = int(count)
+        async for piece, finished, so_far in self.stream(prompt_ids, asked):
+            text, reason, produced = text + piece, finished or reason, so_far
         return text, reason, produced
 
     def _count_abort(self, thread: threading.Thread, prompt_ids: list[int], produced: list[int]) -> None:
@@ -265,7 +264,9 @@ def build_app(engine: Engine) -> FastAPI:
             }
 
         if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            stream_options = body.get("stream_options") or {}
+            include_usage = bool(stream_options.get("include_usage"))
+            running_usage = include_usage and bool(stream_options.get("continuous_usage_stats"))  # as vLLM's
 
             def event(choices: list[dict[str, Any]], **more: Any) -> str:
                 chunk = {"id": request_id, "object": f"{kind}.chunk" if chat else kind, "created": created}
@@ -275,19 +276,19 @@ def build_app(engine: Engine) -> FastAPI:
             async def events() -> AsyncIterator[str]:
                 role = {"role": "assistant"}  # the first chat delta names the speaker, as OpenAI's does
                 try:
-                    async for piece, done in engine.stream(prompt_ids, asked):
-                        reason, produced = done.split(":") if done else (None, "0")
+                    async for piece, reason, produced in engine.stream(prompt_ids, asked):
                         if chat:
-                            delta = {**role, "content": piece} if piece or not done else role
+                            delta = {**role, "content": piece} if piece or not reason else role
                             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
                             role = {}
                         else:
                             choice = {"index": 0, "text": piece, "logprobs": None, "finish_reason": reason}
-                        if not done:
-                            yield event([choice])
+                        chunk = event([choice], usage=usage(produced)) if running_usage else event([choice])
+                        if not reason:
+                            yield chunk
                             continue
-                        tail = event([], usage=usage(int(produced))) if include_usage else ""
-                        yield event([choice]) + tail + "data: [DONE]\n\n"  # the end in one write
+                        tail = event([], usage=usage(produced)) if include_usage else ""
+                        yield chunk + tail + "data: [DONE]\n\n"  # the end in one write
                 except GenerationError as failure:  # headers are sent: the error goes as an event, as vLLM's does
                     problem = {"message": str(failure), "type": "internal_server_error", "code": 500}
                     yield f"data: {json.dumps({'error': problem})}\n\ndata: [DONE]\n\n"

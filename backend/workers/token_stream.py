@@ -17,14 +17,16 @@ import torch
 
 class Halt:
     """A stopping criterion for ``generate``: true once ``event`` is set (by the caller leaving or
-    by a stop string found here)."""
+    by a stop string found here). ``generated`` is how many tokens have been generated so far."""
 
     def __init__(self, event: threading.Event, tokenizer: Any, prompt_len: int, stops: list[str]) -> None:
         self.event, self.tokenizer, self.prompt_len, self.stops = event, tokenizer, prompt_len, stops
         # a stop string spans at most this many tokens (byte-level tokens may carry part of a character)
         self.window = 4 * max((len(s) for s in stops), default=0) + 4
+        self.generated = 0
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        self.generated = input_ids.shape[1] - self.prompt_len
         if self.stops and not self.event.is_set():
             tail = input_ids[0, max(self.prompt_len, input_ids.shape[1] - self.window) :]
             text = self.tokenizer.decode(tail, skip_special_tokens=True)

@@ -202,6 +202,7 @@ def test_a_client_that_hangs_up_mid_stream_stops_the_generation(platform):
     assert samples[("vllm:num_requests_running", "")] == 0
     (row,) = usage_rows(runtime, 1)  # the gateway metered the request it relayed, as one the client closed
     assert (row.model, row.status) == ("tiny-chat", 499)
+    assert row.prompt_tokens > 0 and 0 < row.completion_tokens < 2000  # what it used, from the last chunk relayed
 
 
 def test_a_replica_that_dies_mid_stream_ends_the_stream_with_an_error_event(platform):
@@ -215,7 +216,7 @@ def test_a_replica_that_dies_mid_stream_ends_the_stream_with_an_error_event(plat
     events = [e.removeprefix(b"data: ") for e in received.split(b"\n\n") if e]
     assert events[-1] == b"[DONE]" and json.loads(events[-2])["error"]["code"] == "UPSTREAM_FAILED"
     (row,) = usage_rows(runtime, 1)
-    assert row.status == 502
+    assert row.status == 502 and row.completion_tokens > 0  # the tokens it sent before it died
 
 
 def test_a_client_that_leaves_before_a_whole_answer_stops_the_generation(platform):

@@ -106,6 +106,13 @@ def served_by_vllm(runtime: Runtime, gpus: int, while_serving: Callable[[Replica
             assert fields["requests_running"] == 0 and "kv_cache_usage" in fields
             processes = _group(replica)
             assert len(processes) >= 2  # the API server and vLLM's engine core
+
+            body = {"model": "tiny-vllm", "prompt": "Blood pressure", "max_tokens": 200, "stream": True, **ALL_TOKENS}
+            headers = {"Authorization": f"Bearer {token}"}
+            with httpx.stream("POST", f"{url}/v1/completions", json=body, headers=headers) as cut:
+                next(cut.iter_bytes())  # the first tokens, then the client leaves
+            left = usage_rows(runtime, 5)[-1]  # metered with the usage so far that vLLM put in each chunk
+            assert left.status == 499 and left.prompt_tokens > 0 and 0 < left.completion_tokens <= 200
             while_serving(replica)
         finally:
             stop_replicas(runtime)

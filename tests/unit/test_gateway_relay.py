@@ -25,7 +25,7 @@ STREAM = (
 
 
 def _pass(stream: bytes, size: int, keep: bool) -> tuple[list[bytes], UsageTap]:
-    tap = UsageTap(keep_usage_event=keep)
+    tap = UsageTap(keep_usage_event=keep)  # the running usage is not wanted
     out = [tap.feed(stream[i : i + size]) for i in range(0, len(stream), size)]
     return [*out, tap.rest()], tap
 
@@ -54,6 +54,37 @@ def test_a_broken_event_passes_untouched_and_counts_nothing():
     broken = b'data: {"usage": {"prompt_tokens": \n\n'
     out, tap = _pass(broken + _event("[DONE]"), 3, keep=False)
     assert b"".join(out) == broken + _event("[DONE]") and tap.usage is None
+
+
+def _running(usage_of: list[int], compact: bool) -> list[bytes]:
+    """Chunks carrying the usage so far (vLLM's continuous_usage_stats): pydantic's compact JSON
+    as vLLM writes it, or json.dumps' spaced one as the local engine does; then the usage event."""
+    dump = (lambda o: json.dumps(o, separators=(",", ":"), ensure_ascii=False)) if compact else json.dumps
+
+    def usage(n: int) -> dict:
+        return {"prompt_tokens": 5, "total_tokens": 5 + n, "completion_tokens": n, "prompt_tokens_details": None}
+
+    chunks = [{"id": "c", "choices": [{"delta": {"content": f"胸{n}"}}], "usage": usage(n)} for n in usage_of]
+    return [_event(dump(c)) for c in chunks] + [_event(dump({"id": "c", "choices": [], "usage": usage(usage_of[-1])}))]
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_the_running_usage_is_kept_for_metering_and_taken_out_unless_the_client_asked(compact):
+    events = _running([1, 2, 3], compact)
+    out, tap = _pass(b"".join(events), 11, keep=False)
+    content = [json.loads(e[6:]) for e in b"".join(out).split(b"\n\n") if e]
+    assert content == [{"id": "c", "choices": [{"delta": {"content": f"胸{n}"}}]} for n in (1, 2, 3)]
+    assert tap.usage["completion_tokens"] == 3
+    out, tap = _pass(b"".join(events), 11, keep=True)  # include_usage: the usage event at the end only
+    assert [b'"usage"' in e for e in b"".join(out).split(b"\n\n") if e] == [False, False, False, True]
+    tap = UsageTap(keep_usage_event=True, keep_running_usage=True)  # asked for it all: untouched
+    assert tap.feed(b"".join(events)) == b"".join(events)
+
+
+def test_a_stream_cut_short_is_metered_with_the_usage_its_last_chunk_carried():
+    *chunks, _ = _running([1, 2, 3, 4], compact=True)
+    out, tap = _pass(b"".join(chunks[:2]), 64, keep=False)
+    assert tap.usage["completion_tokens"] == 2 and b"usage" not in b"".join(out)
 
 
 PIECES = (b"data: 1\n\n", b"data: 2\n\n", b"data: [DONE]\n\n")

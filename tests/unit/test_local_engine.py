@@ -28,9 +28,12 @@ def _sample(engine, name: str, reason: str = "") -> float:
 async def _pieces(engine, body: dict) -> tuple[list[str], str]:
     pieces, done = [], ""
     ids = engine.encode_text("chest pain")
-    async for piece, finish in engine.stream(ids, engine.sampling(body, len(ids))):
+    counts = []
+    async for piece, finish, produced in engine.stream(ids, engine.sampling(body, len(ids))):
         pieces.append(piece)
-        done = finish or done
+        counts.append(produced)
+        done = f"{finish}:{produced}" if finish else done
+    assert counts == sorted(counts) and counts[0] > 0  # the tokens so far, never fewer than before
     return pieces, done
 
 
@@ -176,6 +179,24 @@ def test_bad_input_is_a_400_in_openais_shape(engine, path, body, reason):
     (answer,) = _calls(engine, (path, body))
     assert answer.status_code == 400 and reason in answer.json()["error"]["message"]
     assert answer.json()["error"]["type"] == "invalid_request_error"
+
+
+def _events(answer: httpx.Response) -> list[dict]:
+    return [json.loads(line[6:]) for line in answer.text.split("\n\n") if line.startswith("data: {")]
+
+
+def test_a_stream_carries_the_usage_so_far_in_every_chunk_when_asked_as_vllm_does(engine):
+    body = {**CHAT, **GREEDY, "stream": True}
+    running, final_only = _calls(
+        engine,
+        ("/v1/chat/completions", {**body, "stream_options": {"include_usage": True, "continuous_usage_stats": True}}),
+        ("/v1/chat/completions", {**body, "stream_options": {"include_usage": True}}),
+    )
+    counts = [e["usage"]["completion_tokens"] for e in _events(running)]
+    assert counts == sorted(counts) and counts[-1] == counts[-2] == MAX  # the last chunk, then the usage event
+    assert len({e["usage"]["prompt_tokens"] for e in _events(running)}) == 1  # the same prompt throughout
+    *chunks, last = _events(final_only)
+    assert all("usage" not in e for e in chunks) and last["usage"]["completion_tokens"] == MAX
 
 
 def test_text_parts_are_read_as_the_text(engine):
