@@ -124,7 +124,7 @@ def admit(cache: Cache, limits: Limits, principal: Principal, routes: list[Route
     try:
         (tokens,) = ratelimit.hit_all(cache, buckets, reads=[tokens_key])  # one round trip
     except ratelimit.OverLimitError as over:
-        if over.limit_name != _SERVICE or len(routes) < 2:
+        if over.limit_name != _SERVICE or len(routes) < 2 or not routes[1].urls:
             raise
         admit_standby(cache, routes[1])  # the key and the tenant have counted it already
         routes, tokens = routes[1:], cache.get(tokens_key)

@@ -112,9 +112,9 @@ class Engine:
 
     async def stream(self, prompt_ids: list[int], asked: Sampling) -> AsyncIterator[tuple[str, str | None, int]]:
         """(text piece, finish reason on the last piece, tokens generated so far) as tokens are
-        generated. Generation stops
-        at the next token when a stop string appears or the caller leaves (vLLM's abort); a
-        failure of the model raises ``GenerationError`` once the thread has ended."""
+        generated. Generation stops at the next token when a stop string appears or the caller
+        leaves (vLLM's abort); a failure of the model raises ``GenerationError`` once the thread
+        has ended."""
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
 
