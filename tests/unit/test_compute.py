@@ -44,16 +44,22 @@ def test_an_invalid_manifest_is_caught_by_the_schema():
         kubernetes_validate.validate(manifest, "1.37.0", strict=True)
 
 
+def _stand_in_worker(root: Path, source: str) -> None:
+    """backend/workers/train.py under ``root``: what the local compute backend runs for a job."""
+    worker = root / "backend" / "workers"
+    worker.mkdir(parents=True)
+    (root / "backend" / "__init__.py").write_text("")
+    (worker / "__init__.py").write_text("")
+    (worker / "train.py").write_text(source)
+
+
 def test_local_process_runs_is_reattached_and_cancelled_with_its_children(tmp_path, monkeypatch):
     compute = LocalCompute(tmp_path / "runs", tmp_path)
     # a stand-in worker: a shell that starts a child and waits (the real worker is tested in integration)
-    worker = tmp_path / "backend" / "workers"
-    worker.mkdir(parents=True)
-    (tmp_path / "backend" / "__init__.py").write_text("")
-    (worker / "__init__.py").write_text("")
-    (worker / "train.py").write_text(
+    _stand_in_worker(
+        tmp_path,
         "import subprocess, sys, time\nprint('started', flush=True)\n"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ntime.sleep(60)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\ntime.sleep(60)\n",
     )
     ref = compute.start(_launch())
     pid = int(ref.split(":")[0])
@@ -71,11 +77,7 @@ def test_local_process_runs_is_reattached_and_cancelled_with_its_children(tmp_pa
 
 def test_a_finished_process_reports_its_exit_code(tmp_path):
     compute = LocalCompute(tmp_path / "runs", tmp_path)
-    worker = tmp_path / "backend" / "workers"
-    worker.mkdir(parents=True)
-    (tmp_path / "backend" / "__init__.py").write_text("")
-    (worker / "__init__.py").write_text("")
-    (worker / "train.py").write_text("import sys; sys.exit(3)\n")
+    _stand_in_worker(tmp_path, "import sys; sys.exit(3)\n")
     ref = compute.start(_launch())
     deadline = time.monotonic() + 20
     while (state := compute.state(ref)).phase == "running" and time.monotonic() < deadline:
@@ -94,13 +96,8 @@ def _seen_devices(compute: LocalCompute, ref: str) -> str:
 def test_local_processes_get_gpus_of_their_own_and_cpu_ones_see_none(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5,7")  # the GPUs the platform was given
     compute = LocalCompute(tmp_path / "runs", tmp_path)
-    worker = tmp_path / "backend" / "workers"
-    worker.mkdir(parents=True)
-    (tmp_path / "backend" / "__init__.py").write_text("")
-    (worker / "__init__.py").write_text("")
-    (worker / "train.py").write_text(
-        "import os, time\nprint('devices=' + os.environ['CUDA_VISIBLE_DEVICES'], flush=True)\ntime.sleep(60)\n"
-    )
+    shows_its_gpus = "import os, time\nprint('devices=' + os.environ['CUDA_VISIBLE_DEVICES'], flush=True)\n"
+    _stand_in_worker(tmp_path, shows_its_gpus + "time.sleep(60)\n")
     two = compute.start(_launch(gpus=2, job="two"))
     cpu = compute.start(_launch(gpus=0, job="cpu"))
     assert _seen_devices(compute, two) == "2,5" and _seen_devices(compute, cpu) == ""
