@@ -119,8 +119,6 @@ def local_environment(launch: IdeLaunch, folder: Path) -> dict[str, str]:
         GIT_COMMITTER_NAME=launch.git_name or "workbench",
         GIT_COMMITTER_EMAIL=launch.git_email or "workbench@medai.local",
     )
-    if not launch.gpus:
-        env["CUDA_VISIBLE_DEVICES"] = ""
     return env
 
 

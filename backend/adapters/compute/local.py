@@ -95,7 +95,9 @@ class LocalCompute:
             "OMP_NUM_THREADS": str(max(1, int(cpu))),
             "CUDA_VISIBLE_DEVICES": ",".join(devices),  # empty: a CPU process sees no GPU
         }
-        ref = self._popen([sys.executable, "-m", module, str(spec)], folder, env, self._root)
+        return self._hold(self._popen([sys.executable, "-m", module, str(spec)], folder, env, self._root), devices)
+
+    def _hold(self, ref: str, devices: list[str]) -> str:
         if devices:
             self._held_gpus[int(ref.split(":", 1)[0])] = devices
         return ref
@@ -127,13 +129,14 @@ class LocalCompute:
     def start_ide(self, launch: IdeLaunch) -> tuple[str, str]:
         """JupyterLab for a workbench on a free loopback port, serving its persistent folder."""
         folder = Path(launch.home).parent
+        devices = self._take_gpus(launch.gpus)
         ide.ensure_environment(folder)
         port = _free_port()
         run = self.runs_dir / "workbenches" / launch.workbench_id / f"run-{time.time_ns()}"
         run.mkdir(parents=True, exist_ok=True)
-        env = ide.local_environment(launch, folder)
+        env = {**ide.local_environment(launch, folder), "CUDA_VISIBLE_DEVICES": ",".join(devices)}
         ref = self._popen(ide.local_command(port, launch.home), run, env, Path(launch.home))
-        return ref, f"http://127.0.0.1:{port}"
+        return self._hold(ref, devices), f"http://127.0.0.1:{port}"
 
     def _popen(self, command: list[str], folder: Path, env: dict[str, str], cwd: Path) -> str:
         """Start ``command`` in its own session, its output in ``folder``/worker.log; returns its reference."""
