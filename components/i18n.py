@@ -199,6 +199,11 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "deploy.requests_per_minute": ("Requests per minute", "每分钟请求上限"),
     "deploy.rpm_hint": ("0: no limit for this service", "0 表示不限制"),
+    "deploy.engine_args": ("vLLM arguments", "vLLM 引擎参数"),
+    "deploy.engine_args_hint": (
+        "vLLM only: tuning flags such as --enforce-eager, --max-num-seqs, --dtype, --quantization",
+        "仅 vLLM 使用：如 --enforce-eager、--max-num-seqs、--dtype、--quantization 等调优参数",
+    ),
     "deploy.standby": ("Standby service", "备用服务"),
     "deploy.standby_hint": ("Takes the requests when this one fails", "本服务不可用时接管请求"),
     "deploy.no_standby": ("None", "无"),

@@ -101,6 +101,7 @@ def deploy_form() -> rx.Component:
             _input("gpu_memory_utilization", "deploy.gpu_memory_utilization", "deploy.memory_share_hint"),
             _input("tensor_parallel_size", "deploy.tensor_parallel_size", "deploy.vllm_only"),
             _input("requests_per_minute", "deploy.requests_per_minute", "deploy.rpm_hint"),
+            _input("engine_args", "deploy.engine_args", "deploy.engine_args_hint", "--enforce-eager --max-num-seqs 64"),
             field(
                 "deploy.standby",
                 _select(

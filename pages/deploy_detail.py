@@ -96,6 +96,7 @@ def _overview() -> rx.Component:
                 _fact("service.resources", service["resources"]),
                 _fact("deploy.max_model_len", service["max_model_len"]),
                 _fact("deploy.requests_per_minute", service["requests_per_minute"]),
+                _fact("deploy.engine_args", service["engine_args"]),
                 _fact("service.created", service["created"]),
             ),
             columns=rx.breakpoints(initial="1", md="2"),

@@ -3,6 +3,7 @@ the deploy form and the clusters panel; the list refreshes live while services s
 
 from __future__ import annotations
 
+import shlex
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ FORM_DEFAULTS = {
     "tensor_parallel_size": "1",
     "standby": "",
     "requests_per_minute": "0",
+    "engine_args": "",
 }
 _INTEGERS = ("replicas", "gpus", "max_model_len", "tensor_parallel_size", "requests_per_minute")
 _FLOATS = ("cpu", "memory_gb", "gpu_memory_utilization")
@@ -49,6 +51,15 @@ def _number(key: str, text: str) -> float:
         ) from None
 
 
+def _words(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as error:  # an unclosed quote
+        raise MedAIError(
+            ErrorCode.DATA_INVALID, f"The engine arguments cannot be read: {error}.", "Close the quote."
+        ) from None
+
+
 def deploy_spec(version_id: str, form: dict[str, str]) -> serving.DeploySpec:
     """The form's text as the spec the serving service checks."""
     numbers = {key: _number(key, form.get(key, FORM_DEFAULTS[key])) for key in (*_INTEGERS, *_FLOATS)}
@@ -58,6 +69,7 @@ def deploy_spec(version_id: str, form: dict[str, str]) -> serving.DeploySpec:
         model_version_id=version_id,
         engine=form.get("engine", "local"),
         standby="" if standby == NO_STANDBY else standby,
+        engine_args=_words(form.get("engine_args", "")),
         **{key: int(numbers[key]) for key in _INTEGERS},
         **{key: numbers[key] for key in _FLOATS},
     )

@@ -79,6 +79,7 @@ def service_view(rt: Runtime, session: Session, who: Principal, deployment_id: s
         "resources": f"{deployment.cpu:g} CPU · {deployment.memory_gb:g} GiB · {deployment.gpus} GPU",
         "max_model_len": str(deployment.max_model_len),
         "requests_per_minute": str(deployment.requests_per_minute or "—"),
+        "engine_args": " ".join(deployment.engine_args or []) or "—",
         "created": f"{when(deployment.created_at)} · {deployment.created_by}",
     }
     view.replicas = [

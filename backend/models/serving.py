@@ -3,7 +3,7 @@ invocation, §4.1 model publishing, §6.2 fallback)."""
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.models.base import utcnow
@@ -27,6 +27,7 @@ class Deployment(SQLModel, table=True):
     max_model_len: int = Field(default=2048)
     gpu_memory_utilization: float = Field(default=0.9)
     tensor_parallel_size: int = Field(default=1)
+    engine_args: list[str] | None = Field(default_factory=list, sa_column=Column(JSON, nullable=True))  # vLLM's own
     standby_deployment_id: str | None = Field(default=None, max_length=32)  # fallback when this one fails
     status: str = Field(default="pending", max_length=16, index=True)  # pending starting ready failed stopped
     reason: str = Field(default="", max_length=1000)

@@ -17,7 +17,7 @@ from backend.adapters.compute import Compute, ServerLaunch, why_it_stopped
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, LineageEdge, ModelVersion, Replica, ResourcePool
 from backend.models.base import utcnow
-from backend.services import audit, lineage
+from backend.services import audit, lineage, vllm_options
 from backend.services.access import Principal, authorize, in_tenant
 from backend.services.ops_metrics import engine_fields
 from backend.services.permissions import Action, Area
@@ -46,6 +46,7 @@ class DeploySpec:
     tensor_parallel_size: int = 1
     standby: str = ""  # name of another service of the tenant to fall back to
     requests_per_minute: int = 0
+    engine_args: tuple[str, ...] = ()  # vLLM's own tuning flags (vllm_options lists which)
 
 
 def _audit(session: Session, principal: Principal | None, deployment: Deployment, action: str, **detail: Any) -> None:
@@ -103,6 +104,11 @@ def deploy(session: Session, principal: Principal, spec: DeploySpec) -> Deployme
         )
     if not 128 <= spec.max_model_len <= 1_048_576 or not 0.1 <= spec.gpu_memory_utilization <= 0.99:
         raise MedAIError(ErrorCode.DATA_INVALID, "Max model length or GPU memory share is out of range.", "Fix it.")
+    if spec.engine_args and spec.engine != "vllm":
+        raise MedAIError(
+            ErrorCode.DATA_INVALID, "Engine arguments are vLLM's.", "Leave them empty, or choose the vLLM engine."
+        )
+    engine_args = vllm_options.checked(spec.engine_args)
     if session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == spec.name)).first():
         raise MedAIError(ErrorCode.CONFLICT, f"A service '{spec.name}' exists.", "Update it, or choose another name.")
     version = _version(session, tenant_id, spec.model_version_id)
@@ -118,6 +124,7 @@ def deploy(session: Session, principal: Principal, spec: DeploySpec) -> Deployme
         max_model_len=spec.max_model_len,
         gpu_memory_utilization=spec.gpu_memory_utilization,
         tensor_parallel_size=spec.tensor_parallel_size,
+        engine_args=engine_args,
         standby_deployment_id=_standby(session, tenant_id, spec.standby, spec.name),
         requests_per_minute=spec.requests_per_minute,
         created_by=principal.label,
@@ -278,6 +285,7 @@ def _launch(session: Session, deployment: Deployment, ordinal: int) -> ServerLau
         tensor_parallel_size=deployment.tensor_parallel_size,
         gpus=deployment.gpus,
         memory_gb=deployment.memory_gb,
+        engine_args=list(deployment.engine_args or []),
     )
     return ServerLaunch(
         deployment.id,

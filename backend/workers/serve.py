@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ class ServeSpec:
     tensor_parallel_size: int = 1
     gpus: int = 0  # vLLM with none runs its CPU backend
     memory_gb: float = 0.0
+    engine_args: list[str] = field(default_factory=list)  # vLLM's own flags, checked by the platform
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -408,9 +409,9 @@ def vllm_args(spec: ServeSpec, folder: Path) -> list[str]:
         "--tensor-parallel-size", str(spec.tensor_parallel_size),
     ]  # fmt: skip
     if spec.gpus:
-        return [*args, "--gpu-memory-utilization", str(spec.gpu_memory_utilization)]
+        return [*args, "--gpu-memory-utilization", str(spec.gpu_memory_utilization), *spec.engine_args]
     kv_cache_bytes = max(2**28, int(spec.memory_gb * spec.gpu_memory_utilization * 2**30))
-    return [*args, "--kv-cache-memory-bytes", str(kv_cache_bytes)]
+    return [*args, "--kv-cache-memory-bytes", str(kv_cache_bytes), *spec.engine_args]
 
 
 def vllm_command(spec: ServeSpec, folder: Path, executable: str = "vllm") -> list[str]:

@@ -47,7 +47,7 @@ def served_by_vllm(runtime: Runtime, gpus: int, while_serving: Callable[[Replica
         _, token = api_keys.create_api_key(session, dev, kind="personal", name="app", scopes=["models:invoke"])
         spec = serving.DeploySpec(
             "tiny-vllm", version_id, engine="vllm", gpus=gpus, cpu=2, memory_gb=2, max_model_len=256,
-            gpu_memory_utilization=0.25,
+            gpu_memory_utilization=0.25, engine_args=("--max-num-seqs=8",),
         )  # fmt: skip
         deployment_id = serving.deploy(session, dev, spec).id
     with serve_api(runtime) as url:
@@ -59,6 +59,7 @@ def served_by_vllm(runtime: Runtime, gpus: int, while_serving: Callable[[Replica
             else:  # a quarter of the replica's 2 GB, not of the host
                 assert "--kv-cache-memory-bytes 536870912" in log
             assert "no chat template" in log  # the tiny tokenizer has none: vLLM gets the default
+            assert "--max-num-seqs 8" in log  # the service's own vLLM arguments, one word each
 
             client = openai.OpenAI(base_url=f"{url}/v1", api_key=token, max_retries=0, timeout=120)
             assert [m.id for m in client.models.list().data] == ["tiny-vllm"]

@@ -120,7 +120,17 @@ def test_model_service_manifests_are_valid_and_probe_health(gpus):
         0,
         "vllm",
         ServeSpec(
-            "dep1", 0, "qwen-med", "t/m/", ["a"], 0, "", tensor_parallel_size=2 if gpus else 1, gpus=gpus, memory_gb=32
+            "dep1",
+            0,
+            "qwen-med",
+            "t/m/",
+            ["a"],
+            0,
+            "",
+            tensor_parallel_size=2 if gpus else 1,
+            gpus=gpus,
+            memory_gb=32,
+            engine_args=["--max-num-seqs", "32"],
         ).dumps(),
         "qwen-med",
         gpus,
@@ -144,6 +154,7 @@ def test_model_service_manifests_are_valid_and_probe_health(gpus):
     assert args[args.index("--host") + 1] == "0.0.0.0" and args[args.index("--served-model-name") + 1] == "qwen-med"
     assert ("--gpu-memory-utilization" in args) == bool(gpus) and ("--kv-cache-memory-bytes" in args) == (not gpus)
     assert vllm["args"][vllm["args"].index("--tensor-parallel-size") + 1] == ("2" if gpus else "1")
+    assert args[-2:] == ["--max-num-seqs", "32"]  # the service's own vLLM arguments
     assert vllm["resources"]["limits"].get("nvidia.com/gpu") == (str(gpus) if gpus else None)
     init = deployment["spec"]["template"]["spec"]["initContainers"][0]
     assert "--fetch-only" in init["command"]
@@ -159,6 +170,8 @@ def test_vllm_command_carries_the_deployment_settings():
         command[command.index("--port") + 1] == "8001" and command[command.index("--tensor-parallel-size") + 1] == "2"
     )
     assert command[command.index("--gpu-memory-utilization") + 1] == "0.9" and "--kv-cache-memory-bytes" not in command
+    spec.engine_args = ["--enforce-eager", "--max-num-seqs", "64"]
+    assert vllm_command(spec, Path("/w/model"))[-3:] == ["--enforce-eager", "--max-num-seqs", "64"]
 
 
 def test_vllm_without_gpus_sizes_its_kv_cache_from_the_replica_memory():

@@ -18,6 +18,12 @@ def test_the_form_becomes_a_typed_spec():
     assert (spec.name, spec.model_version_id, spec.replicas, spec.cpu, spec.standby) == ("bp-chat", "v1", 2, 1.5, "")
     assert isinstance(spec.max_model_len, int) and spec.gpu_memory_utilization == 0.9
     assert deploy_spec("v1", {**form, "standby": "other"}).standby == "other"
+    assert spec.engine_args == ()
+    tuned = deploy_spec("v1", {**form, "engine_args": " --enforce-eager  --dtype 'bfloat16' "})
+    assert tuned.engine_args == ("--enforce-eager", "--dtype", "bfloat16")
+    with pytest.raises(MedAIError, match="cannot be read") as refused:
+        deploy_spec("v1", {**form, "engine_args": "--dtype 'bfloat16"})
+    assert refused.value.code is ErrorCode.DATA_INVALID
 
 
 def test_the_engine_label_says_where_vllm_runs():

@@ -37,6 +37,45 @@ def test_vllm_needs_a_gpu_per_rank_or_none_at_all(runtime):
     assert (launch.engine, launch.gpus) == ("vllm", 0) and (served["gpus"], served["memory_gb"]) == (0, 16)
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--trust-remote-code",), "not an engine argument"),
+        (("--port", "9000"), "set by the platform"),
+        (("--max-model-len=8192",), "set by the platform"),
+        (("--max-num-seqs", "0"), "from 1 to 65536"),
+        (("--max-num-seqs",), "needs a value"),
+        (("--dtype", "int3"), "does not take 'int3'"),
+        (("--quantization", "../../etc/passwd"), "does not take"),
+        (("--enforce-eager",) * 33, "more than 32"),
+    ],
+)
+def test_vllm_arguments_outside_the_list_are_refused_with_the_reason(runtime, args, says):
+    ward = build_ward(runtime)
+    with runtime.session() as session:
+        version_id = session.get(Deployment, ward.deployment_id).model_version_id
+    with pytest.raises(MedAIError) as refused, runtime.session() as session:
+        serving.deploy(session, ward.dev, serving.DeploySpec("tuned", version_id, engine="vllm", engine_args=args))
+    assert refused.value.code is ErrorCode.DATA_INVALID and says in refused.value.message
+    with runtime.session() as session:
+        assert [d.name for d in serving.list_deployments(session, ward.dev)] == ["xiangya-chat"]  # nothing written
+
+
+def test_vllm_arguments_on_the_list_reach_the_replica_one_word_each(runtime):
+    ward = build_ward(runtime)
+    with runtime.session() as session:
+        version_id = session.get(Deployment, ward.deployment_id).model_version_id
+        with pytest.raises(MedAIError, match="vLLM's"):  # the local engine takes none
+            serving.deploy(session, ward.dev, serving.DeploySpec("plain", version_id, engine_args=("--enforce-eager",)))
+    args = ("--enforce-eager", "--max-num-seqs=64", "--dtype", "bfloat16", "--quantization", "fp8")
+    with runtime.session() as session:
+        spec = serving.DeploySpec("tuned", version_id, engine="vllm", engine_args=args)
+        tuned = serving.deploy(session, ward.dev, spec)
+        launch = serving._launch(session, tuned, 0)
+    expected = ["--enforce-eager", "--max-num-seqs", "64", "--dtype", "bfloat16", "--quantization", "fp8"]
+    assert json.loads(launch.spec_json)["engine_args"] == expected
+
+
 def _deploy_and_watch(runtime, principal, spec: serving.DeploySpec) -> Deployment:
     with runtime.session() as session:
         deployment_id = serving.deploy(session, principal, spec).id
