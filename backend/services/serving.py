@@ -139,7 +139,10 @@ def deploy(session: Session, principal: Principal, spec: DeploySpec) -> Deployme
         lineage.Node("deployment", deployment.id),
         "deployed_as",
     )
-    _audit(session, principal, deployment, "deployment.create", model_version=version.id, engine=spec.engine)
+    _audit(
+        session, principal, deployment, "deployment.create", model_version=version.id, engine=spec.engine,
+        engine_args=engine_args,
+    )  # fmt: skip
     return deployment
 
 
