@@ -76,7 +76,7 @@ def test_vllm_arguments_on_the_list_reach_the_replica_one_word_each(runtime):
     assert json.loads(launch.spec_json)["engine_args"] == expected
     with runtime.session() as session:
         created = session.exec(select(AuditEvent).where(AuditEvent.action == "deployment.create")).all()
-    assert created[-1].detail["engine_args"] == expected  # the audit trail says how it was tuned
+    assert expected in [e.detail.get("engine_args") for e in created]  # the audit trail says how it was tuned
 
 
 def _deploy_and_watch(runtime, principal, spec: serving.DeploySpec) -> Deployment:
