@@ -5,6 +5,7 @@ response path, and every replica stopped at the end."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from sqlmodel import select
 
@@ -51,6 +52,14 @@ def usage_rows(runtime: Runtime, count: int, timeout: float = 10) -> list[UsageR
         if len(rows) >= count or time.monotonic() > deadline:
             return rows
         time.sleep(0.1)
+
+
+def streamed_hello(client: Any, model: str, **options: Any) -> list[Any]:
+    """The chunks of a six-token chat answer to "hello", streamed to the openai ``client``."""
+    stream = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "hello"}], max_tokens=6, stream=True, **options
+    )
+    return list(stream)
 
 
 def stop_replicas(runtime: Runtime) -> None:

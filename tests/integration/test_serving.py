@@ -21,7 +21,7 @@ from backend.models import AuditEvent, Deployment, Replica
 from backend.services import api_keys, gateway, serving
 from tests.clock_minute import with_seconds_left
 from tests.integration.api_server import serve_api
-from tests.integration.serving_world import register_tiny, stop_replicas, usage_rows
+from tests.integration.serving_world import register_tiny, stop_replicas, streamed_hello, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 pytestmark = pytest.mark.integration
@@ -92,21 +92,9 @@ def test_the_openai_client_talks_to_a_deployed_model_through_the_gateway(platfor
         model="tiny-chat", messages=[{"role": "user", "content": "高血压患者饮食？"}], max_tokens=8, temperature=0
     )
     assert answer.usage.completion_tokens > 0 and answer.choices[0].finish_reason in ("stop", "length")
-    chunks = list(
-        client.chat.completions.create(
-            model="tiny-chat", messages=[{"role": "user", "content": "hello"}], max_tokens=6, stream=True
-        )
-    )
+    chunks = streamed_hello(client, "tiny-chat")
     assert chunks and all(c.usage is None for c in chunks)  # the client did not ask for the usage chunk
-    asked = list(
-        client.chat.completions.create(
-            model="tiny-chat",
-            messages=[{"role": "user", "content": "hello"}],
-            max_tokens=6,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-    )
+    asked = streamed_hello(client, "tiny-chat", stream_options={"include_usage": True})
     assert asked[-1].usage.completion_tokens > 0 and not asked[-1].choices  # asked for: it arrives, last
     text = client.completions.create(model="tiny-chat", prompt="Blood pressure", max_tokens=4)
     assert text.choices[0].text is not None

@@ -18,7 +18,7 @@ from backend.models import Replica
 from backend.runtime import Runtime
 from backend.services import api_keys, ops_metrics, serving
 from tests.integration.api_server import serve_api
-from tests.integration.serving_world import register_tiny, stop_replicas, until_ready, usage_rows
+from tests.integration.serving_world import register_tiny, stop_replicas, streamed_hello, until_ready, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 # vLLM's own sampling option, passed through by the gateway: the random tiny model could say its
@@ -71,26 +71,9 @@ def served_by_vllm(runtime: Runtime, gpus: int, while_serving: Callable[[Replica
                 extra_body=ALL_TOKENS,
             )
             assert answer.usage.completion_tokens == 8 and answer.choices[0].finish_reason == "length"
-            chunks = list(
-                client.chat.completions.create(
-                    model="tiny-vllm",
-                    messages=[{"role": "user", "content": "hello"}],
-                    max_tokens=6,
-                    stream=True,
-                    extra_body=ALL_TOKENS,
-                )
-            )
+            chunks = streamed_hello(client, "tiny-vllm", extra_body=ALL_TOKENS)
             assert chunks and all(c.usage is None for c in chunks)  # the client did not ask for the usage chunk
-            asked = list(
-                client.chat.completions.create(
-                    model="tiny-vllm",
-                    messages=[{"role": "user", "content": "hello"}],
-                    max_tokens=6,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    extra_body=ALL_TOKENS,
-                )
-            )
+            asked = streamed_hello(client, "tiny-vllm", stream_options={"include_usage": True}, extra_body=ALL_TOKENS)
             assert asked[-1].usage.completion_tokens == 6 and not asked[-1].choices
             text = client.completions.create(
                 model="tiny-vllm", prompt="Blood pressure", max_tokens=4, extra_body=ALL_TOKENS
