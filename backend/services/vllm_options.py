@@ -28,6 +28,7 @@ _INTEGERS = {
 _NAMES = {  # a flag and the values it takes (None: a name such as a quantization method or parser)
     "--dtype": {"auto", "half", "float16", "bfloat16", "float", "float32"},
     "--quantization": None,
+    "--attention-backend": None,
     "--kv-cache-dtype": None,
     "--tool-call-parser": None,
     "--reasoning-parser": None,

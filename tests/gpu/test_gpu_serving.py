@@ -1,8 +1,10 @@
 """Model services on a GPU: vLLM's CUDA build takes the flow the CPU build takes in CI (vllm_flow),
 holding the share of GPU memory the deployment gives it; the local engine puts the model on the
-GPU it was given. MEDAI_TEST_VLLM names the `vllm` executable of a CUDA build."""
+GPU it was given. MEDAI_TEST_VLLM names the `vllm` executable of a CUDA build, MEDAI_TEST_VLLM_ARGS
+the service's vLLM arguments where the host needs some (e.g. --enforce-eager)."""
 
 import os
+import shlex
 from pathlib import Path
 
 import openai
@@ -17,6 +19,7 @@ from tests.integration.vllm_flow import served_by_vllm
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 VLLM = os.environ.get("MEDAI_TEST_VLLM", "")
+VLLM_ARGS = tuple(shlex.split(os.environ.get("MEDAI_TEST_VLLM_ARGS", "")))
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def test_vllm_on_a_gpu_answers_through_the_gateway_within_its_memory_share(runti
         used = read_gpus().gpus[0].memory_used_mib
         assert 0.15 * total < used < 0.45 * total, (used, total)
 
-    served_by_vllm(runtime, gpus=1, while_serving=holds_its_share)
+    served_by_vllm(runtime, gpus=1, while_serving=holds_its_share, engine_args=VLLM_ARGS)
 
 
 def test_the_local_engine_serves_from_the_gpu_it_was_given(runtime, gpu_inventory):

@@ -38,8 +38,14 @@ def _pgid(pid: int) -> int | None:
         return None
 
 
-def served_by_vllm(runtime: Runtime, gpus: int, while_serving: Callable[[Replica], None] = lambda r: None) -> None:
-    """The whole flow; ``while_serving`` checks more while the replica is up."""
+def served_by_vllm(
+    runtime: Runtime,
+    gpus: int,
+    while_serving: Callable[[Replica], None] = lambda r: None,
+    engine_args: tuple[str, ...] = (),
+) -> None:
+    """The whole flow; ``while_serving`` checks more while the replica is up, ``engine_args`` are
+    the service's vLLM arguments beside the one the flow sets."""
     tenant = add_tenant(runtime, "huashan")
     _, dev = sign(runtime, add_user(runtime, "dev@huashan.cn", [(tenant, "developer")]))
     version_id = register_tiny(runtime, dev, hidden=256)  # head size 64, as vLLM wants
@@ -47,7 +53,7 @@ def served_by_vllm(runtime: Runtime, gpus: int, while_serving: Callable[[Replica
         _, token = api_keys.create_api_key(session, dev, kind="personal", name="app", scopes=["models:invoke"])
         spec = serving.DeploySpec(
             "tiny-vllm", version_id, engine="vllm", gpus=gpus, cpu=2, memory_gb=2, max_model_len=256,
-            gpu_memory_utilization=0.25, engine_args=("--max-num-seqs=8",),
+            gpu_memory_utilization=0.25, engine_args=("--max-num-seqs=8", *engine_args),
         )  # fmt: skip
         deployment_id = serving.deploy(session, dev, spec).id
     with serve_api(runtime) as url:
@@ -95,8 +101,10 @@ def served_by_vllm(runtime: Runtime, gpus: int, while_serving: Callable[[Replica
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.stream("POST", f"{url}/v1/completions", json=body, headers=headers) as cut:
                 next(cut.iter_bytes())  # the first tokens, then the client leaves
-            left = usage_rows(runtime, 5)[-1]  # metered with the usage so far that vLLM put in each chunk
-            assert left.status == 499 and left.prompt_tokens > 0 and 0 < left.completion_tokens <= 200
+            # metered with the usage so far that vLLM put in each chunk, once the gateway has seen the
+            # client go (a busy host may take a while)
+            left = usage_rows(runtime, 5, timeout=60)[-1]
+            assert left.status == 499 and left.prompt_tokens > 0 and 0 < left.completion_tokens <= 200, left
             while_serving(replica)
         finally:
             stop_replicas(runtime)

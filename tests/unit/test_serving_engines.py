@@ -67,12 +67,18 @@ def test_vllm_arguments_on_the_list_reach_the_replica_one_word_each(runtime):
         version_id = session.get(Deployment, ward.deployment_id).model_version_id
         with pytest.raises(MedAIError, match="vLLM's"):  # the local engine takes none
             serving.deploy(session, ward.dev, serving.DeploySpec("plain", version_id, engine_args=("--enforce-eager",)))
-    args = ("--enforce-eager", "--max-num-seqs=64", "--dtype", "bfloat16", "--quantization", "fp8")
+    args = (
+        "--enforce-eager", "--max-num-seqs=64", "--dtype", "bfloat16", "--quantization", "fp8",
+        "--attention-backend=TRITON_ATTN",
+    )  # fmt: skip
     with runtime.session() as session:
         spec = serving.DeploySpec("tuned", version_id, engine="vllm", engine_args=args)
         tuned = serving.deploy(session, ward.dev, spec)
         launch = serving._launch(session, tuned, 0)
-    expected = ["--enforce-eager", "--max-num-seqs", "64", "--dtype", "bfloat16", "--quantization", "fp8"]
+    expected = [
+        "--enforce-eager", "--max-num-seqs", "64", "--dtype", "bfloat16", "--quantization", "fp8",
+        "--attention-backend", "TRITON_ATTN",
+    ]  # fmt: skip
     assert json.loads(launch.spec_json)["engine_args"] == expected
     with runtime.session() as session:
         created = session.exec(select(AuditEvent).where(AuditEvent.action == "deployment.create")).all()
