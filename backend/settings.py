@@ -103,6 +103,9 @@ class Settings(BaseSettings):
         2_000_000, gt=0, description="Prompt plus completion tokens per minute per tenant"
     )
     gateway_timeout_s: float = Field(120.0, gt=0, description="Seconds a gateway request may take upstream")
+    replica_start_timeout_s: float = Field(
+        1800.0, gt=0, description="Seconds a model-service replica may take to answer /health before it is restarted"
+    )
 
     # agents: code nodes, tool calls, runs
     agent_code_timeout_s: float = Field(5.0, gt=0, description="CPU and wall seconds an agent code node may run")

@@ -259,6 +259,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "service.restarts": ("Restarts", "重启次数"),
     "service.started": ("Started", "启动时间"),
     "service.ready_at": ("Ready since", "就绪时间"),
+    "service.replica_step": ("Last log line", "最近日志"),
     "service.log": ("Log", "日志"),
     "service.log_title": ("Log of replica", "副本日志"),
     "service.versions": ("Versions of this model", "该模型的版本"),

@@ -120,6 +120,7 @@ def _replica_row(replica: rx.Var) -> rx.Component:
         rx.table.cell(replica["restarts"]),
         rx.table.cell(rx.text(replica["started"], size="1")),
         rx.table.cell(rx.text(replica["ready"], size="1")),
+        rx.table.cell(rx.text(replica["step"], size="1", color=rx.color("gray", 11)), max_width="320px"),
         rx.table.cell(
             rx.button(
                 rx.icon("scroll-text", size=12),
@@ -156,6 +157,7 @@ def _replicas() -> rx.Component:
                     "service.restarts",
                     "service.started",
                     "service.ready_at",
+                    "service.replica_step",
                     "",
                 ),
                 rx.table.body(rx.foreach(ServiceState.replicas, _replica_row)),

@@ -90,6 +90,7 @@ def service_view(rt: Runtime, session: Session, who: Principal, deployment_id: s
             "restarts": str(r.restarts),
             "started": when(r.started_at),
             "ready": when(r.ready_at),
+            "step": r.reason,  # while it starts, the last line it logged; else why it left the routes
         }
         for r in replicas
     ]

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlmodel import Session, or_, select
 
-from backend.adapters.compute import Compute, ServerLaunch, why_it_stopped
+from backend.adapters.compute import Compute, ServerLaunch, last_step, why_it_stopped
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, LineageEdge, ModelVersion, Replica, ResourcePool
 from backend.models.base import utcnow
@@ -337,8 +337,10 @@ def _healthy(client: httpx.Client, url: str) -> bool:
 
 
 def _check_replicas(session: Session, compute: Compute, client: httpx.Client, deployment: Deployment) -> list[Replica]:
-    """Promote started replicas that answer /health, restart ones that died; returns the live ones."""
-    live = []
+    """Promote started replicas that answer /health, restart ones that died or did not come up in
+    time; returns the live ones."""
+    live: list[Replica] = []
+    window = get_settings().replica_start_timeout_s
     for replica in session.exec(select(Replica).where(Replica.deployment_id == deployment.id)).all():
         state = compute.state(replica.compute_ref)
         if state.phase != "running":
@@ -349,21 +351,23 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
             current = replica.model_version_id == deployment.model_version_id
             if current and state.exit_code == CONFIG_ERROR:  # the worker found the settings cannot work
                 deployment.status, deployment.reason = "failed", f"replica {replica.ordinal} cannot start: {why}"
-            elif current and replica.restarts < MAX_RESTARTS:
-                replacement = _start_replica(session, compute, deployment, replica.ordinal, replica.restarts + 1)
-                if replacement is not None:
-                    live.append(replacement)  # counted as live, so the same ordinal is not started twice
-                deployment.reason = f"replica {replica.ordinal} restarted after: {why}"
-                _audit(session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why)
-            elif current:
-                deployment.status = "failed"
-                deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why}"
+            else:
+                _replace(session, compute, deployment, replica, why, live)
             continue
         if replica.status == "draining":
             pass  # out of the routes until it has finished (see _retire)
         elif replica.status == "starting":
             if _healthy(client, replica.url):
-                replica.status, replica.ready_at = "ready", utcnow()
+                replica.status, replica.ready_at, replica.reason = "ready", utcnow(), ""
+                session.add(replica)
+            elif (utcnow() - replica.started_at).total_seconds() > window:
+                compute.cancel(replica.compute_ref)
+                session.delete(replica)
+                why = f"no answer on /health within {window:g} s (last: {replica.reason or 'nothing logged'})"
+                _replace(session, compute, deployment, replica, why[:300], live)
+                continue
+            elif (step := _progress(compute, replica)) != replica.reason:
+                replica.reason = step  # a large model loads for minutes: this is how far it got
                 session.add(replica)
         elif not _probe(session, client, replica):
             compute.cancel(replica.compute_ref)  # it runs but no longer answers: replaced on the next pass
@@ -372,6 +376,33 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
             _audit(session, None, deployment, "deployment.replica_unhealthy", ordinal=replica.ordinal)
         live.append(replica)
     return live
+
+
+def _progress(compute: Compute, replica: Replica) -> str:
+    """The last line a starting replica logged; what was read before when its log cannot be read now."""
+    try:
+        return last_step(compute.log_tail(replica.compute_ref, 20))[:300]
+    except Exception:  # e.g. a cluster that refuses pods/log: the replica still starts, only less visibly
+        logger.warning("could not read the log of replica %s", replica.compute_ref, exc_info=True)
+        return replica.reason
+
+
+def _replace(
+    session: Session, compute: Compute, deployment: Deployment, replica: Replica, why: str, live: list[Replica]
+) -> None:
+    """A replica of the current version that stopped is started again, up to MAX_RESTARTS times;
+    then the service fails with the last reason. One of an older version is only removed."""
+    if replica.model_version_id != deployment.model_version_id:
+        return
+    if replica.restarts >= MAX_RESTARTS:
+        deployment.status = "failed"
+        deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why}"
+        return
+    replacement = _start_replica(session, compute, deployment, replica.ordinal, replica.restarts + 1)
+    if replacement is not None:
+        live.append(replacement)  # counted as live, so the same ordinal is not started twice
+    deployment.reason = f"replica {replica.ordinal} restarted after: {why}"
+    _audit(session, None, deployment, "deployment.replica_restarted", ordinal=replica.ordinal, why=why)
 
 
 def _probe(session: Session, client: httpx.Client, replica: Replica) -> bool:
@@ -421,6 +452,9 @@ def _converge(
             deployment.reason = f"{len(ready_current)}/{wanted} replicas ready"
     else:
         deployment.status = "starting"
+        step = next((r.reason for r in current if r.status == "starting" and r.reason), "")
+        if step and not deployment.reason.startswith("replica "):  # a restart's reason stays in view
+            deployment.reason = f"starting: {step}"
     session.add(deployment)
 
 

@@ -142,13 +142,17 @@ def test_model_service_manifests_are_valid_and_probe_health(gpus):
         {"pool": "a100"},
         [],
     )
-    deployment, service = server_manifests(launch, "medai", "vllm/vllm-openai:v0.12.0", "registry.local/medai:1")
+    deployment, service = server_manifests(launch, "medai", "vllm/vllm-openai:v0.12.0", "registry.local/medai:1", 900)
     for manifest in (deployment, service):
         kubernetes_validate.validate(manifest, "1.37.0", strict=True)
     vllm = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert (
-        vllm["readinessProbe"]["httpGet"]["path"] == "/health" and vllm["livenessProbe"]["httpGet"]["path"] == "/health"
-    )
+    probes = [vllm[f"{kind}Probe"] for kind in ("startup", "readiness", "liveness")]
+    assert all(p["httpGet"] == {"path": "/health", "port": 8000} for p in probes)
+    # a large model may load for many minutes: the startup probe allows the platform's window and a
+    # minute more, and the liveness probe, which restarts the container, waits for it
+    startup, _, liveness = probes
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 900 + 60
+    assert "initialDelaySeconds" not in liveness and liveness["failureThreshold"] * liveness["periodSeconds"] == 30
     args = vllm["args"]
     assert args[0] == "/models/model" and args[args.index("--port") + 1] == "8000"
     assert args[args.index("--host") + 1] == "0.0.0.0" and args[args.index("--served-model-name") + 1] == "qwen-med"
@@ -159,6 +163,43 @@ def test_model_service_manifests_are_valid_and_probe_health(gpus):
     init = deployment["spec"]["template"]["spec"]["initContainers"][0]
     assert "--fetch-only" in init["command"]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_a_model_service_log_on_kubernetes_is_its_vllm_container_or_else_its_model_fetch(settings):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+    from unittest.mock import MagicMock
+
+    from kubernetes.client.exceptions import ApiException
+
+    from backend.adapters.compute.kubernetes import KubernetesCompute
+
+    compute, core = KubernetesCompute(settings), MagicMock()
+    compute._clients = (MagicMock(), core)
+    pods = [
+        SimpleNamespace(metadata=SimpleNamespace(name=name, creation_timestamp=datetime(2026, 11, 26, h, tzinfo=UTC)))
+        for name, h in (("svc-old", 9), ("svc-new", 10))
+    ]
+    core.list_namespaced_pod.return_value = SimpleNamespace(items=pods)
+    logs = {"fetch-model": "fetching model.safetensors\n"}
+
+    def read(pod, namespace, container, **options):
+        assert pod == "svc-new"  # the newest pod (the Deployment's last rollout)
+        if container not in logs:
+            raise ApiException(status=400, reason="container is waiting to start: PodInitializing")
+        return logs[container]
+
+    core.read_namespaced_pod_log.side_effect = read
+    ref = "deployment/medai-svc-abc-0"
+    assert compute.log_tail(ref) == "fetching model.safetensors\n"
+    assert compute.read_log(ref, 0) == ("", 0)  # the shipped log is vLLM's alone, read at offsets
+    logs["vllm"] = "INFO Loading weights took 3.2 seconds\n"
+    assert compute.log_tail(ref, 20) == compute.read_log(ref, 0)[0] == logs["vllm"]
+    assert core.list_namespaced_pod.call_args.kwargs["label_selector"] == "app.kubernetes.io/name=medai-svc-abc-0"
+    assert core.read_namespaced_pod_log.call_args.kwargs == {"container": "vllm"}
+    core.read_namespaced_pod_log.side_effect = ApiException(status=403)
+    with pytest.raises(ApiException):  # not a container that has yet to start: the caller hears of it
+        compute.log_tail(ref)
 
 
 def test_vllm_command_carries_the_deployment_settings():

@@ -11,10 +11,10 @@ from sqlmodel import select
 
 from backend import db
 from backend.errors import ErrorCode, MedAIError
-from backend.models import AuditEvent, Deployment
+from backend.models import AuditEvent, Deployment, Replica
 from backend.runtime import build_runtime
 from backend.services import model_registry, serving
-from backend.settings import Settings
+from backend.settings import Settings, get_settings
 from backend.workers.serve import context_limit
 from tests.tiny_model import build_model
 from tests.unit.identity_world import add_tenant, add_user, sign
@@ -144,3 +144,51 @@ def test_the_context_a_model_reads_comes_from_its_config(tmp_path):
     assert limit({"hidden_size": 8}) is None
     (tmp_path / "config.json").write_text("{not json")
     assert context_limit(tmp_path) is None
+
+
+def test_a_replica_shows_its_progress_while_it_starts_and_is_replaced_when_it_overruns(tmp_path, process_env):
+    vllm = tmp_path / "slow-vllm"  # logs as vLLM does while it loads, then never answers /health
+    vllm.write_text(
+        "#!/bin/sh\n"
+        "echo '(EngineCore pid=7) INFO 11-26 13:36:01 [default_loader.py:430] Loading weights took 0.01 seconds'\n"
+        "echo '(EngineCore pid=7) INFO 11-26 13:36:06 [gpu_worker.py:560] Available KV cache memory: 19.53 GiB'\n"
+        "exec sleep 300\n"
+    )
+    vllm.chmod(0o755)
+    process_env.setenv("MEDAI_VLLM_EXECUTABLE", str(vllm))
+    process_env.setenv("MEDAI_REPLICA_START_TIMEOUT_S", "4")
+    runtime = build_runtime(get_settings())
+    db.upgrade(runtime.engine)
+    ward = build_ward(runtime)
+    with runtime.session() as session:
+        version_id = session.get(Deployment, ward.deployment_id).model_version_id
+        serving.delete_deployment(session, ward.dev, ward.deployment_id)
+        deployment_id = serving.deploy(session, ward.dev, serving.DeploySpec("big-chat", version_id, engine="vllm")).id
+
+    def watch(done) -> tuple[Deployment, list[Replica]]:
+        deadline = time.monotonic() + 60
+        while True:
+            with runtime.session() as session:
+                serving.reconcile(session, runtime.compute)
+                deployment = session.get(Deployment, deployment_id)
+                replicas = list(session.exec(select(Replica).where(Replica.deployment_id == deployment_id)))
+            if done(deployment, replicas) or time.monotonic() > deadline:
+                return deployment, replicas
+            time.sleep(0.2)
+
+    try:
+        deployment, (replica,) = watch(lambda d, r: d.reason.startswith("starting: Available"))
+        assert replica.status == "starting" and replica.reason == "Available KV cache memory: 19.53 GiB"
+        assert deployment.status == "starting" and deployment.reason == "starting: Available KV cache memory: 19.53 GiB"
+
+        deployment, (replacement,) = watch(lambda d, r: bool(_restarts(runtime)))
+        why = "no answer on /health within 4 s (last: Available KV cache memory: 19.53 GiB)"
+        assert deployment.reason == f"replica 0 restarted after: {why}"
+        assert [e.detail["why"] for e in _restarts(runtime)] == [why]
+        assert replacement.restarts == 1 and replacement.compute_ref != replica.compute_ref
+        assert runtime.compute.state(replica.compute_ref).phase != "running"  # the one that overran was stopped
+    finally:
+        with runtime.session() as session:
+            serving.scale(session, ward.dev, deployment_id, 0)
+        watch(lambda d, r: not r)
+        runtime.engine.dispose()

@@ -88,7 +88,10 @@ class Compute(Protocol):
 
 _ERROR_LINE = re.compile(r"(\w(Error|Exception)\b|\bERROR\b|\berror\b)")
 _WRAPPERS = ("root cause above", "Traceback (most recent call last)")
-_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ [\w.]+: ")  # the workers' log format
+_LOG_PREFIX = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ [\w.]+: "  # the workers' log format
+    r"|[A-Z]+ \d\d-\d\d \d\d:\d\d:\d\d \[[\w.:-]+\] )"  # vLLM's: "INFO 11-26 13:36:06 [gpu_worker.py:560] "
+)
 _PROCESS_TAG = re.compile(r"^\(\w+ pid=\d+\) ?")  # vLLM tags each of its processes' lines: "(EngineCore_DP0 pid=7) "
 _FRAME = re.compile(r'^(\s*)File ".*", line \d+')
 _CARETS = re.compile(r"^[\s^~]+$")
@@ -123,6 +126,12 @@ def why_it_stopped(tail: str, fallback: str) -> str:
         if _ERROR_LINE.search(line) and not any(w in line for w in _WRAPPERS) and not line.startswith("For further")
     ]
     return _LOG_PREFIX.sub("", (telling or lines or [fallback])[-1])
+
+
+def last_step(tail: str) -> str:
+    """What a starting process said last (its latest log line, without prefixes), to show as its progress."""
+    lines = _readable(tail)
+    return _LOG_PREFIX.sub("", lines[-1]) if lines else ""
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:

@@ -13,6 +13,7 @@ official OpenAPI schema (kubernetes-validate) in the tests; the API calls are no
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ class KubernetesCompute:
         self._namespace = settings.k8s_namespace
         self._image = settings.training_image
         self._vllm_images = {True: settings.vllm_image, False: settings.vllm_cpu_image}  # by: has GPUs
+        self._start_timeout_s = settings.replica_start_timeout_s
         self._clients: tuple[Any, Any] | None = None
 
     def _api(self) -> tuple[Any, Any]:
@@ -195,7 +197,8 @@ class KubernetesCompute:
     def start_server(self, launch: ServerLaunch) -> tuple[str, str]:
         from kubernetes import client
 
-        deployment, service = server_manifests(launch, self._namespace, self._vllm_images[launch.gpus > 0], self._image)
+        image = self._vllm_images[launch.gpus > 0]
+        deployment, service = server_manifests(launch, self._namespace, image, self._image, self._start_timeout_s)
         client.AppsV1Api().create_namespaced_deployment(self._namespace, deployment)
         self._core.create_namespaced_service(self._namespace, service)
         name = deployment["metadata"]["name"]
@@ -232,12 +235,7 @@ class KubernetesCompute:
         return RunState("running", detail="" if phase == "Running" else "waiting for the pod to be scheduled")
 
     def log_tail(self, ref: str, lines: int = 200) -> str:
-        if ref.startswith("workbench/"):
-            return self._core.read_namespaced_pod_log(ref.removeprefix("workbench/"), self._namespace, tail_lines=lines)
-        pods = self._core.list_namespaced_pod(self._namespace, label_selector=f"job-name={ref}").items
-        if not pods:
-            return ""
-        return self._core.read_namespaced_pod_log(pods[0].metadata.name, self._namespace, tail_lines=lines)
+        return self._pod_log(ref, with_fetch=True, tail_lines=lines)
 
     def read_log(self, ref: str, offset: int) -> tuple[str, int]:
         """The pod's log after character ``offset`` (the API has no byte offsets: it reads the whole log)."""
@@ -246,10 +244,33 @@ class KubernetesCompute:
         return (whole[offset:end], end) if end > offset else ("", offset)
 
     def _whole_log(self, ref: str) -> str:
-        pods = self._core.list_namespaced_pod(self._namespace, label_selector=f"job-name={ref}").items
-        if not pods:
-            return ""
-        return self._core.read_namespaced_pod_log(pods[0].metadata.name, self._namespace)
+        return self._pod_log(ref, with_fetch=False)  # read at offsets: one container's log only
+
+    def _pod_log(self, ref: str, with_fetch: bool, **options: Any) -> str:
+        """The log of the newest pod behind ``ref``: a model service's vLLM container, or (``with_fetch``)
+        its model fetch while vLLM has not started; "" while nothing has started."""
+        from kubernetes.client.exceptions import ApiException
+
+        containers: tuple[str | None, ...] = (None,)
+        if ref.startswith("workbench/"):
+            pod = ref.removeprefix("workbench/")
+        else:
+            selector = f"job-name={ref}"
+            if ref.startswith("deployment/"):
+                selector = f"app.kubernetes.io/name={ref.removeprefix('deployment/')}"
+                containers = ("vllm", "fetch-model") if with_fetch else ("vllm",)
+            pods = self._core.list_namespaced_pod(self._namespace, label_selector=selector).items
+            if not pods:
+                return ""
+            pod = max(pods, key=lambda p: p.metadata.creation_timestamp).metadata.name
+        for container in containers:
+            named = {"container": container} if container else {}
+            try:
+                return self._core.read_namespaced_pod_log(pod, self._namespace, **named, **options)
+            except ApiException as error:
+                if error.status != 400:  # 400: that container has not started yet
+                    raise
+        return ""
 
 
 def service_name(launch: ServerLaunch) -> str:
@@ -257,10 +278,12 @@ def service_name(launch: ServerLaunch) -> str:
 
 
 def server_manifests(
-    launch: ServerLaunch, namespace: str, vllm_image: str, platform_image: str
+    launch: ServerLaunch, namespace: str, vllm_image: str, platform_image: str, start_timeout_s: float = 1800
 ) -> list[dict[str, Any]]:
     """An apps/v1 Deployment (one pod: an init container fetches the model from object storage,
-    the vllm-openai container serves it) and the Service in front of it."""
+    the vllm-openai container serves it) and the Service in front of it. The startup probe gives
+    vLLM the platform's start window and a minute more (the controller replaces a replica that
+    overruns it, with the reason); liveness checks begin only once it has answered."""
     name = service_name(launch)
     labels = {
         "app.kubernetes.io/managed-by": MANAGED_BY,
@@ -292,8 +315,9 @@ def server_manifests(
                 "args": vllm_args(ServeSpec(**spec), Path("/models/model")),
                 "ports": [{"name": "http", "containerPort": 8000}],
                 "resources": {"limits": limits, "requests": dict(limits)},
-                "readinessProbe": {**probe, "initialDelaySeconds": 15},
-                "livenessProbe": {**probe, "initialDelaySeconds": 120},
+                "startupProbe": {**probe, "failureThreshold": math.ceil(start_timeout_s / 10) + 6},
+                "readinessProbe": {**probe, "periodSeconds": 5},
+                "livenessProbe": probe,
                 "volumeMounts": [{"name": "models", "mountPath": "/models"}, {"name": "shm", "mountPath": "/dev/shm"}],  # noqa: S108
             }
         ],
