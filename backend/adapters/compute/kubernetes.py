@@ -278,7 +278,7 @@ def service_name(launch: ServerLaunch) -> str:
 
 
 def server_manifests(
-    launch: ServerLaunch, namespace: str, vllm_image: str, platform_image: str, start_timeout_s: float = 1800
+    launch: ServerLaunch, namespace: str, vllm_image: str, platform_image: str, start_timeout_s: float
 ) -> list[dict[str, Any]]:
     """An apps/v1 Deployment (one pod: an init container fetches the model from object storage,
     the vllm-openai container serves it) and the Service in front of it. The startup probe gives
