@@ -17,7 +17,7 @@ from backend.adapters.compute import Compute, ServerLaunch, last_step, why_it_st
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, LineageEdge, ModelVersion, Replica, ResourcePool
 from backend.models.base import utcnow
-from backend.services import audit, lineage, vllm_options
+from backend.services import audit, lineage, replica_failures, vllm_options
 from backend.services.access import Principal, authorize, in_tenant
 from backend.services.ops_metrics import engine_fields
 from backend.services.permissions import Action, Area
@@ -348,9 +348,12 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
             session.delete(replica)
             if replica.status == "draining":  # it was on its way out anyway
                 continue
+            known = replica_failures.diagnose(why)
+            why = replica_failures.explained(why, known)
             current = replica.model_version_id == deployment.model_version_id
-            if current and state.exit_code == CONFIG_ERROR:  # the worker found the settings cannot work
-                deployment.status, deployment.reason = "failed", f"replica {replica.ordinal} cannot start: {why}"
+            # the worker found the settings cannot work, or vLLM said so in a way another start cannot mend
+            if current and (state.exit_code == CONFIG_ERROR or (known and known.permanent)):
+                _fail(session, deployment, f"replica {replica.ordinal} cannot start: {why}")
             else:
                 _replace(session, compute, deployment, replica, why, live)
             continue
@@ -378,6 +381,11 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
     return live
 
 
+def _fail(session: Session, deployment: Deployment, reason: str) -> None:
+    deployment.status, deployment.reason = "failed", reason
+    _audit(session, None, deployment, "deployment.failed", reason=reason)
+
+
 def _progress(compute: Compute, replica: Replica) -> str:
     """The last line a starting replica logged; what was read before when its log cannot be read now."""
     try:
@@ -395,8 +403,7 @@ def _replace(
     if replica.model_version_id != deployment.model_version_id:
         return
     if replica.restarts >= MAX_RESTARTS:
-        deployment.status = "failed"
-        deployment.reason = f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why}"
+        _fail(session, deployment, f"replica {replica.ordinal} failed {MAX_RESTARTS} times; last: {why}")
         return
     replacement = _start_replica(session, compute, deployment, replica.ordinal, replica.restarts + 1)
     if replacement is not None:

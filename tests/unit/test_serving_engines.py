@@ -13,7 +13,7 @@ from backend import db
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, Deployment, Replica
 from backend.runtime import build_runtime
-from backend.services import model_registry, serving
+from backend.services import model_registry, replica_failures, serving
 from backend.settings import Settings, get_settings
 from backend.workers.serve import context_limit
 from tests.tiny_model import build_model
@@ -146,49 +146,126 @@ def test_the_context_a_model_reads_comes_from_its_config(tmp_path):
     assert context_limit(tmp_path) is None
 
 
-def test_a_replica_shows_its_progress_while_it_starts_and_is_replaced_when_it_overruns(tmp_path, process_env):
-    vllm = tmp_path / "slow-vllm"  # logs as vLLM does while it loads, then never answers /health
-    vllm.write_text(
-        "#!/bin/sh\n"
-        "echo '(EngineCore pid=7) INFO 11-26 13:36:01 [default_loader.py:430] Loading weights took 0.01 seconds'\n"
-        "echo '(EngineCore pid=7) INFO 11-26 13:36:06 [gpu_worker.py:560] Available KV cache memory: 19.53 GiB'\n"
-        "exec sleep 300\n"
-    )
-    vllm.chmod(0o755)
-    process_env.setenv("MEDAI_VLLM_EXECUTABLE", str(vllm))
-    process_env.setenv("MEDAI_REPLICA_START_TIMEOUT_S", "4")
-    runtime = build_runtime(get_settings())
-    db.upgrade(runtime.engine)
-    ward = build_ward(runtime)
-    with runtime.session() as session:
-        version_id = session.get(Deployment, ward.deployment_id).model_version_id
-        serving.delete_deployment(session, ward.dev, ward.deployment_id)
-        deployment_id = serving.deploy(session, ward.dev, serving.DeploySpec("big-chat", version_id, engine="vllm")).id
+class StandInVllm:
+    """A vLLM service whose `vllm` is a shell script that logs what vLLM would, then does what it is told."""
 
-    def watch(done) -> tuple[Deployment, list[Replica]]:
+    def __init__(self, tmp_path, env, log: list[str], then: str) -> None:
+        vllm = tmp_path / "stand-in-vllm"
+        vllm.write_text("#!/bin/sh\ncat <<'LOG'\n" + "\n".join(log) + "\nLOG\n" + then + "\n")
+        vllm.chmod(0o755)
+        env.setenv("MEDAI_VLLM_EXECUTABLE", str(vllm))
+        self.runtime = build_runtime(get_settings())
+        db.upgrade(self.runtime.engine)
+        self.ward = build_ward(self.runtime)
+        with self.runtime.session() as session:
+            version_id = session.get(Deployment, self.ward.deployment_id).model_version_id
+            serving.delete_deployment(session, self.ward.dev, self.ward.deployment_id)
+            spec = serving.DeploySpec("big-chat", version_id, engine="vllm")
+            self.deployment_id = serving.deploy(session, self.ward.dev, spec).id
+
+    def watch(self, done) -> tuple[Deployment, list[Replica]]:
+        """Controller passes until ``done(deployment, replicas)`` (or a minute has passed)."""
         deadline = time.monotonic() + 60
         while True:
-            with runtime.session() as session:
-                serving.reconcile(session, runtime.compute)
-                deployment = session.get(Deployment, deployment_id)
-                replicas = list(session.exec(select(Replica).where(Replica.deployment_id == deployment_id)))
+            with self.runtime.session() as session:
+                serving.reconcile(session, self.runtime.compute)
+                deployment = session.get(Deployment, self.deployment_id)
+                replicas = list(session.exec(select(Replica).where(Replica.deployment_id == self.deployment_id)))
             if done(deployment, replicas) or time.monotonic() > deadline:
                 return deployment, replicas
             time.sleep(0.2)
 
-    try:
-        deployment, (replica,) = watch(lambda d, r: d.reason.startswith("starting: Available"))
-        assert replica.status == "starting" and replica.reason == "Available KV cache memory: 19.53 GiB"
-        assert deployment.status == "starting" and deployment.reason == "starting: Available KV cache memory: 19.53 GiB"
+    def close(self) -> None:
+        with self.runtime.session() as session:
+            serving.scale(session, self.ward.dev, self.deployment_id, 0)
+        self.watch(lambda d, r: not r)
+        self.runtime.engine.dispose()
 
-        deployment, (replacement,) = watch(lambda d, r: bool(_restarts(runtime)))
-        why = "no answer on /health within 4 s (last: Available KV cache memory: 19.53 GiB)"
-        assert deployment.reason == f"replica 0 restarted after: {why}"
-        assert [e.detail["why"] for e in _restarts(runtime)] == [why]
-        assert replacement.restarts == 1 and replacement.compute_ref != replica.compute_ref
-        assert runtime.compute.state(replica.compute_ref).phase != "running"  # the one that overran was stopped
-    finally:
-        with runtime.session() as session:
-            serving.scale(session, ward.dev, deployment_id, 0)
-        watch(lambda d, r: not r)
-        runtime.engine.dispose()
+
+@pytest.fixture
+def stand_in_vllm(tmp_path, process_env):
+    made: list[StandInVllm] = []
+
+    def make(log: list[str], then: str) -> StandInVllm:
+        made.append(StandInVllm(tmp_path, process_env, log, then))
+        return made[-1]
+
+    yield make
+    for stand_in in made:
+        stand_in.close()
+
+
+def test_a_replica_shows_its_progress_while_it_starts_and_is_replaced_when_it_overruns(stand_in_vllm, process_env):
+    process_env.setenv("MEDAI_REPLICA_START_TIMEOUT_S", "4")
+    loading = [
+        "(EngineCore pid=7) INFO 11-26 13:36:01 [default_loader.py:430] Loading weights took 0.01 seconds",
+        "(EngineCore pid=7) INFO 11-26 13:36:06 [gpu_worker.py:560] Available KV cache memory: 19.53 GiB",
+    ]
+    service = stand_in_vllm(loading, then="exec sleep 300")  # it loads as vLLM does, then never answers /health
+    deployment, (replica,) = service.watch(lambda d, r: d.reason.startswith("starting: Available"))
+    assert replica.status == "starting" and replica.reason == "Available KV cache memory: 19.53 GiB"
+    assert deployment.status == "starting" and deployment.reason == "starting: Available KV cache memory: 19.53 GiB"
+
+    deployment, (replacement,) = service.watch(lambda d, r: bool(_restarts(service.runtime)))
+    why = "no answer on /health within 4 s (last: Available KV cache memory: 19.53 GiB)"
+    assert deployment.reason == f"replica 0 restarted after: {why}"
+    assert [e.detail["why"] for e in _restarts(service.runtime)] == [why]
+    assert replacement.restarts == 1 and replacement.compute_ref != replica.compute_ref
+    assert service.runtime.compute.state(replica.compute_ref).phase != "running"  # the one that overran was stopped
+
+
+# vLLM 0.26's own words for a KV cache that cannot hold one request at the service's max model length
+KV_CACHE_TOO_SMALL = (
+    "ValueError: To serve at least one request with the model's max seq len (32768), (4.0 GiB KV cache is "
+    "needed, which is larger than the available KV cache memory (1.2 GiB). Based on the available memory, the "
+    "estimated maximum model length is 9600. Try increasing `gpu_memory_utilization` or decreasing `max_model_len`"
+)
+
+
+def test_a_setting_vllm_says_cannot_fit_fails_the_service_at_once_with_the_remedy(stand_in_vllm):
+    service = stand_in_vllm([f"(EngineCore pid=7) {KV_CACHE_TOO_SMALL}"], then="exit 1")
+    deployment, replicas = service.watch(lambda d, r: d.status == "failed")
+    assert deployment.status == "failed" and not replicas and _restarts(service.runtime) == []
+    assert deployment.reason.startswith("replica 0 cannot start: ValueError: To serve at least one request")
+    assert deployment.reason.endswith(
+        "Remedy: Raise the service's GPU memory share (its memory, with 0 GPUs), or lower its max model length to "
+        "the estimate in the message."
+    )
+    with service.runtime.session() as session:
+        (failed,) = session.exec(select(AuditEvent).where(AuditEvent.action == "deployment.failed")).all()
+    assert failed.detail["reason"] == deployment.reason and failed.target_id == service.deployment_id
+
+
+def test_a_gpu_another_process_holds_is_tried_again_with_the_remedy_in_view(stand_in_vllm):
+    shared = (
+        "ValueError: Free memory on device cuda:0 (30.1/79.18 GiB) on startup is less than desired GPU memory "
+        "utilization (0.9, 71.26 GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes."
+    )
+    service = stand_in_vllm([f"(EngineCore pid=7) {shared}"], then="exit 1")
+    deployment, _ = service.watch(lambda d, r: bool(_restarts(service.runtime)))
+    assert deployment.status == "starting" and deployment.reason.startswith("replica 0 restarted after: ValueError")
+    assert "Remedy: Something else holds part of this GPU: lower the service's GPU memory share" in deployment.reason
+
+
+@pytest.mark.parametrize(
+    ("line", "remedy", "permanent"),
+    [
+        (KV_CACHE_TOO_SMALL, "lower its max model length to the estimate", True),
+        ("ValueError: No available memory for the cache blocks. Try increasing", "serve a quantized version", True),
+        (
+            "Value error, User-specified max_model_len (8192) is greater than the derived max_model_len "
+            "(max_position_embeddings=4096 or model_max_length=None in model's config.json).",
+            "max model length to the model's",
+            True,
+        ),
+        ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB", "ran out of memory", False),
+        ("ModuleNotFoundError: No module named 'flashinfer'", "VLLM_USE_FLASHINFER_SAMPLER=0", True),
+        ("RuntimeError: Failed to infer device type, please set", "check the host's GPU driver", True),
+    ],
+)
+def test_known_vllm_failures_name_the_field_to_change(line, remedy, permanent):
+    known = replica_failures.diagnose(line)
+    assert known is not None and remedy in known.remedy and known.permanent is permanent
+    assert replica_failures.explained(line, known) == f"{line} Remedy: {known.remedy}"
+    assert replica_failures.diagnose("RuntimeError: Engine core initialization failed") is None
+    assert replica_failures.explained("Killed", None) == "Killed"
