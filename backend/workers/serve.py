@@ -34,6 +34,7 @@ from backend.workers.sampling import Sampling, message_text, sampling
 
 logger = logging.getLogger("medai.serve")
 
+FETCH_REPORT_BYTES = 2**30  # a large shard reports its progress each GiB
 CONFIG_ERROR = 78  # EX_CONFIG: the service's settings cannot work on this model or host; a restart would not help
 _POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 
@@ -365,15 +366,21 @@ def _fetch_model(spec: ServeSpec) -> Path:
     settings = get_settings()
     objects = build_object_store(settings, load_key_ring(settings))
     folder = Path(spec.workdir) / "model"
-    for name in spec.model_files:
+    for number, name in enumerate(spec.model_files, 1):
         target = folder / name
         if target.exists():
             continue
+        logger.info("fetching model file %d of %d: %s", number, len(spec.model_files), name)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(target.suffix + ".part")
+        written = 0
         with partial.open("wb") as out:
             for chunk in objects.open(spec.model_prefix + name):
                 out.write(chunk)
+                if (written + len(chunk)) // FETCH_REPORT_BYTES > written // FETCH_REPORT_BYTES:
+                    logger.info("fetching model file %d of %d: %s, %.0f GiB so far", number, len(spec.model_files),
+                                name, (written + len(chunk)) / 2**30)  # fmt: skip
+                written += len(chunk)
         partial.replace(target)
     return folder
 

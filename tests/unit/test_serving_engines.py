@@ -3,7 +3,9 @@ tensor-parallel rank; vLLM with none is its CPU build, and its replica is told s
 that cannot work (no vLLM on the host, a context longer than the model reads) fail the service
 at once, with a reason that says what to change, instead of being restarted five times."""
 
+import io
 import json
+import logging
 import time
 
 import pytest
@@ -15,6 +17,7 @@ from backend.models import AuditEvent, Deployment, Replica
 from backend.runtime import build_runtime
 from backend.services import model_registry, replica_failures, serving
 from backend.settings import Settings, get_settings
+from backend.workers import serve
 from backend.workers.serve import context_limit
 from tests.tiny_model import build_model
 from tests.unit.identity_world import add_tenant, add_user, sign
@@ -212,6 +215,24 @@ def test_a_replica_shows_its_progress_while_it_starts_and_is_replaced_when_it_ov
     assert [e.detail["why"] for e in _restarts(service.runtime)] == [why]
     assert replacement.restarts == 1 and replacement.compute_ref != replica.compute_ref
     assert service.runtime.compute.state(replica.compute_ref).phase != "running"  # the one that overran was stopped
+
+
+def test_a_replica_logs_how_far_its_model_fetch_got(tmp_path, process_env, monkeypatch, caplog):
+    runtime = build_runtime(get_settings())
+    for name, size in (("config.json", 100), ("model.safetensors", 10_000)):
+        runtime.objects.put(f"models/v1/{name}", io.BytesIO(b"w" * size))
+    monkeypatch.setattr(serve, "FETCH_REPORT_BYTES", 4096)  # a large shard reports each GiB
+    spec = serve.ServeSpec("d1", 0, "chat", "models/v1/", ["config.json", "model.safetensors"], 0, str(tmp_path))
+    with caplog.at_level(logging.INFO, logger="medai.serve"):
+        folder = serve._fetch_model(spec)
+    assert (folder / "model.safetensors").stat().st_size == 10_000 and not list(folder.glob("*.part"))
+    said = [r.getMessage() for r in caplog.records]
+    assert said[:2] == ["fetching model file 1 of 2: config.json", "fetching model file 2 of 2: model.safetensors"]
+    assert said[2:] and all(line.startswith("fetching model file 2 of 2: model.safetensors, ") for line in said[2:])
+    caplog.clear()
+    serve._fetch_model(spec)  # a restart finds the files there and fetches nothing
+    assert caplog.records == []
+    runtime.engine.dispose()
 
 
 # vLLM 0.26's own words for a KV cache that cannot hold one request at the service's max model length
