@@ -382,6 +382,7 @@ def _check_replicas(session: Session, compute: Compute, client: httpx.Client, de
 
 
 def _fail(session: Session, deployment: Deployment, reason: str) -> None:
+    """The service stops trying to start replicas, on the record."""
     deployment.status, deployment.reason = "failed", reason
     _audit(session, None, deployment, "deployment.failed", reason=reason)
 

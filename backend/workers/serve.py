@@ -366,21 +366,22 @@ def _fetch_model(spec: ServeSpec) -> Path:
     settings = get_settings()
     objects = build_object_store(settings, load_key_ring(settings))
     folder = Path(spec.workdir) / "model"
+    total = len(spec.model_files)
     for number, name in enumerate(spec.model_files, 1):
         target = folder / name
         if target.exists():
             continue
-        logger.info("fetching model file %d of %d: %s", number, len(spec.model_files), name)
+        logger.info("fetching model file %d of %d: %s", number, total, name)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(target.suffix + ".part")
         written = 0
         with partial.open("wb") as out:
             for chunk in objects.open(spec.model_prefix + name):
                 out.write(chunk)
-                if (written + len(chunk)) // FETCH_REPORT_BYTES > written // FETCH_REPORT_BYTES:
-                    logger.info("fetching model file %d of %d: %s, %.0f GiB so far", number, len(spec.model_files),
-                                name, (written + len(chunk)) / 2**30)  # fmt: skip
-                written += len(chunk)
+                before, written = written, written + len(chunk)
+                if written // FETCH_REPORT_BYTES > before // FETCH_REPORT_BYTES:
+                    so_far = written / 2**30
+                    logger.info("fetching model file %d of %d: %s, %.0f GiB so far", number, total, name, so_far)
         partial.replace(target)
     return folder
 
