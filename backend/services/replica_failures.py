@@ -16,65 +16,55 @@ class Diagnosis:
     permanent: bool  # the same settings on the same host fail the same way: restarting cannot help
 
 
-_KNOWN: tuple[tuple[re.Pattern[str], Diagnosis], ...] = (
+# (what vLLM says, whether another start could mend it, what to change in the service)
+_KNOWN: tuple[tuple[str, bool, str], ...] = (
     (
-        re.compile(r"KV cache is needed, which is larger than the available KV cache memory"),
-        Diagnosis(
-            "Raise the service's GPU memory share (its memory, with 0 GPUs), or lower its max model length to "
-            "the estimate in the message.",
-            permanent=True,
-        ),
+        r"KV cache is needed, which is larger than the available KV cache memory",
+        True,
+        "Raise the service's GPU memory share (its memory, with 0 GPUs), or lower its max model length to the "
+        "estimate in the message.",
     ),
     (
-        re.compile(r"No available memory for the cache blocks"),
-        Diagnosis(
-            "The model's weights fill the memory share: raise the GPU memory share, give the service more GPUs "
-            "(tensor parallel size), or serve a quantized version.",
-            permanent=True,
-        ),
+        r"No available memory for the cache blocks",
+        True,
+        "The model's weights fill the memory share: raise the GPU memory share, give the service more GPUs "
+        "(tensor parallel size), or serve a quantized version.",
     ),
     (
-        re.compile(r"max_model_len \(\d+\) is greater than the derived max_model_len"),
-        Diagnosis("Set the service's max model length to the model's (the derived one in the message).", True),
+        r"max_model_len \(\d+\) is greater than the derived max_model_len",
+        True,
+        "Set the service's max model length to the model's (the derived one in the message).",
     ),
     (
-        re.compile(r"is less than desired GPU memory utilization"),
-        Diagnosis(
-            "Something else holds part of this GPU: lower the service's GPU memory share, or stop the service or "
-            "job that shares the GPU. It is started again meanwhile, in case the memory comes free.",
-            permanent=False,
-        ),
+        r"is less than desired GPU memory utilization",
+        False,
+        "Something else holds part of this GPU: lower the service's GPU memory share, or stop the service or job "
+        "that shares the GPU. It is started again meanwhile, in case the memory comes free.",
     ),
     (
-        re.compile(r"CUDA out of memory|OutOfMemoryError"),
-        Diagnosis(
-            "The GPU ran out of memory: lower the GPU memory share or max model length, or give the service more "
-            "GPUs (tensor parallel size).",
-            permanent=False,
-        ),
+        r"CUDA out of memory|OutOfMemoryError",
+        False,
+        "The GPU ran out of memory: lower the GPU memory share or max model length, or give the service more GPUs "
+        "(tensor parallel size).",
     ),
     (
-        re.compile(r"No module named 'flashinfer'"),
-        Diagnosis(
-            "vLLM's environment lacks FlashInfer, which its sampler loads on a GPU: install flashinfer-python "
-            "there, or set VLLM_USE_FLASHINFER_SAMPLER=0 in the platform's environment.",
-            permanent=True,
-        ),
+        r"No module named 'flashinfer'",
+        True,
+        "vLLM's environment lacks FlashInfer, which its sampler loads on a GPU: install flashinfer-python there, "
+        "or set VLLM_USE_FLASHINFER_SAMPLER=0 in the platform's environment.",
     ),
     (
-        re.compile(r"Failed to infer device type"),
-        Diagnosis(
-            "vLLM found no device it was built for: check the host's GPU driver (nvidia-smi), or deploy with 0 "
-            "GPUs on a CPU build of vLLM.",
-            permanent=True,
-        ),
+        r"Failed to infer device type",
+        True,
+        "vLLM found no device it was built for: check the host's GPU driver (nvidia-smi), or deploy with 0 GPUs "
+        "on a CPU build of vLLM.",
     ),
 )
 
 
 def diagnose(why: str) -> Diagnosis | None:
     """The known failure a replica's stop reason names, if any."""
-    return next((diagnosis for pattern, diagnosis in _KNOWN if pattern.search(why)), None)
+    return next((Diagnosis(remedy, permanent) for said, permanent, remedy in _KNOWN if re.search(said, why)), None)
 
 
 def explained(why: str, diagnosis: Diagnosis | None) -> str:
