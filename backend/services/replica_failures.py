@@ -16,7 +16,7 @@ class Diagnosis:
     permanent: bool  # the same settings on the same host fail the same way: restarting cannot help
 
 
-# (what vLLM says, whether another start could mend it, what to change in the service)
+# (what vLLM says, whether it is permanent: another start cannot mend it, what to change in the service)
 _KNOWN: tuple[tuple[str, bool, str], ...] = (
     (
         r"KV cache is needed, which is larger than the available KV cache memory",
