@@ -59,8 +59,9 @@ serve() {
   done
   if (( ok == 0 )); then
     note "ready after $((SECONDS - started)) s"
-    curl -s "localhost:$port/v1/completions" -H 'Content-Type: application/json' \
-      -d '{"model": "tiny", "prompt": "Blood pressure", "max_tokens": 8, "ignore_eos": true}' | tee -a "$SUMMARY"
+    curl -sf "localhost:$port/v1/completions" -H 'Content-Type: application/json' \
+      -d '{"model": "tiny", "prompt": "Blood pressure", "max_tokens": 8, "ignore_eos": true}' >> "$SUMMARY" \
+      || { ok=1; note "ready, but the completion failed"; }
     echo >> "$SUMMARY"
     nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader | tee -a "$SUMMARY"
     curl -s "localhost:$port/metrics" | grep -E '^vllm:(generation_tokens_total|kv_cache_usage_perc)' | tee -a "$SUMMARY"
