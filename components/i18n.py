@@ -1351,8 +1351,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "kb.chunking": ("Chunking", "分块"),
     "kb.embedding_model": ("Embedding model", "向量模型"),
     "kb.embedding_model_hint": (
-        "all-minilm-l6-v2 (built in), a model folder on the server, or remote:<model> when an endpoint is set",
-        "all-minilm-l6-v2（内置）、服务器上的模型目录，或已配置端点时的 remote:<模型名>",
+        "A sentence-transformers model folder on the server, or remote:<model> when an endpoint is set",
+        "服务器上的 sentence-transformers 模型目录，或已配置端点时的 remote:<模型名>",
     ),
     "kb.save_settings": ("Save settings", "保存设置"),
     "kb.settings_saved": ("Retrieval settings saved.", "检索设置已保存。"),
@@ -1558,6 +1558,35 @@ TEXT: dict[str, tuple[str, str]] = {
     "ops.comment_hint": ("Add a comment", "添加评论"),
     "ops.comment": ("Comment", "发表评论"),
     "ops.commented": ("Comment added.", "评论已添加。"),
+    # knowledge bases: the embedding model choice and re-embedding (issue 20)
+    "kb.embedding.multilingual-e5-small": (
+        "multilingual-e5-small: Chinese and English (default)",
+        "multilingual-e5-small：中英文（默认）",
+    ),
+    "kb.embedding.all-minilm-l6-v2": ("all-MiniLM-L6-v2: English only", "all-MiniLM-L6-v2：仅英文"),
+    "kb.embedding.other": ("Other: a model folder or remote:<model>", "其他：模型目录或 remote:<模型名>"),
+    "kb.embedding_other": ("Model folder or remote:<model>", "模型目录或 remote:<模型名>"),
+    "kb.reembed_title": ("Embedding model", "向量模型"),
+    "kb.reembed_intro": (
+        "Re-embed every chunk with another model in the background; the current index keeps answering "
+        "until the new one is ready, then both switch at once.",
+        "在后台用另一个模型重新向量化所有分块；新索引就绪前仍由当前索引应答，就绪后一次性切换。",
+    ),
+    "kb.reembed": ("Re-embed with…", "重新向量化…"),
+    "kb.reembed_choose": ("Choose the model to re-embed with.", "请选择用于重新向量化的模型。"),
+    "kb.reembed_started": (
+        "Re-embedding started; the current index answers until it is done.",
+        "已开始重新向量化；完成前仍由当前索引应答。",
+    ),
+    "kb.reembed_running": ("Re-embedding with", "正在重新向量化，模型"),
+    "kb.reembed_meanwhile": (
+        "Searches and recall tests use the current index until the new one is ready.",
+        "新索引就绪前，检索与召回测试仍使用当前索引。",
+    ),
+    "kb.reembed_failed": (
+        "The last re-embed failed; the current index is unchanged.",
+        "上次重新向量化失败；当前索引未改变。",
+    ),
 }
 
 

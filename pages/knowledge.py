@@ -1,12 +1,12 @@
 """Knowledge bases: the tenant's knowledge bases and a form to create one (name, chunking,
-visibility, PHI masking)."""
+visibility, embedding model, PHI masking)."""
 
 import reflex as rx
 
 from components.forms import field, section
 from components.i18n import t, t_choice
 from components.shell import page_shell
-from state.knowledge import KnowledgeState
+from state.knowledge import EMBEDDING_CHOICES, OTHER_MODEL, KnowledgeState
 
 CHUNK_MODES = ("general", "qa", "parent_child")
 VISIBILITIES = ("only_me", "members", "tenant")
@@ -40,6 +40,25 @@ def _choice(key: str, label_key: str, options: tuple[str, ...], prefix: str) -> 
             on_change=lambda value: KnowledgeState.set_field(key, value),
         ),
         control_id,
+    )
+
+
+def embedding_select(control_id: str, value: rx.Var, on_change: rx.event.EventType) -> rx.Component:
+    """The built-in embedding models (multilingual-e5-small first, the default), or "other"."""
+    return rx.select.root(
+        rx.select.trigger(id=control_id, width="100%"),
+        rx.select.content(*[rx.select.item(t(f"kb.embedding.{c}"), value=c) for c in EMBEDDING_CHOICES]),
+        value=value,
+        on_change=on_change,
+    )
+
+
+def _embedding_choice() -> rx.Component:
+    choice = KnowledgeState.form["embedding_choice"]
+    return field(
+        "kb.embedding_model",
+        embedding_select("kb-embedding-choice", choice, KnowledgeState.choose_embedding),
+        "kb-embedding-choice",
     )
 
 
@@ -85,7 +104,11 @@ def create_form() -> rx.Component:
             _choice("visibility", "kb.visibility", VISIBILITIES, "kb.visibility"),
             _input("chunk_size", "kb.chunk_size", "kb.chunk_size_hint"),
             _input("chunk_overlap", "kb.chunk_overlap"),
-            _input("embedding_model", "kb.embedding_model", "kb.embedding_model_hint"),
+            _embedding_choice(),
+            rx.cond(
+                KnowledgeState.form["embedding_choice"] == OTHER_MODEL,
+                _input("embedding_model", "kb.embedding_other", "kb.embedding_model_hint"),
+            ),
             field(
                 "kb.mask_phi",
                 rx.switch(

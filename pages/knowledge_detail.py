@@ -1,6 +1,7 @@
 """One knowledge base: documents with their ingestion status and progress, upload with a chunk
 preview, a document's chunks, retrieval settings, the recall test (vector, text and fused
-scores) and saved test queries with the hit@k / MRR history."""
+scores), saved test queries with the hit@k / MRR history, and re-embedding with another model
+(a progress bar refreshed while it runs)."""
 
 import plotly.graph_objects as go
 import reflex as rx
@@ -9,8 +10,8 @@ from components.forms import field, section
 from components.i18n import t, t_choice
 from components.shell import page_shell
 from components.tables import headers
-from pages.knowledge import RETRIEVAL_MODES
-from state.knowledge import DOCUMENT_UPLOAD, KnowledgeDetailState
+from pages.knowledge import RETRIEVAL_MODES, embedding_select
+from state.knowledge import DOCUMENT_UPLOAD, OTHER_MODEL, KnowledgeDetailState
 
 STATUSES = ("queued", "parsing", "chunking", "embedding", "ready", "failed")
 _COLOR = {"queued": "gray", "parsing": "blue", "chunking": "blue", "embedding": "blue", "ready": "green"}
@@ -236,6 +237,82 @@ def settings_panel() -> rx.Component:
     )
 
 
+def _reembed_progress() -> rx.Component:
+    kb = KnowledgeDetailState.kb
+    return rx.vstack(
+        rx.hstack(
+            rx.badge(rx.icon("refresh-cw", size=12), t("kb.reembed_running"), color_scheme="blue", variant="soft"),
+            rx.text(kb["reembed_model"], size="2", weight="medium"),
+            rx.text(kb["reembed_progress"], "%", size="2", id="kb-reembed-percent"),
+            align="center",
+            spacing="2",
+        ),
+        rx.progress(value=kb["reembed_progress"].to(int), max=100, width="100%", id="kb-reembed-progress"),
+        rx.text(t("kb.reembed_meanwhile"), size="1", color=rx.color("gray", 10)),
+        width="100%",
+        spacing="2",
+        id="kb-reembed-status",
+        data_status=kb["reembed_status"],
+    )
+
+
+def _reembed_form() -> rx.Component:
+    return rx.hstack(
+        rx.box(
+            embedding_select(
+                "kb-reembed-model", KnowledgeDetailState.reembed_choice, KnowledgeDetailState.set_reembed_choice
+            ),
+            min_width="260px",
+        ),
+        rx.cond(
+            KnowledgeDetailState.reembed_choice == OTHER_MODEL,
+            rx.input(
+                value=KnowledgeDetailState.reembed_custom,
+                on_change=KnowledgeDetailState.set_reembed_custom,
+                placeholder="remote:bge-m3",
+                id="kb-reembed-custom",
+                aria_label=t("kb.embedding_other"),
+            ),
+        ),
+        rx.button(
+            rx.icon("refresh-cw", size=14),
+            t("kb.reembed"),
+            on_click=KnowledgeDetailState.reembed,
+            loading=KnowledgeDetailState.reembed_starting,
+            id="kb-reembed",
+        ),
+        align="center",
+        wrap="wrap",
+        spacing="3",
+    )
+
+
+def reembed_panel() -> rx.Component:
+    """The model the index is built with, and re-embedding it with another one."""
+    kb = KnowledgeDetailState.kb
+    return section(
+        "kb.reembed_title",
+        "kb.reembed_intro",
+        rx.text(t("kb.embedding_model"), ": ", rx.code(kb["embedding_model"], id="kb-embedding-model"), size="2"),
+        rx.cond(
+            KnowledgeDetailState.reembedding,
+            _reembed_progress(),
+            rx.cond(KnowledgeDetailState.may_edit, _reembed_form()),
+        ),
+        rx.cond(
+            kb["reembed_status"] == "failed",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert")),
+                rx.callout.text(t("kb.reembed_failed"), " ", kb["reembed_reason"]),
+                color_scheme="red",
+                width="100%",
+                id="kb-reembed-failed",
+            ),
+        ),
+        id="kb-reembed-panel",
+    )
+
+
 def _result_row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(row["rank"]),
@@ -432,6 +509,7 @@ def knowledge_detail() -> rx.Component:
                 recall_panel(),
                 evaluation_panel(),
                 settings_panel(),
+                reembed_panel(),
                 spacing="5",
                 width="100%",
             ),

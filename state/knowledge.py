@@ -1,6 +1,7 @@
 """Knowledge bases: the list with the create form (KnowledgeState), and one knowledge base's page
 (KnowledgeDetailState): documents with live status and progress, upload with chunk preview,
-chunks of a document, retrieval settings, the recall test and the hit@k / MRR history."""
+chunks of a document, retrieval settings, the recall test and the hit@k / MRR history, and
+re-embedding with another embedding model (its progress refreshed while it runs)."""
 
 # No `from __future__ import annotations`: Reflex reads the upload handlers' hints at runtime.
 
@@ -11,11 +12,11 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from backend.adapters.embeddings import BUILTIN
+from backend.adapters.embeddings import BUILTIN_EMBEDDING_MODELS, DEFAULT_EMBEDDING_MODEL
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase
 from backend.runtime import Runtime
-from backend.services import knowledge, knowledge_documents, knowledge_recall, tenancy
+from backend.services import knowledge, knowledge_documents, knowledge_recall, knowledge_reembed, tenancy
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
 from state import live
@@ -25,6 +26,9 @@ from state.feedback import error_toast, input_toast, success_toast
 ROUTE = "/knowledge"
 DOCUMENT_UPLOAD = "kb-document-upload"
 MOVING = ("queued", "parsing", "chunking", "embedding")
+REEMBEDDING = knowledge.REEMBED_ACTIVE
+OTHER_MODEL = "other"  # the embedding choice that reveals a text box: a model folder or remote:<model>
+EMBEDDING_CHOICES = (*BUILTIN_EMBEDDING_MODELS, OTHER_MODEL)
 CREATE_DEFAULTS = {
     "name": "",
     "description": "",
@@ -32,7 +36,8 @@ CREATE_DEFAULTS = {
     "chunk_size": "500",
     "chunk_overlap": "50",
     "visibility": "tenant",
-    "embedding_model": BUILTIN,
+    "embedding_choice": DEFAULT_EMBEDDING_MODEL,
+    "embedding_model": DEFAULT_EMBEDDING_MODEL,
     "mask_phi": "",
 }
 
@@ -63,7 +68,7 @@ def create_spec(form: dict[str, str], member_ids: list[str] | None = None) -> kn
         chunk_overlap=_integer(form.get("chunk_overlap", "50"), "Overlap"),
         visibility=visibility,
         member_ids=tuple(member_ids or ()) if visibility == "members" else (),
-        embedding_model=form.get("embedding_model", "").strip() or BUILTIN,
+        embedding_model=form.get("embedding_model", "").strip() or DEFAULT_EMBEDDING_MODEL,
         mask_phi=form.get("mask_phi", "") in ("on", "true", "1"),
     )
 
@@ -92,7 +97,17 @@ def kb_row(kb: KnowledgeBase, documents: int = 0) -> dict[str, str]:
         "embedding_model": kb.embedding_model,
         "documents": str(documents),
         "created_by": kb.created_by,
+        "reembed_status": kb.reembed_status,
+        "reembed_model": kb.reembed_model,
+        "reembed_progress": str(round(kb.reembed_progress * 100)),
+        "reembed_reason": kb.reembed_reason,
     }
+
+
+def embedding_choice(choice: str) -> dict[str, str]:
+    """The create form's fields for a choice of embedding model: a built-in one is the model;
+    "other" leaves the model to type."""
+    return {"embedding_choice": choice, "embedding_model": "" if choice == OTHER_MODEL else choice}
 
 
 @dataclass
@@ -142,6 +157,11 @@ class KnowledgeState(AuthState):
     def set_field(self, key: str, value: str | bool) -> None:
         if key in CREATE_DEFAULTS:
             self.form = {**self.form, key: "on" if value is True else ("" if value is False else str(value))}
+
+    @rx.event
+    def choose_embedding(self, choice: str) -> None:
+        if choice in EMBEDDING_CHOICES:
+            self.form = {**self.form, **embedding_choice(choice)}
 
     @rx.event
     def choose_member(self, user_id: str, on: bool) -> None:
@@ -269,6 +289,9 @@ class KnowledgeDetailState(AuthState):
     runs: list[dict[str, str]] = []
     history: dict[str, Any] = {}
     evaluating: bool = False
+    reembed_choice: str = ""
+    reembed_custom: str = ""  # a model folder or remote:<model>, when the choice is "other"
+    reembed_starting: bool = False
     _follow_round: int = 0
 
     @rx.var
@@ -276,8 +299,12 @@ class KnowledgeDetailState(AuthState):
         return self.router.page.params.get("kb_id", "")
 
     @rx.var
+    def reembedding(self) -> bool:
+        return self.kb.get("reembed_status", "") in REEMBEDDING
+
+    @rx.var
     def live(self) -> bool:
-        return any(d["status"] in MOVING for d in self.documents)
+        return any(d["status"] in MOVING for d in self.documents) or self.reembedding
 
     @rx.var
     def document_names(self) -> list[str]:
@@ -323,6 +350,36 @@ class KnowledgeDetailState(AuthState):
     @rx.event
     def set_setting(self, key: str, value: str) -> None:
         self.settings_form = {**self.settings_form, key: value}
+
+    @rx.event
+    def set_reembed_choice(self, value: str) -> None:
+        self.reembed_choice = value
+
+    @rx.event
+    def set_reembed_custom(self, value: str) -> None:
+        self.reembed_custom = value
+
+    @rx.event
+    async def reembed(self):  # noqa: ANN201 (Reflex event generator)
+        model = self.reembed_custom.strip() if self.reembed_choice == OTHER_MODEL else self.reembed_choice
+        if not model:
+            yield await input_toast(self, "kb.reembed_choose")
+            return
+        self.reembed_starting = True
+        yield
+        kb_id = self.kb_id
+        try:
+            await self._as_user(
+                lambda rt, session, who: knowledge_reembed.request_reembed(session, rt.knowledge, who, kb_id, model)
+            )
+            await self._refresh()
+        except Exception as error:  # shown here: a raising handler would leave the button spinning
+            self.reembed_starting = False
+            yield error_toast(error)
+            return
+        self.reembed_starting, self.reembed_choice, self.reembed_custom = False, "", ""
+        yield await success_toast(self, "kb.reembed_started")
+        yield KnowledgeDetailState.follow
 
     @rx.event
     async def upload(self, files: list[rx.UploadFile]):  # noqa: ANN201 (Reflex event generator)
@@ -484,7 +541,8 @@ class KnowledgeDetailState(AuthState):
 
     @rx.event(background=True)
     async def follow(self) -> None:
-        """Refresh the documents while one is being ingested and this page is open."""
+        """Refresh the documents and the knowledge base while a document is being ingested or the
+        knowledge base re-embedded, and this page is open."""
         kb_id = self.kb_id
         await live.follow(
             self,

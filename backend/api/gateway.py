@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from backend.adapters.client_connection import CLIENT_CLOSED_REQUEST, ClientLeftError, unless_hung_up
+from backend.adapters.embeddings import BUILTIN_EMBEDDING_MODELS
 from backend.adapters.replicas import ReplicaResponse, ReplicaTimeoutError, ReplicaUnreachableError
 from backend.api import agent_openai
 from backend.api.auth import CurrentPrincipal, RuntimeDep
@@ -342,8 +343,10 @@ def _error_event(code: ErrorCode, model: str) -> bytes:
 
 @router.get("/models")
 async def list_models(principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, Any]:
-    """What the caller may name as ``model``: the tenant's running model services and its published
-    agents (``agent:<slug>``), as OpenAI's model list. A key sees what its scopes open."""
+    """What the caller can call right now, as OpenAI's model list, each with its ``kind``: chat
+    services with a ready replica (the tenant's own and the platform's shared ones such as
+    ``starter``), the built-in embedding models, and the tenant's published agents
+    (``agent:<slug>``). A key sees what its scopes open."""
 
     def models() -> list[dict[str, Any]]:
         with rt.session() as session:
@@ -351,15 +354,28 @@ async def list_models(principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, 
             published = may(session, principal, Area.AGENTS, Action.VIEW)
             if not services and not published:
                 gateway.available_models(session, principal)  # refused, and the refusal is audited
+            chat = gateway.callable_models(session, principal) if services else []
             found = [
                 {
                     "id": d.name,
                     "object": "model",
                     "created": int(d.created_at.timestamp()),
-                    "owned_by": d.tenant_id,
+                    "owned_by": "platform" if d.shared else d.tenant_id,
+                    "kind": "chat",
                     "max_model_len": d.max_model_len,
                 }
-                for d in (gateway.available_models(session, principal) if services else [])
+                for d in chat
+            ]
+            found += [
+                {
+                    "id": m.name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "platform",
+                    "kind": "embedding",
+                    "dimensions": m.dimensions,
+                }
+                for m in (BUILTIN_EMBEDDING_MODELS.values() if services else [])
             ]
             return found + [
                 {
@@ -367,6 +383,7 @@ async def list_models(principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, 
                     "object": "model",
                     "created": int(a.created_at.timestamp()),
                     "owned_by": a.tenant_id,
+                    "kind": "agent",
                 }
                 for a in (agents.list_agents(session, principal) if published else [])
                 if a.active_version_id
@@ -392,7 +409,9 @@ async def completions(request: Request, principal: CurrentPrincipal, rt: Runtime
 
 @router.post("/embeddings")
 async def create_embeddings(request: Request, principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, Any]:
-    """OpenAI embeddings from the platform's built-in model (all-MiniLM-L6-v2, 384 dimensions)."""
+    """OpenAI embeddings from the platform's built-in models, named in any case: multilingual-e5-small
+    (the default; an input is embedded as a passage unless it starts with "query: ") and
+    all-MiniLM-L6-v2 (English); both 384 dimensions, L2-normalised."""
     body = await _body(request)
     inputs = body.get("input")
     inputs = [inputs] if isinstance(inputs, str) else inputs
@@ -400,15 +419,16 @@ async def create_embeddings(request: Request, principal: CurrentPrincipal, rt: R
 
     def run() -> gateway.EmbeddingResult:
         with rt.session() as session:
-            return gateway.embed(session, principal, rt.cache, _limits(rt), rt.embedder, body["model"], inputs or [])
+            embedders = rt.knowledge.builtins
+            return gateway.embed(session, principal, rt.cache, _limits(rt), embedders, body["model"], inputs or [])
 
     result = await run_in_threadpool(run)
     usage = {"prompt_tokens": result.prompt_tokens, "completion_tokens": 0}
-    builtin = gateway.Route("builtin", principal.tenant_id or "", body["model"], (), 0)
+    builtin = gateway.Route("builtin", principal.tenant_id or "", result.model, (), 0)
     _meter_later(rt, principal, builtin, "embeddings", {}, 200, started, usage, "builtin")  # tokens count too
     return {
         "object": "list",
         "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(result.vectors)],
-        "model": body["model"],
+        "model": result.model,
         "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
     }

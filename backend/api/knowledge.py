@@ -1,6 +1,7 @@
 """/api/knowledge-bases: knowledge bases, their documents (upload, list, delete, chunks),
-retrieval, and recall tests (saved queries, evaluation runs). Keys need knowledge:read to
-read and retrieve, knowledge:write to change anything."""
+retrieval, recall tests (saved queries, evaluation runs), and re-embedding with another
+embedding model (followed through the knowledge base's ``reembed_*`` fields). Keys need
+knowledge:read to read and retrieve, knowledge:write to change anything."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.adapters.embeddings import DEFAULT_EMBEDDING_MODEL
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
-from backend.services import knowledge, knowledge_documents, knowledge_recall
+from backend.services import knowledge, knowledge_documents, knowledge_recall, knowledge_reembed
 from backend.services.knowledge_parsing import MAX_BYTES
 
 router = APIRouter(prefix="/api", tags=["knowledge"])
@@ -22,7 +24,11 @@ router = APIRouter(prefix="/api", tags=["knowledge"])
 class KnowledgeBaseIn(BaseModel):
     name: str
     description: str = ""
-    embedding_model: str = "all-minilm-l6-v2"
+    embedding_model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description="multilingual-e5-small (default), all-MiniLM-L6-v2, a model folder on the server, "
+        "or remote:<model>",
+    )
     chunk_mode: str = "general"
     chunk_size: int = 500
     chunk_overlap: int = 50
@@ -35,7 +41,10 @@ class KnowledgeBaseIn(BaseModel):
     member_ids: list[str] = Field(default_factory=list)
 
     def spec(self) -> knowledge.KnowledgeBaseSpec:
-        return knowledge.KnowledgeBaseSpec(**{**self.model_dump(), "member_ids": tuple(self.member_ids)})
+        """Left out, the embedding model is the default on create and unchanged on update."""
+        model = self.embedding_model if "embedding_model" in self.model_fields_set else ""
+        values = {**self.model_dump(), "member_ids": tuple(self.member_ids), "embedding_model": model}
+        return knowledge.KnowledgeBaseSpec(**values)
 
 
 class KnowledgeBaseOut(KnowledgeBaseIn):
@@ -46,6 +55,16 @@ class KnowledgeBaseOut(KnowledgeBaseIn):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    collection_generation: int = 0
+    reembed_model: str = ""
+    reembed_status: str = Field("", description='"" (never), queued, running, failed (see reembed_reason) or done')
+    reembed_progress: float = 0.0
+    reembed_reason: str = ""
+    reembed_updated_at: datetime | None = None
+
+
+class ReembedIn(BaseModel):
+    embedding_model: str
 
 
 class DocumentOut(BaseModel):
@@ -158,6 +177,16 @@ def put_knowledge_base(kb_id: str, body: KnowledgeBaseIn, principal: CurrentPrin
 def delete_knowledge_base(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
     with rt.session() as session:
         knowledge.delete_knowledge_base(session, rt.knowledge, rt.objects, principal, kb_id)
+
+
+@router.post("/knowledge-bases/{kb_id}/reembed", response_model=KnowledgeBaseOut, status_code=202)
+def post_reembed(kb_id: str, body: ReembedIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """Re-embed every chunk with another embedding model, in the background: the current index
+    answers until the new one is ready, then both switch at once. Follow ``reembed_status`` and
+    ``reembed_progress`` on GET /api/knowledge-bases/{kb_id}; 409 while one is already running."""
+    with rt.session() as session:
+        kb = knowledge_reembed.request_reembed(session, rt.knowledge, principal, kb_id, body.embedding_model)
+        return KnowledgeBaseOut.model_validate(kb)
 
 
 @router.get("/knowledge-bases/{kb_id}/documents", response_model=list[DocumentOut])

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
-from backend.services import clusters, gateway, serving
+from backend.services import clusters, gateway, platform_assets, serving, starter_model
 
 router = APIRouter(prefix="/api", tags=["serving"])
 
@@ -61,6 +61,7 @@ class DeploymentOut(BaseModel):
     reason: str
     standby_deployment_id: str | None
     requests_per_minute: int
+    shared: bool = False  # a platform service every tenant may call (the starter model)
     created_by: str
     created_at: datetime
 
@@ -89,6 +90,24 @@ def post_deployment(body: NewDeployment, principal: CurrentPrincipal, rt: Runtim
     """Deploy a model version; the controller starts its replicas and marks it ready."""
     with rt.session() as session:
         return DeploymentOut.model_validate(serving.deploy(session, principal, serving.DeploySpec(**body.model_dump())))
+
+
+@router.get("/platform-services", response_model=list[DeploymentOut])
+def get_platform_services(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+    """The platform's own services every tenant may call by name (the starter model, ``starter``)."""
+    with rt.session() as session:
+        return [DeploymentOut.model_validate(d) for d in platform_assets.list_platform_services(session, principal)]
+
+
+@router.post("/platform-services/{deployment_id}/scale", response_model=DeploymentOut)
+def post_platform_service_scale(
+    deployment_id: str, body: ReplicaCount, principal: CurrentPrincipal, rt: RuntimeDep
+) -> Any:
+    """Platform admins only: scale a platform service (0 stops it; it stays stopped across restarts)."""
+    with rt.session() as session:
+        return DeploymentOut.model_validate(
+            starter_model.scale_platform_service(session, principal, deployment_id, body.replicas)
+        )
 
 
 @router.get("/deployments/{deployment_id}", response_model=DeploymentDetail)

@@ -19,7 +19,7 @@ class KnowledgeBase(SQLModel, table=True):
     tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32)
     name: str = Field(max_length=128)
     description: str = Field(default="", max_length=1000)
-    embedding_model: str = Field(default="all-minilm-l6-v2", max_length=255)
+    embedding_model: str = Field(default="multilingual-e5-small", max_length=255)
     chunk_mode: str = Field(default="general", max_length=16)  # general | qa | parent_child
     chunk_size: int = Field(default=500)  # characters
     chunk_overlap: int = Field(default=50)
@@ -32,6 +32,13 @@ class KnowledgeBase(SQLModel, table=True):
     member_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # for "members"
     owner_id: str = Field(max_length=32)
     index_version: int = Field(default=0)  # bumped when chunks change; cached text indexes compare it
+    collection_generation: int = Field(default=0)  # which Chroma collection answers: kb-<id>, kb-<id>-g<n>
+    reembed_model: str = Field(default="", max_length=255)  # the model a re-embed fills the next generation with
+    reembed_status: str = Field(default="", max_length=16)  # "" | queued | running | failed | done
+    reembed_progress: float = Field(default=0.0)  # 0..1
+    reembed_reason: str = Field(default="", max_length=1000)  # why the last re-embed failed
+    reembed_by: str = Field(default="", max_length=254)
+    reembed_updated_at: datetime | None = Field(default=None)
     created_by: str = Field(max_length=254)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

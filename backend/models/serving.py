@@ -32,6 +32,7 @@ class Deployment(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16, index=True)  # pending starting ready failed stopped
     reason: str = Field(default="", max_length=1000)
     requests_per_minute: int = Field(default=0)  # 0: no per-service limit
+    shared: bool = Field(default=False)  # a platform service every tenant may call (the starter model)
     created_by: str = Field(max_length=254)
     created_by_id: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow)

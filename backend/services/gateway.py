@@ -12,6 +12,7 @@ import logging
 import random
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,11 +21,11 @@ from sqlalchemy import case, func, insert
 from sqlmodel import Session, select
 
 from backend.adapters.cache import Cache
-from backend.adapters.embeddings import LocalEmbedder
+from backend.adapters.embeddings import BUILTIN_EMBEDDING_MODELS, BuiltinEmbedder, canonical_embedding_name
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, Replica, UsageRecord
 from backend.models.base import utcnow
-from backend.services import embeddings, phi, ratelimit
+from backend.services import embeddings, phi, platform_assets, ratelimit
 from backend.services.access import Principal, authorize, deny
 from backend.services.permissions import Action, Area
 from backend.services.ratelimit import Limit
@@ -70,14 +71,25 @@ def _ready_urls(session: Session, deployment_id: str) -> list[str]:
     return urls
 
 
+def _service(session: Session, tenant_id: str, model: str) -> Deployment | None:
+    """The tenant's own service named ``model`` (case-insensitively), else a platform service of
+    that name every tenant may call (the starter model)."""
+    name = model.strip().lower()
+    own = session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == name)).first()
+    if own is not None:
+        return own
+    shared = platform_assets.shared_services(session, name)
+    return shared[0] if shared else None
+
+
 def routes(session: Session, principal: Principal, model: str) -> list[Route]:
-    """The service named ``model`` in the caller's tenant, then its standby (if any)."""
+    """The service named ``model`` for the caller's tenant, then its standby (if any). Limits and
+    metering count against the calling tenant, whoever provides the service."""
     tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
+    assert tenant_id is not None
     if principal.via_api_key and INVOKE_SCOPE not in (principal.scopes or ()):  # models:read lists, it does not call
         raise deny(session, principal, "deploy.invoke", "scope", tenant_id)
-    deployment = session.exec(
-        select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == model)
-    ).first()
+    deployment = _service(session, tenant_id, model)
     if deployment is None or deployment.status in ("stopped", "deleting"):
         raise MedAIError(
             ErrorCode.NOT_FOUND,
@@ -86,18 +98,36 @@ def routes(session: Session, principal: Principal, model: str) -> list[Route]:
         )
     found = [deployment]
     standby = session.get(Deployment, deployment.standby_deployment_id) if deployment.standby_deployment_id else None
-    if standby is not None and standby.tenant_id == tenant_id and standby.status != "stopped":
+    if standby is not None and standby.tenant_id == deployment.tenant_id and standby.status != "stopped":
         found.append(standby)
-    return [Route(d.id, d.tenant_id, d.name, tuple(_ready_urls(session, d.id)), d.requests_per_minute) for d in found]
+    return [Route(d.id, tenant_id, d.name, tuple(_ready_urls(session, d.id)), d.requests_per_minute) for d in found]
 
 
 def available_models(session: Session, principal: Principal) -> list[Deployment]:
+    """The services the caller's tenant may call: its own running or starting ones, and the
+    platform's shared ones (a tenant's own service of the same name hides the platform's)."""
     tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
-    return list(
+    running = ("ready", "starting", "pending")
+    own = list(
+        session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.status.in_(running))).all()
+    )
+    names = {d.name for d in own}
+    shared = [d for d in platform_assets.shared_services(session) if d.status in running and d.name not in names]
+    return own + shared
+
+
+def callable_models(session: Session, principal: Principal) -> list[Deployment]:
+    """Of ``available_models``, those with a ready replica: what a call would reach right now."""
+    found = available_models(session, principal)
+    ready = set(
         session.exec(
-            select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.status.in_(("ready", "starting")))
+            select(Replica.deployment_id).where(
+                Replica.deployment_id.in_([d.id for d in found]),  # type: ignore[attr-defined]
+                Replica.status == "ready",
+            )
         ).all()
     )
+    return [d for d in found if d.id in ready]
 
 
 def _token_key(tenant_id: str, now: float) -> str:
@@ -256,6 +286,7 @@ class EmbeddingResult:
     vectors: list[list[float]]
     prompt_tokens: int
     computed: int  # the rest came from the cache
+    model: str = ""  # the model's canonical name
 
 
 def embed(
@@ -263,21 +294,54 @@ def embed(
     principal: Principal,
     cache: Cache,
     limits: Limits,
-    embedder: LocalEmbedder,
+    embedders: Mapping[str, BuiltinEmbedder],
     model: str,
     inputs: list[str],
 ) -> EmbeddingResult:
-    """Embeddings from the platform's built-in model, cached by text hash, within the key's and
-    the tenant's request and token limits (the caller meters the tokens like any request's)."""
+    """Embeddings from one of the platform's built-in models (``embedders``: canonical name ->
+    model; the name is matched case-insensitively, with or without its publisher), cached by text
+    hash, within the key's and the tenant's request and token limits (the caller meters the tokens
+    like any request's). For an asymmetric model (multilingual-e5-small) an input is a passage
+    unless it starts with "query: " (or says "passage: "); that prefix is the model's own and
+    is not embedded twice."""
     tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
     admit(cache, limits, principal, [Route("builtin", tenant_id or "", model, (), 0)])
-    if model != embedder.name:
+    name = canonical_embedding_name(model)
+    if name is None or name not in embedders:
         raise MedAIError(
             ErrorCode.NOT_FOUND,
-            "This embedding model is not served here.",
-            f"Use model '{embedder.name}' (the platform's built-in embedding model).",
+            f"The embedding model '{model[:100]}' is not served here.",
+            "Use one of the platform's built-in embedding models: "
+            + ", ".join(f"'{n}'" for n in BUILTIN_EMBEDDING_MODELS if n in embedders)
+            + ".",
         )
     if not inputs or len(inputs) > 2048 or any(not isinstance(text, str) for text in inputs):
         raise MedAIError(ErrorCode.DATA_INVALID, "'input' must be a string or 1-2048 strings.", "Send text to embed.")
-    vectors, computed = embeddings.embed(cache, embedder, inputs)
-    return EmbeddingResult(vectors, embedder.count_tokens(inputs), computed)
+    embedder = embedders[name]
+    vectors: list[list[float]] = [[] for _ in inputs]
+    tokens = computed = 0
+    for query, positions in _roles(inputs, embedder.asymmetric).items():
+        texts = [_unprefixed(inputs[i]) if embedder.asymmetric else inputs[i] for i in positions]
+        found, fresh = embeddings.embed(cache, embedder, texts, query=query)
+        for position, vector in zip(positions, found, strict=True):
+            vectors[position] = vector
+        tokens, computed = tokens + embedder.count_tokens(texts, query=query), computed + fresh
+    return EmbeddingResult(vectors, tokens, computed, name)
+
+
+_QUERY, _PASSAGE = "query: ", "passage: "
+
+
+def _roles(inputs: list[str], asymmetric: bool) -> dict[bool, list[int]]:
+    """Input positions by role (True: query); all passages for a symmetric model."""
+    roles: dict[bool, list[int]] = {}
+    for position, text in enumerate(inputs):
+        roles.setdefault(asymmetric and text.startswith(_QUERY), []).append(position)
+    return roles
+
+
+def _unprefixed(text: str) -> str:
+    for prefix in (_QUERY, _PASSAGE):
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text

@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields
 
 from sqlmodel import Session, col, delete, select
 
+from backend.adapters.embeddings import DEFAULT_EMBEDDING_MODEL
 from backend.adapters.objectstore import ObjectStore, tenant_prefix
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase, KnowledgeChunk, KnowledgeDocument, Membership, RecallQuery, RecallRun
@@ -39,7 +40,7 @@ from backend.models.base import utcnow
 from backend.services import audit
 from backend.services.access import Principal, authorize
 from backend.services.chunking import MODES as CHUNK_MODES
-from backend.services.knowledge_index import KnowledgeIndex, collection_name
+from backend.services.knowledge_index import KnowledgeIndex, collection_name, collection_of
 from backend.services.knowledge_search import MODES as RETRIEVAL_MODES
 from backend.services.knowledge_search import RetrievedChunk, search
 from backend.services.permissions import Action, Area
@@ -47,6 +48,7 @@ from backend.services.permissions import Action, Area
 __all__ = ["KnowledgeBaseSpec", "KnowledgeIndex", "RetrievedChunk", "list_knowledge_bases", "retrieve"]
 
 VISIBILITIES = ("only_me", "members", "tenant")
+REEMBED_ACTIVE = ("queued", "running")  # a re-embed with another model is waiting or filling the next generation
 _ADMIN_ROLES = frozenset({"tenant_owner", "tenant_admin"})
 
 
@@ -56,7 +58,7 @@ class KnowledgeBaseSpec:
 
     name: str
     description: str = ""
-    embedding_model: str = "all-minilm-l6-v2"
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL  # multilingual-e5-small
     chunk_mode: str = "general"
     chunk_size: int = 500
     chunk_overlap: int = 50
@@ -153,20 +155,22 @@ def create_knowledge_base(
 def update_knowledge_base(
     session: Session, index: KnowledgeIndex, principal: Principal, knowledge_base_id: str, spec: KnowledgeBaseSpec
 ) -> KnowledgeBase:
-    """Change settings; retrieval settings apply at once, chunk settings to later imports. The
-    embedding model can only change while the knowledge base holds no documents."""
+    """Change settings; retrieval settings apply at once, chunk settings to later imports. An
+    empty embedding model keeps the current one; the model can only change here while the
+    knowledge base holds no documents (otherwise it is re-embedded: knowledge_reembed)."""
     tenant_id = _tenant(authorize(session, principal, Area.KNOWLEDGE, Action.UPDATE))
     kb = visible_knowledge_base(session, tenant_id, knowledge_base_id, principal)
     _check_spec(session, tenant_id, spec)
-    model = index.check_model(spec.embedding_model)
+    model = index.check_model(spec.embedding_model) if spec.embedding_model else kb.embedding_model
     has_documents = session.exec(
         select(KnowledgeDocument.id).where(KnowledgeDocument.knowledge_base_id == kb.id)
     ).first()
-    if model != kb.embedding_model and has_documents:
+    if model != kb.embedding_model and (has_documents or kb.reembed_status in REEMBED_ACTIVE):
         raise MedAIError(
             ErrorCode.CONFLICT,
             "The embedding model cannot change while documents are indexed with the current one.",
-            "Create a new knowledge base with the other model and import the documents there.",
+            "Re-embed the knowledge base with the other model (Re-embed with… on its page, or "
+            "POST /api/knowledge-bases/{id}/reembed); the current index answers until the new one is ready.",
         )
     clash = session.exec(
         select(KnowledgeBase.id).where(
@@ -196,7 +200,8 @@ def delete_knowledge_base(
     session.delete(kb)
     _audit(session, principal, "knowledge_base.delete", kb.id, name=kb.name)
     session.flush()
-    index.vectors.drop(collection_name(kb.id), tenant_id)
+    index.vectors.drop(collection_of(kb), tenant_id)
+    index.vectors.drop(collection_name(kb.id, kb.collection_generation + 1), tenant_id)  # a re-embed's, if any
     objects.delete_prefix(knowledge_prefix(tenant_id, kb.id))
     index.text_indexes.forget(kb.id)
 

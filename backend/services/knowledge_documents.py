@@ -8,6 +8,10 @@ which commits each step and the progress so the page can follow it. Chunks, vect
 BM25 index change only when a document becomes ready; a document that fails on the way
 keeps its row with the reason and nothing else (its vectors and file are removed). A new
 upload under an existing name replaces the old document once it is ready.
+
+Chunks are embedded as passages. While the knowledge base is being re-embedded with another
+model, uploads are queued rather than ingested inline, and a document whose knowledge base
+switched to the new index while it was being ingested is queued again (knowledge_reembed).
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ from backend.models.identity import new_id
 from backend.services import audit, phi
 from backend.services.access import Principal, authorize
 from backend.services.chunking import Chunked, ChunkSettings, chunk_pairs, chunk_prose
-from backend.services.knowledge import knowledge_prefix, visible_knowledge_base
-from backend.services.knowledge_index import KnowledgeIndex, collection_name
+from backend.services.knowledge import REEMBED_ACTIVE, knowledge_prefix, visible_knowledge_base
+from backend.services.knowledge_index import KnowledgeIndex, collection_of
 from backend.services.knowledge_parsing import Parsed, parse
 from backend.services.knowledge_search import check_fields
 from backend.services.permissions import Action, Area
@@ -171,6 +175,8 @@ def upload_document(
         session.add(doc)
         _audit(session, principal, "knowledge_document.upload", doc, size=len(data), masked=kb.mask_phi)
         session.flush()
+        if kb.reembed_status in REEMBED_ACTIVE:
+            inline = False  # the controller ingests it; the re-embed then picks it up before it switches
         if inline if inline is not None else parsed.char_count <= INLINE_CHARS:
             _ingest_inline(session, index, objects, kb, doc)
     except BaseException:
@@ -188,7 +194,7 @@ def _ingest_inline(
     try:
         chunks = _prepare(index, objects, kb, doc, progress)
     except BaseException:
-        index.vectors.delete(collection_name(kb.id), kb.tenant_id, {"document_id": doc.id})
+        index.vectors.delete(collection_of(kb), kb.tenant_id, {"document_id": doc.id})
         raise
     _finish(session, index, objects, kb, doc, chunks)
 
@@ -233,7 +239,7 @@ def _prepare(
         batch = rows[start : start + EMBED_BATCH]
         vectors = index.embed(kb.embedding_model, [row.text for row in batch])
         metadatas = [{**base, "knowledge_base_id": kb.id} for _ in batch]
-        index.vectors.upsert(collection_name(kb.id), kb.tenant_id, [r.id for r in batch], vectors, metadatas)
+        index.vectors.upsert(collection_of(kb), kb.tenant_id, [r.id for r in batch], vectors, metadatas)
         progress("embedding", 0.1 + 0.9 * min(start + EMBED_BATCH, len(rows)) / max(len(rows), 1))
     return parents + rows
 
@@ -272,7 +278,7 @@ def _remove(
     session.exec(delete(KnowledgeChunk).where(KnowledgeChunk.document_id == doc.id))  # type: ignore[arg-type]
     session.delete(doc)
     session.flush()
-    index.vectors.delete(collection_name(kb.id), kb.tenant_id, {"document_id": doc.id})
+    index.vectors.delete(collection_of(kb), kb.tenant_id, {"document_id": doc.id})
     if doc.object_key:
         objects.delete(doc.object_key)
 
@@ -373,7 +379,9 @@ def _fail(open_session: OpenSession, index: KnowledgeIndex, objects: ObjectStore
         doc = session.get(KnowledgeDocument, doc_id)
         if doc is None:
             return
-        index.vectors.delete(collection_name(doc.knowledge_base_id), doc.tenant_id, {"document_id": doc.id})
+        kb = session.get(KnowledgeBase, doc.knowledge_base_id)
+        if kb is not None:
+            index.vectors.delete(collection_of(kb), doc.tenant_id, {"document_id": doc.id})
         if doc.object_key:
             objects.delete(doc.object_key)
         doc.status, doc.reason, doc.object_key, doc.updated_at = "failed", reason[:1000], "", utcnow()
@@ -396,11 +404,16 @@ def ingest_next(open_session: OpenSession, index: KnowledgeIndex, objects: Objec
         chunks = _prepare(index, objects, kb, doc, _progress(open_session, doc_id))
         with open_session() as session:
             current = session.get(KnowledgeDocument, doc_id)
-            kb = session.get(KnowledgeBase, kb.id)
-            if current is None or kb is None:  # deleted while it was being ingested
-                index.vectors.delete(collection_name(doc.knowledge_base_id), doc.tenant_id, {"document_id": doc_id})
+            now = session.get(KnowledgeBase, kb.id)
+            if current is None or now is None:  # deleted while it was being ingested
+                index.vectors.delete(collection_of(kb), doc.tenant_id, {"document_id": doc_id})
                 return doc_id
-            _finish(session, index, objects, kb, current, chunks)
+            if collection_of(now) != collection_of(kb):  # re-embedded meanwhile: the vectors went to the old index
+                index.vectors.delete(collection_of(kb), doc.tenant_id, {"document_id": doc_id})
+                current.status, current.progress, current.updated_at = "queued", 0.0, utcnow()
+                session.add(current)
+                return doc_id
+            _finish(session, index, objects, now, current, chunks)
     except MedAIError as error:
         _fail(open_session, index, objects, doc_id, f"{error.message} {error.remedy}")
     except Exception as exc:  # logged with its stack; the user sees the kind of failure

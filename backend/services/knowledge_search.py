@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase, KnowledgeChunk, KnowledgeDocument
-from backend.services.knowledge_index import KnowledgeIndex, collection_name
+from backend.services.knowledge_index import KnowledgeIndex, collection_of
 from backend.services.text_search import Bm25Index, tokenize
 
 MODES = ("hybrid", "vector", "text")
@@ -136,8 +136,8 @@ def search(
     vector_scores: dict[str, float] = {}
     text_scores: dict[str, float] = {}
     if mode in ("hybrid", "vector"):
-        vector = index.embed(kb.embedding_model, [query])[0]
-        for hit in index.vectors.query(collection_name(kb.id), kb.tenant_id, vector, wanted, where):
+        vector = index.embed(kb.embedding_model, [query], query=True)[0]
+        for hit in index.vectors.query(collection_of(kb), kb.tenant_id, vector, wanted, where):
             vector_scores[hit.id] = hit.similarity
     if mode in ("hybrid", "text"):
         for text_hit in text_index(session, index, kb).search(tokenize(query), wanted, where):

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from backend.adapters.objectstore import ObjectStore, check_key, tenant_prefix
 from backend.errors import ErrorCode, MedAIError
 from backend.models import DatasetVersion, ModelAsset, ModelVersion
-from backend.services import audit, lineage
+from backend.services import audit, lineage, platform_assets
 from backend.services.access import Principal, authorize, in_tenant
 from backend.services.permissions import Action, Area
 
@@ -65,6 +65,7 @@ class ModelSummary:
     format: str
     size_bytes: int
     updated_at: datetime
+    provided_by_platform: bool = False  # read-only in every tenant (the starter model)
 
 
 @dataclass(frozen=True)
@@ -221,17 +222,30 @@ def folder_files(folder: Path, allowed_roots: Iterable[Path]) -> Iterator[tuple[
                 yield path.relative_to(resolved).as_posix(), handle
 
 
-def _model(session: Session, tenant_id: str | None, model_id: str) -> ModelAsset:
+def _model(session: Session, tenant_id: str | None, model_id: str, readable: bool = False) -> ModelAsset:
+    """The tenant's model; a platform-provided one only to read (changing it is refused)."""
+    row = session.get(ModelAsset, model_id)
+    if row is not None and row.tenant_id != tenant_id and platform_assets.is_platform_owned(session, row.tenant_id):
+        if readable:
+            return row
+        raise platform_assets.read_only("model")
     return in_tenant(session, ModelAsset, model_id, tenant_id, "model", "Reload the model list.")
 
 
-def _model_version(session: Session, tenant_id: str | None, version_id: str) -> ModelVersion:
+def _model_version(session: Session, tenant_id: str | None, version_id: str, readable: bool = False) -> ModelVersion:
+    row = session.get(ModelVersion, version_id)
+    if row is not None and row.tenant_id != tenant_id and platform_assets.is_platform_owned(session, row.tenant_id):
+        if readable:
+            return row
+        raise platform_assets.read_only("model")
     return in_tenant(session, ModelVersion, version_id, tenant_id, "model version", "Reload the model.")
 
 
 def list_models(session: Session, principal: Principal, search: str = "", status: str = "") -> list[ModelSummary]:
     tenant_id = authorize(session, principal, Area.ASSETS, Action.VIEW)
-    query = select(ModelAsset).where(ModelAsset.tenant_id == tenant_id).order_by(ModelAsset.name)
+    platform_id = platform_assets.platform_tenant_id(session)  # its models are every tenant's to read
+    owners = [tenant_id] if platform_id in (None, tenant_id) else [tenant_id, platform_id]
+    query = select(ModelAsset).where(ModelAsset.tenant_id.in_(owners)).order_by(ModelAsset.name)  # type: ignore[attr-defined]
     if search:
         query = query.where(ModelAsset.name.contains(search, autoescape=True))
     out = []
@@ -255,6 +269,7 @@ def list_models(session: Session, principal: Principal, search: str = "", status
                 latest.format,
                 latest.size_bytes,
                 latest.created_at,
+                provided_by_platform=model.tenant_id != tenant_id,
             )
         )
     return out
@@ -262,7 +277,7 @@ def list_models(session: Session, principal: Principal, search: str = "", status
 
 def get_model(session: Session, principal: Principal, model_id: str) -> tuple[ModelAsset, list[ModelVersion]]:
     tenant_id = authorize(session, principal, Area.ASSETS, Action.VIEW)
-    model = _model(session, tenant_id, model_id)
+    model = _model(session, tenant_id, model_id, readable=True)
     versions = session.exec(
         select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.version.desc())
     ).all()
@@ -281,8 +296,8 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 def diff_parameters(session: Session, principal: Principal, before_id: str, after_id: str) -> list[ParameterChange]:
     """Hyper-parameters that differ between two versions (nested keys dotted)."""
     tenant_id = authorize(session, principal, Area.ASSETS, Action.VIEW)
-    before = _flatten(_model_version(session, tenant_id, before_id).parameters)
-    after = _flatten(_model_version(session, tenant_id, after_id).parameters)
+    before = _flatten(_model_version(session, tenant_id, before_id, readable=True).parameters)
+    after = _flatten(_model_version(session, tenant_id, after_id, readable=True).parameters)
     return [
         ParameterChange(key, before.get(key), after.get(key))
         for key in sorted(before.keys() | after.keys())

@@ -17,7 +17,7 @@ from backend.adapters.compute import Compute, ServerLaunch, last_step, why_it_st
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, LineageEdge, ModelVersion, Replica, ResourcePool
 from backend.models.base import utcnow
-from backend.services import audit, lineage, replica_failures, vllm_options
+from backend.services import audit, lineage, platform_assets, replica_failures, vllm_options
 from backend.services.access import Principal, authorize, in_tenant
 from backend.services.ops_metrics import engine_fields
 from backend.services.permissions import Action, Area
@@ -54,9 +54,7 @@ def _audit(session: Session, principal: Principal | None, deployment: Deployment
 
 
 def _version(session: Session, tenant_id: str, version_id: str) -> ModelVersion:
-    version = session.get(ModelVersion, version_id)
-    if version is None or version.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such model version in this tenant.", "Pick it from the model list.")
+    version = platform_assets.usable_model_version(session, tenant_id, version_id)  # its own, or the platform's
     if version.status == "retired":
         raise MedAIError(ErrorCode.CONFLICT, "This model version is retired.", "Deploy a version in use.")
     if version.parameters.get("type") == "reward":

@@ -23,6 +23,7 @@ from backend.services.access import Principal, authorize, deny, granting_needs_a
 from backend.services.identity import hash_password
 from backend.services.mfa import clear_mfa
 from backend.services.permissions import TENANT_ROLES, Action, Area
+from backend.services.platform_assets import PLATFORM_STATUS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -89,7 +90,7 @@ def _record(
 
 def _tenant(session: Session, tenant_id: str) -> Tenant:
     tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
+    if tenant is None or tenant.status == PLATFORM_STATUS:  # the platform's own has no members or status
         raise MedAIError(ErrorCode.NOT_FOUND, "No such tenant.", "Pick a tenant from the list.")
     return tenant
 
@@ -137,8 +138,9 @@ def set_tenant_status(session: Session, principal: Principal, tenant_id: str, st
 
 
 def list_tenants(session: Session, principal: Principal) -> list[TenantView]:
-    """Every tenant for a platform admin; otherwise the tenants the user belongs to."""
-    query = select(Tenant).order_by(Tenant.name)
+    """Every tenant for a platform admin; otherwise the tenants the user belongs to. The platform's
+    own (which holds the starter model) is not among them."""
+    query = select(Tenant).where(Tenant.status != PLATFORM_STATUS).order_by(Tenant.name)
     if principal.via_api_key:  # a key sees only the tenant it belongs to
         query = query.where(Tenant.id == principal.tenant_id)
     elif not principal.is_platform_admin:

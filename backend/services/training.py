@@ -31,7 +31,15 @@ from backend.models import (
     TrainingJob,
 )
 from backend.models.base import utcnow
-from backend.services import audit, datasets, lineage, model_registry, scheduling, training_presets
+from backend.services import (
+    audit,
+    datasets,
+    lineage,
+    model_registry,
+    platform_assets,
+    scheduling,
+    training_presets,
+)
 from backend.services.access import Principal, authorize, in_tenant, on_behalf_of
 from backend.services.permissions import Action, Area
 from backend.workers.train import DatasetFile, TrainSpec, latest_checkpoint
@@ -167,9 +175,7 @@ def submit_job(session: Session, principal: Principal, request: JobRequest) -> T
         raise MedAIError(ErrorCode.DATA_INVALID, "A job needs a name of 1-128 characters.", "Type a name.")
     if not request.dataset_version_ids:
         raise MedAIError(ErrorCode.DATA_INVALID, "A training job needs a dataset.", "Pick at least one dataset.")
-    base = session.get(ModelVersion, request.base_model_version_id)
-    if base is None or base.tenant_id != tenant_id:
-        raise MedAIError(ErrorCode.NOT_FOUND, "The base model version is not in this tenant.", "Pick it from the list.")
+    base = platform_assets.usable_model_version(session, tenant_id, request.base_model_version_id)
     if base.status == "retired":
         raise MedAIError(ErrorCode.CONFLICT, "The base model version is retired.", "Pick a version in use.")
     _dataset_versions(session, tenant_id, request.dataset_version_ids, request.type)
@@ -380,7 +386,7 @@ class _IteratorReader:
 def _record_evaluation(session: Session, job: TrainingJob, result: dict[str, Any]) -> None:
     """An evaluation's numbers go onto the evaluated model version, keyed by the job."""
     version = session.get(ModelVersion, job.base_model_version_id)
-    if version is not None:
+    if version is not None and version.tenant_id == job.tenant_id:  # a platform model's record is not the tenant's
         version.eval_results = {
             **version.eval_results,
             job.name: {**result.get("metrics", {}), "job_id": job.id, "datasets": job.dataset_version_ids},

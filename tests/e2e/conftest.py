@@ -86,6 +86,7 @@ class AppServer:
             "MEDAI_PORT": str(self.port),
             "MEDAI_DATA_DIR": str(data_dir),
             "MEDAI_LOGIN_RATE_LIMIT": LOGIN_RATE_LIMIT,
+            "MEDAI_STARTER_MODEL": "on",  # as after `make run`: the first-hour flows chat with it
         }
         env.pop("MEDAI_ADMIN_PASSWORD", None)  # the first start must print a one-time password
         with self.log_path.open("w") as log:

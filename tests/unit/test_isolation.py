@@ -65,6 +65,7 @@ from backend.services import (
     knowledge,
     knowledge_documents,
     knowledge_recall,
+    knowledge_reembed,
     lineage,
     mfa,
     model_registry,
@@ -72,7 +73,9 @@ from backend.services import (
     ops_metrics,
     orchestration,
     pipelines,
+    platform_assets,
     serving,
+    starter_model,
     tenancy,
     token_counting,
     training,
@@ -516,6 +519,10 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("POST", "/api/deployments/{deployment_id}/rollback"): (Call(path=_a_deployment),),
     ("POST", "/api/deployments/{deployment_id}/scale"): (Call(path=_a_deployment, body=lambda _w: {"replicas": 0}),),
     ("DELETE", "/api/deployments/{deployment_id}"): (Call(path=_a_deployment),),
+    ("GET", "/api/platform-services"): (Call(own=True),),
+    ("POST", "/api/platform-services/{deployment_id}/scale"): (
+        Call(path=_a_deployment, body=lambda _w: {"replicas": 0}),
+    ),
     ("GET", "/api/usage"): (Call(own=True),),
     ("GET", "/api/clusters"): (Call(own=True),),
     ("POST", "/api/clusters/test"): (Call(own=True),),
@@ -734,6 +741,9 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
         Call(own=True, path=_b_kb, body=lambda w: {"query": "diet", "filters": {"document_id": w.a.knowledge["doc"]}}),
     ),
     ("GET", "/api/knowledge-bases/{kb_id}/recall-queries"): (Call(path=_a_kb),),
+    ("POST", "/api/knowledge-bases/{kb_id}/reembed"): (
+        Call(path=_a_kb, body=lambda _w: {"embedding_model": "all-minilm-l6-v2"}),
+    ),
     ("POST", "/api/knowledge-bases/{kb_id}/recall-queries"): (
         Call(path=_a_kb, body=lambda _w: {"query": "x", "expected_documents": ["y"]}),
     ),
@@ -1044,10 +1054,18 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "clusters.list_clusters": _own(lambda w, s, p: clusters.list_clusters(s, p, w.rt.settings)),
     "clusters.test_connection": _own(lambda w, s, p: clusters.test_connection(s, p, w.rt.settings)),
     "gateway.available_models": _own(lambda w, s, p: gateway.available_models(s, p)),
+    "gateway.callable_models": _own(lambda w, s, p: gateway.callable_models(s, p)),
+    "platform_assets.list_platform_services": _own(lambda w, s, p: platform_assets.list_platform_services(s, p)),
+    "platform_assets.as_platform": _refused(lambda w, s, p: platform_assets.as_platform(s, p, Action.UPDATE)),
+    "starter_model.scale_platform_service": _refused(
+        lambda w, s, p: starter_model.scale_platform_service(s, p, w.a.deployment_id, 0)
+    ),
     "gateway.embed": _own(
-        lambda w, s, p: gateway.embed(
-            s, p, w.rt.cache, gateway.Limits(100, 100, 10_000), w.rt.embedder, "all-minilm-l6-v2", ["hi"]
-        ).prompt_tokens
+        lambda w, s, p: (
+            gateway.embed(
+                s, p, w.rt.cache, gateway.Limits(100, 100, 10_000), w.rt.knowledge.builtins, "all-minilm-l6-v2", ["hi"]
+            ).prompt_tokens
+        )
     ),
     "gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
     "gateway.traffic": _own(lambda w, s, p: gateway.traffic(s, p)),
@@ -1271,6 +1289,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: knowledge_documents.delete_document(
             s, w.rt.knowledge, w.rt.objects, p, w.b.knowledge["kb"], w.a.knowledge["doc"]
         ),
+    ),
+    "knowledge_reembed.request_reembed": _refused(
+        lambda w, s, p: knowledge_reembed.request_reembed(s, w.rt.knowledge, p, w.a.knowledge["kb"], "all-minilm-l6-v2")
     ),
     "knowledge_recall.save_recall_query": _refused(
         lambda w, s, p: knowledge_recall.save_recall_query(s, p, w.a.knowledge["kb"], "x", ["y"])

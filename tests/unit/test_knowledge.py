@@ -359,7 +359,7 @@ def test_collections_stay_inside_their_tenant(runtime, owner):
     kb = make_kb(runtime, owner)
     upload(runtime, owner, kb, "zh.txt", CHINESE.encode())
     vectors, name = runtime.knowledge.vectors, collection_name(kb.id)
-    probe = runtime.knowledge.embed(kb.embedding_model, ["血糖"])[0]
+    probe = runtime.knowledge.embed(kb.embedding_model, ["血糖"], query=True)[0]
     assert vectors.query(name, kb.tenant_id, probe, 5)
     with pytest.raises(MedAIError) as caught:
         vectors.query(name, "another-tenant", probe, 5)
@@ -410,7 +410,7 @@ def test_chosen_members_visibility_needs_members_and_the_page_lists_whom_to_choo
     form = {"name": "Ward notes", "visibility": "members"}
     assert create_spec(form, [owner.user_id]).member_ids == (owner.user_id,)
     assert create_spec({**form, "visibility": "tenant"}, [owner.user_id]).member_ids == ()  # a stale tick is dropped
-    assert create_spec(form).embedding_model == "all-minilm-l6-v2"
+    assert create_spec(form).embedding_model == "multilingual-e5-small"  # the default
     assert create_spec({**form, "embedding_model": " remote:bge-m3 "}).embedding_model == "remote:bge-m3"
     kb = make_kb(runtime, dev, name="Ward notes", visibility="members", member_ids=(owner.user_id,))
     assert kb.member_ids == [owner.user_id]
