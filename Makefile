@@ -48,9 +48,14 @@ run: $(VENV)/.installed
 	medai db upgrade
 	exec python -m medai_app.launch $(if $(REBUILD),--rebuild)
 
+# Each suite in its own pytest run, its time printed; every suite runs even when one fails.
 test: $(VENV)/.installed-dev browser vllm-cpu
 	ruff check .
-	pytest tests/unit tests/integration tests/e2e --durations=15
+	@failed=""; for suite in unit integration e2e; do \
+	  start=$$(date +%s); pytest tests/$$suite --durations=10 || failed="$$failed $$suite"; \
+	  echo "== tests/$$suite: $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "== failed:$$failed"; exit 1; fi
 
 lint: $(VENV)/.installed-dev
 	ruff check .

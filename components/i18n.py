@@ -180,8 +180,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "选择模型版本及每个副本的资源；平台会启动副本，副本可以响应后服务即变为就绪。",
     ),
     "deploy.no_models": (
-        "No servable model version in this tenant yet. Register one under Assets.",
-        "该租户暂无可部署的模型版本，请先在资产管理中注册模型。",
+        "No servable model version yet. The platform's starter model is listed here once the platform has "
+        "prepared it; or register your own under Assets.",
+        "暂无可部署的模型版本。平台准备好入门模型后会列在这里；也可以先在资产管理中注册自己的模型。",
     ),
     "deploy.model": ("Model", "模型"),
     "deploy.resources": ("Resources and limits", "资源与限制"),
@@ -292,7 +293,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "请求与普通客户端一样经过网关，并计入服务的调用统计。",
     ),
     "playground.service": ("Service", "服务"),
-    "playground.no_services": ("No ready service. Deploy one first.", "暂无就绪的服务，请先部署。"),
+    "playground.no_services": (
+        "No service is ready to chat with. Deploy a model on the Deploy page (the platform's starter model "
+        "smollm2-135m-instruct is listed there), or ask a platform admin to start the starter service.",
+        "暂无可对话的就绪服务。请在部署页面部署一个模型（平台的入门模型 smollm2-135m-instruct 也在列表中），"
+        "或请平台管理员启动入门模型服务。",
+    ),
     "playground.system_prompt": ("System prompt", "系统提示词"),
     "playground.temperature": ("Temperature", "温度"),
     "playground.max_tokens": ("Max tokens", "最大生成 Token 数"),
@@ -582,8 +588,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "research.coming": ("coming", "即将推出"),
     "research.base_model": ("Base model version", "基座模型版本"),
     "research.no_models": (
-        "No model in this tenant yet: register one under Assets first.",
-        "该租户还没有模型，请先在资产管理中登记模型。",
+        "No model yet. The platform's starter model smollm2-135m-instruct is listed here once the platform has "
+        "prepared it (about a minute after the first start); or register your own under Assets.",
+        "暂无模型。平台准备好入门模型 smollm2-135m-instruct 后（首次启动约一分钟）会列在这里；"
+        "也可以在资产管理中登记自己的模型。",
     ),
     "research.preset": ("Preset", "预设"),
     "research.preset_hint": ("Choosing a preset fills the fields below.", "选择预设会填充下方的超参数。"),
@@ -1586,6 +1594,101 @@ TEXT: dict[str, tuple[str, str]] = {
     "kb.reembed_failed": (
         "The last re-embed failed; the current index is unchanged.",
         "上次重新向量化失败；当前索引未改变。",
+    ),
+    # the starter model's UI and the guided empty states with one-click samples (issue 20)
+    "deploy.platform_services": ("Platform services", "平台服务"),
+    "deploy.platform_services_intro": (
+        "Run by the platform on its own compute for every tenant; calls are metered and rate-limited per tenant "
+        "like any service's. Platform admins start and stop them.",
+        "由平台使用自有算力为所有租户运行；调用与普通服务一样按租户计量和限流。平台管理员可启动或停止。",
+    ),
+    "deploy.platform_how": ("How to call it", "调用方式"),
+    "deploy.platform_callable": ("Every tenant may call it as model", "所有租户均可按此模型名调用："),
+    "deploy.platform_start": ("Start", "启动"),
+    "deploy.platform_stop": ("Stop", "停止"),
+    "deploy.platform_read_only": ("Managed by the platform", "由平台管理"),
+    "deploy.platform_started": ("The platform service is starting.", "平台服务正在启动。"),
+    "deploy.platform_stopped": ("The platform service is stopped.", "平台服务已停止。"),
+    "deploy.starter_hint": (
+        "This tenant has no service of its own yet, but everyone in it can already call the platform's starter "
+        "model as model “starter” (Playground, agents, /v1 with an API key). To serve your own, pick a model "
+        "below (the platform's smollm2-135m-instruct is listed too) and deploy it.",
+        "本租户还没有自己的服务，但成员已可按模型名 “starter” 调用平台的入门模型（Playground、智能体、"
+        "使用 API 密钥调用 /v1）。如需部署自己的服务，请在下方选择模型"
+        "（平台的 smollm2-135m-instruct 也在其中）并部署。",
+    ),
+    "deploy.starter_try": ("Try it in the Playground", "在 Playground 中试用"),
+    "playground.starter_starting": (
+        "The starter model is starting (the first start converts it, about a minute)… This page updates by itself.",
+        "入门模型正在启动（首次启动需要转换模型，约一分钟）…本页会自动更新。",
+    ),
+    "playground.go_deploy": ("Go to Deploy", "前往部署"),
+    "assets.platform": ("Platform", "平台提供"),
+    "assets.platform_hint": (
+        "Provided by the platform to every tenant, read-only.",
+        "由平台向所有租户提供，只读。",
+    ),
+    "assets.platform_model": (
+        "Provided by the platform to every tenant, read-only: it cannot be promoted, retired or deleted here. "
+        "Train from it in R&D, deploy your own copy in Deploy, or call the shared service “starter”.",
+        "由平台向所有租户提供，只读：不能在此设为推荐、停用或删除。可在模型研发中以它为基座训练、"
+        "在部署中部署自己的副本，或直接调用共享服务 “starter”。",
+    ),
+    "asset_source.package": ("Registry package", "软件包"),
+    "research.starter_available": (
+        "is provided by the platform: a small English starter model to try fine-tuning (LoRA, DPO) on a CPU.",
+        "由平台提供：小型英文入门模型，可在 CPU 上试用微调（LoRA、DPO）。",
+    ),
+    "samples.datasets_intro": (
+        "Sample data written for this platform (bilingual medical, illustrative, not clinical advice), one click away:",
+        "本平台自带的示例数据（中英文医学内容，仅供演示，不构成诊疗建议），一键导入：",
+    ),
+    "samples.import_sft": ("Use the sample SFT dataset (200 rows)", "使用示例 SFT 数据集（200 条）"),
+    "samples.import_preference": (
+        "Use the sample preference dataset for DPO (100 pairs)",
+        "使用示例偏好数据集（DPO，100 对）",
+    ),
+    "samples.kb_intro": (
+        "Start with a sample: 20 short medical documents in Chinese and English, indexed with the default "
+        "multilingual embedding model.",
+        "可从示例开始：20 篇简短的中英文医学文档，使用默认的多语言向量模型建立索引。",
+    ),
+    "samples.create_kb": (
+        "Create the sample medical knowledge base (20 zh/en documents)",
+        "创建示例医学知识库（20 篇中英文文档）",
+    ),
+    "samples.agent_intro": (
+        "Start from a template: start → knowledge retrieval → LLM (the starter model) → an answer with citations; "
+        "it searches the sample knowledge base when this tenant has it.",
+        "可从模板开始：开始 → 知识检索 → 大模型（入门模型）→ 带引用的回答；若本租户已有示例知识库则检索该知识库。",
+    ),
+    "samples.create_agent": (
+        "Create the medical Q&A agent (with citations) from the template",
+        "从模板创建医学问答智能体（带引用）",
+    ),
+    "samples.dataset_created": (
+        "Sample dataset {name} imported ({rows} rows).",
+        "示例数据集 {name} 已导入（{rows} 条）。",
+    ),
+    "samples.dataset_exists": (
+        "The sample dataset {name} is here already ({rows} rows).",
+        "示例数据集 {name} 已存在（{rows} 条）。",
+    ),
+    "samples.knowledge_base_created": (
+        "Sample knowledge base {name} created; its {docs} documents are being indexed.",
+        "示例知识库 {name} 已创建，{docs} 篇文档正在建立索引。",
+    ),
+    "samples.knowledge_base_exists": (
+        "The sample knowledge base {name} is here already ({docs} documents).",
+        "示例知识库 {name} 已存在（{docs} 篇文档）。",
+    ),
+    "samples.agent_created": (
+        "Agent {name} created from the template “medical knowledge Q&A with citations”: validate and publish it here.",
+        "已从模板“带引用的医学知识问答”创建智能体 {name}：请在此校验并发布。",
+    ),
+    "samples.agent_exists": (
+        "The agent {name} is here already: it opens in the builder.",
+        "智能体 {name} 已存在，已在编排器中打开。",
     ),
 }
 

@@ -2,8 +2,8 @@
 
 `reflex run --env prod` compiles the pages and rebuilds the frontend with npm and Vite at every
 start (about half a minute on two cores). This launcher fingerprints what the build is made of
-(the UI sources, the assets, rxconfig.py, requirements.txt, the frontend lock, the installed
-Reflex packages and the URLs baked into the bundle) and rebuilds only when that changed, with
+(the UI sources, the assets, rxconfig.py, requirements.txt, the installed Reflex packages and the
+URLs baked into the bundle) and rebuilds only when that changed, with
 `reflex export --frontend-only --no-zip`. Then it serves exactly as `reflex run --env prod` does
 after its build: the backend with the compiled frontend mounted, one port, MEDAI_HOST:MEDAI_PORT.
 
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
-# What the compiled frontend is made of, relative to the project root.
+# What the compiled frontend is made of, relative to the project root. Not reflex.lock/: Reflex
+# rewrites its npm lock files at every install, and what they pin follows the Reflex packages.
 SOURCE_DIRS = ("pages", "components", "state", "assets", "medai_app")
 SOURCE_FILES = ("rxconfig.py", "requirements.txt")
-FRONTEND_LOCK_DIR = "reflex.lock"  # Reflex's pinned npm packages
 BYTECODE_DIR, BYTECODE = "__pycache__", (".pyc", ".pyo")
 GENERATED_ASSETS = Path("assets/external")  # the links Reflex makes for rx.asset(shared=True)
 # Config values the build bakes into the bundle (env.json, router base path).
@@ -67,7 +67,7 @@ class Fingerprint:
 
 def source_files(root: Path) -> Iterator[Path]:
     """The files of ``root`` that the frontend build is compiled from."""
-    for name in (*SOURCE_DIRS, FRONTEND_LOCK_DIR):
+    for name in SOURCE_DIRS:
         folder = root / name
         if folder.is_dir():
             yield from (p for p in folder.rglob("*") if p.is_file() and _is_source(p.relative_to(root)))

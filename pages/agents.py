@@ -6,6 +6,7 @@ import reflex as rx
 
 from components.forms import field, section
 from components.i18n import t, t_choice
+from components.samples import sample_agent
 from components.shell import page_shell
 from pages.agent_tools import tools_tab
 from state.agent_tools import AgentToolsState
@@ -60,7 +61,12 @@ def agents_table() -> rx.Component:
             width="100%",
             id="agents-table",
         ),
-        rx.text(t("agents.none"), size="2", color=rx.color("gray", 11), id="agents-none"),
+        rx.vstack(
+            rx.text(t("agents.none"), size="2", color=rx.color("gray", 11), id="agents-none"),
+            rx.cond(S.may_create, sample_agent()),
+            spacing="3",
+            width="100%",
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from components.forms import when
 from components.i18n import t, t_choice
 from components.lineage import lineage_panel
 from components.shell import page_shell
-from pages.assets import headers, status_badge
+from pages.assets import headers, platform_badge, status_badge
 from state.asset_detail import DatasetDetailState, LineageState, ModelDetailState
 from state.auth import AuthState
 
@@ -216,7 +216,7 @@ def _model_version_row(version: rx.Var) -> rx.Component:
         rx.table.cell(version["framework"]),
         rx.table.cell(rx.code(version["format"], size="1")),
         rx.table.cell(rx.cond(version["base_model"] != "", version["base_model"], "—")),
-        rx.table.cell(t_choice("asset_source", version["source"], ["upload", "archive", "path", "job"])),
+        rx.table.cell(t_choice("asset_source", version["source"], ["upload", "archive", "path", "job", "package"])),
         rx.table.cell(version["files"]),
         rx.table.cell(version["size"], white_space="nowrap"),
         rx.table.cell(when(version["created"]), rx.text(version["created_by"], size="1")),
@@ -385,6 +385,7 @@ def _model_content() -> rx.Component:
         _back(),
         rx.hstack(
             rx.heading(state.name, size="6", id="model-title"),
+            rx.cond(state.provided_by_platform, platform_badge(state.name)),
             rx.cond(
                 state.promoted != "",
                 rx.badge(t("assets.promoted"), " v", state.promoted, color_scheme="teal", id="model-promoted"),
@@ -392,6 +393,10 @@ def _model_content() -> rx.Component:
             rx.text(state.description, color=rx.color("gray", 11)),
             align="center",
             spacing="3",
+        ),
+        rx.cond(
+            state.provided_by_platform,
+            rx.callout(t("assets.platform_model"), icon="shield-check", color_scheme="violet", id="model-platform"),
         ),
         rx.box(
             rx.table.root(

@@ -10,6 +10,7 @@ from backend.services.model_registry import STATUSES
 from components.dataset_report import SHAPES
 from components.forms import field, when
 from components.i18n import t, t_choice
+from components.samples import sample_datasets
 from components.shell import page_shell
 from pages.asset_forms import dataset_form, model_form
 from state.assets import ALL, AssetsState
@@ -22,6 +23,16 @@ def status_badge(status: rx.Var) -> rx.Component:
         status,
         *[(name, rx.badge(t(f"asset_status.{name}"), color_scheme=color)) for name, color in STATUS_COLORS.items()],
         rx.badge(status),
+    )
+
+
+def platform_badge(name: rx.Var) -> rx.Component:
+    """A model the platform provides to every tenant, read-only (the starter model)."""
+    return rx.tooltip(
+        rx.badge(
+            rx.icon("shield-check", size=10), t("assets.platform"), color_scheme="violet", id="platform-badge-" + name
+        ),
+        content=t("assets.platform_hint"),
     )
 
 
@@ -99,6 +110,12 @@ def _datasets_tab() -> rx.Component:
             id="dataset-list",
         ),
         rx.cond(AssetsState.datasets.length() == 0, _empty("assets.no_datasets", "dataset-list-empty")),
+        rx.cond(
+            (AssetsState.datasets.length() == 0)
+            & (AssetsState.dataset_search == "")
+            & (AssetsState.dataset_shape == ALL),
+            sample_datasets("cta-assets-sample"),
+        ),
         spacing="4",
         width="100%",
     )
@@ -109,7 +126,14 @@ def _datasets_tab() -> rx.Component:
 
 def _model_row(model: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.link(rx.text(model["name"], weight="medium"), href="/assets/models/" + model["id"])),
+        rx.table.cell(
+            rx.hstack(
+                rx.link(rx.text(model["name"], weight="medium"), href="/assets/models/" + model["id"]),
+                rx.cond(model["platform"] != "", platform_badge(model["name"])),
+                spacing="2",
+                align="center",
+            )
+        ),
         rx.table.cell(rx.code("v" + model["latest"], size="1"), " / ", model["versions"]),
         rx.table.cell(rx.cond(model["promoted"] != "", rx.badge("v" + model["promoted"], color_scheme="teal"), "—")),
         rx.table.cell(status_badge(model["status"])),

@@ -204,6 +204,83 @@ def service_list() -> rx.Component:
     )
 
 
+def _platform_actions(service: rx.Var) -> rx.Component:
+    """Start or stop: for platform admins only; everyone else reads the row."""
+    busy = DeployState.scaling == service.id
+    return rx.cond(
+        DeployState.may_manage_platform,
+        rx.cond(
+            service.status == "stopped",
+            rx.button(
+                rx.icon("play", size=14),
+                t("deploy.platform_start"),
+                on_click=DeployState.scale_platform(service.id, 1),
+                loading=busy,
+                size="1",
+                variant="soft",
+                id="platform-service-start-" + service.name,
+            ),
+            rx.button(
+                rx.icon("square", size=14),
+                t("deploy.platform_stop"),
+                on_click=DeployState.scale_platform(service.id, 0),
+                loading=busy,
+                size="1",
+                variant="soft",
+                color_scheme="red",
+                id="platform-service-stop-" + service.name,
+            ),
+        ),
+        rx.badge(t("deploy.platform_read_only"), variant="outline", color_scheme="gray"),
+    )
+
+
+def _platform_row(service: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(service.name, weight="medium")),
+        rx.table.cell(service_badge(service.status), class_name="platform-service-status"),
+        rx.table.cell(rx.text(service.model, size="2")),
+        rx.table.cell(rx.text(t("deploy.platform_callable"), " ", rx.code(service.name), size="2")),
+        rx.table.cell(rx.text(service.reason, size="1", color=rx.color("gray", 11)), max_width="320px"),
+        rx.table.cell(_platform_actions(service)),
+        data_name=service.name,
+        data_status=service.status,
+    )
+
+
+def platform_services() -> rx.Component:
+    """The platform's own services every tenant may call (the starter model)."""
+    return section(
+        "deploy.platform_services",
+        "deploy.platform_services_intro",
+        rx.table.root(
+            headers(
+                "deploy.name",
+                "deploy.status",
+                "deploy.model",
+                "deploy.platform_how",
+                "deploy.reason",
+                "",
+            ),
+            rx.table.body(rx.foreach(DeployState.platform_services, _platform_row)),
+            variant="surface",
+            width="100%",
+        ),
+        id="platform-services",
+    )
+
+
+def starter_hint() -> rx.Component:
+    """No service of the tenant's own yet: the starter model answers already; how to deploy one's own."""
+    return rx.callout(
+        rx.text(t("deploy.starter_hint"), " ", rx.link(t("deploy.starter_try"), href="/playground?service=starter")),
+        icon="sparkles",
+        color_scheme="teal",
+        width="100%",
+        id="deploy-starter-hint",
+    )
+
+
 def _cluster_row(node: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(node["cluster"], weight="medium")),
@@ -284,7 +361,9 @@ def deploy() -> rx.Component:
             rx.cond(
                 DeployState.may_view,
                 rx.vstack(
+                    rx.cond(DeployState.starter_hint, starter_hint()),
                     service_list(),
+                    rx.cond(DeployState.platform_services.length() > 0, platform_services()),
                     rx.cond(DeployState.may_deploy, deploy_form()),
                     rx.cond(DeployState.may_see_clusters, cluster_panel()),
                     spacing="5",

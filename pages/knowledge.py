@@ -5,6 +5,7 @@ import reflex as rx
 
 from components.forms import field, section
 from components.i18n import t, t_choice
+from components.samples import sample_knowledge_base
 from components.shell import page_shell
 from state.knowledge import EMBEDDING_CHOICES, OTHER_MODEL, KnowledgeState
 
@@ -180,7 +181,12 @@ def kb_list() -> rx.Component:
                 width="100%",
                 id="kb-list",
             ),
-            rx.text(t("kb.none"), size="2", color=rx.color("gray", 10), id="kb-none"),
+            rx.vstack(
+                rx.text(t("kb.none"), size="2", color=rx.color("gray", 10), id="kb-none"),
+                rx.cond(KnowledgeState.may_create, sample_knowledge_base()),
+                spacing="3",
+                width="100%",
+            ),
         ),
     )
 

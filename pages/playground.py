@@ -10,6 +10,32 @@ from components.shell import page_shell
 from state.playground import PlaygroundState
 
 
+def _no_service() -> rx.Component:
+    """Nothing ready to chat with: the starter model is on its way, or say how to get a service."""
+    return rx.cond(
+        PlaygroundState.starter_starting,
+        rx.callout(
+            t("playground.starter_starting"),
+            icon="loader",
+            color_scheme="blue",
+            id="playground-starter-starting",
+        ),
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info")),
+            rx.vstack(
+                rx.callout.text(t("playground.no_services")),
+                rx.link(
+                    rx.button(rx.icon("rocket", size=14), t("playground.go_deploy"), size="2", id="cta-go-deploy"),
+                    href="/deploy",
+                ),
+                spacing="2",
+            ),
+            color_scheme="amber",
+            id="playground-no-services",
+        ),
+    )
+
+
 def _settings() -> rx.Component:
     return rx.box(
         section(
@@ -27,7 +53,7 @@ def _settings() -> rx.Component:
                     ),
                     "playground-service",
                 ),
-                rx.callout(t("playground.no_services"), icon="info", color_scheme="amber", id="playground-no-services"),
+                _no_service(),
             ),
             field(
                 "playground.system_prompt",

@@ -9,6 +9,7 @@ from components.charts import chart
 from components.forms import field, section
 from components.i18n import TEXT, t
 from components.jobs import progress_bar, status_badge
+from components.samples import sample_datasets
 from components.shell import page_shell
 from components.tables import headers
 from state.research import ResearchState
@@ -86,6 +87,18 @@ def _type_item(job_type: str) -> rx.Component:
     )
 
 
+def _starter_hint() -> rx.Component:
+    """The platform's starter model is there to train from, before the tenant has a model of its own."""
+    return rx.text(
+        rx.code(ResearchState.starter_names, size="1"),
+        " ",
+        t("research.starter_available"),
+        size="1",
+        color=rx.color("gray", 11),
+        id="research-starter-hint",
+    )
+
+
 def _basics() -> rx.Component:
     return rx.grid(
         field(
@@ -112,15 +125,20 @@ def _basics() -> rx.Component:
         ),
         field(
             "research.base_model",
-            rx.cond(
-                ResearchState.models.length() > 0,
-                _select(
-                    "job-base-model",
-                    [rx.foreach(ResearchState.models, lambda m: rx.select.item(m["label"], value=m["id"]))],
-                    ResearchState.base_model,
-                    ResearchState.set_base_model,
+            rx.vstack(
+                rx.cond(
+                    ResearchState.models.length() > 0,
+                    _select(
+                        "job-base-model",
+                        [rx.foreach(ResearchState.models, lambda m: rx.select.item(m["label"], value=m["id"]))],
+                        ResearchState.base_model,
+                        ResearchState.set_base_model,
+                    ),
+                    rx.text(t("research.no_models"), size="2", color=rx.color("amber", 11), id="no-models"),
                 ),
-                rx.text(t("research.no_models"), size="2", color=rx.color("amber", 11), id="no-models"),
+                rx.cond(ResearchState.platform_models.length() > 0, _starter_hint()),
+                spacing="1",
+                width="100%",
             ),
             "job-base-model",
         ),
@@ -190,6 +208,7 @@ def _data() -> rx.Component:
             width="100%",
             align="start",
         ),
+        sample_datasets("cta-sample"),
         spacing="3",
         width="100%",
     )

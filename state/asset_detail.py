@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import reflex as rx
 from sqlmodel import Session
 
-from backend.services import datasets, images, lineage, model_registry
+from backend.services import datasets, images, lineage, model_registry, platform_assets
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
 from components.lineage import lineage_figure
@@ -199,10 +199,12 @@ class ModelPage:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     may_update: bool = False
     may_delete: bool = False
+    provided_by_platform: bool = False  # read-only here: no promote, retire or delete
 
 
 def _model_page(session: Session, who: Principal, model_id: str) -> ModelPage:
     model, versions = model_registry.get_model(session, who, model_id)
+    provided = platform_assets.is_platform_owned(session, model.tenant_id)
     return ModelPage(
         name=model.name,
         description=model.description,
@@ -233,8 +235,9 @@ def _model_page(session: Session, who: Principal, model_id: str) -> ModelPage:
             }
             for v in versions
         },
-        may_update=may(session, who, Area.ASSETS, Action.UPDATE),
-        may_delete=may(session, who, Area.ASSETS, Action.DELETE),
+        may_update=not provided and may(session, who, Area.ASSETS, Action.UPDATE),
+        may_delete=not provided and may(session, who, Area.ASSETS, Action.DELETE),
+        provided_by_platform=provided,
     )
 
 
@@ -257,6 +260,7 @@ class ModelDetailState(LineageState):
     diff_shown: bool = False
     may_update: bool = False
     may_delete: bool = False
+    provided_by_platform: bool = False
     _details: dict[str, dict[str, Any]] = {}
 
     @rx.var
@@ -278,6 +282,7 @@ class ModelDetailState(LineageState):
         self.name, self.description, self.promoted = page.name, page.description, page.promoted
         self.versions, self._details = page.versions, page.details
         self.may_update, self.may_delete = page.may_update, page.may_delete
+        self.provided_by_platform = page.provided_by_platform
         ids = [v["id"] for v in page.versions]
         if select_latest or self.selected_version not in ids:
             self.selected_version = ids[0] if ids else ""

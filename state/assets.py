@@ -61,6 +61,7 @@ def _model_rows(session: Session, who: Principal, search: str, status: str) -> l
             "format": m.format,
             "size": size_label(m.size_bytes),
             "updated": when(m.updated_at),
+            "platform": "yes" if m.provided_by_platform else "",  # read-only, provided to every tenant
         }
         for m in model_registry.list_models(session, who, search.strip(), "" if status == ALL else status)
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import clusters, gateway, model_registry, serving
+from backend.services import clusters, gateway, model_registry, platform_assets, serving, starter_model
 from backend.services.access import Principal, may
 from backend.services.permissions import Action, Area
 from components import charts
@@ -136,11 +137,46 @@ class ServiceRow:
 
 
 @dataclass
+class PlatformServiceRow:
+    """A service the platform runs for every tenant (the starter model), as the Deploy page lists it."""
+
+    id: str = ""
+    name: str = ""
+    model: str = ""
+    status: str = ""
+    reason: str = ""
+    replicas: int = 0
+
+
+def platform_service_rows(
+    session: Session, who: Principal, labels: dict[str, dict[str, str]]
+) -> list[PlatformServiceRow]:
+    return [
+        PlatformServiceRow(
+            id=d.id,
+            name=d.name,
+            model=labels.get(d.model_version_id, {}).get("label", d.model_version_id),
+            status=d.status,
+            reason=d.reason,
+            replicas=d.replicas,
+        )
+        for d in platform_assets.list_platform_services(session, who)
+    ]
+
+
+def shows_starter_hint(services: list[ServiceRow], platform: list[PlatformServiceRow]) -> bool:
+    """No service of the tenant's own yet, but a platform service runs that it may call: say so."""
+    return not services and any(p.status != "stopped" for p in platform)
+
+
+@dataclass
 class Overview:
     may_view: bool = False
     may_deploy: bool = False
     may_see_clusters: bool = False
+    may_manage_platform: bool = False  # a platform admin: starts and stops the platform's services
     services: list[ServiceRow] = field(default_factory=list)
+    platform_services: list[PlatformServiceRow] = field(default_factory=list)
     models: list[dict[str, str]] = field(default_factory=list)  # {id, name}
     versions: list[dict[str, str]] = field(default_factory=list)  # deployable versions
 
@@ -196,11 +232,13 @@ def overview(_rt: Runtime, session: Session, who: Principal) -> Overview:
         may_view=may(session, who, Area.DEPLOY, Action.VIEW),
         may_deploy=may(session, who, Area.DEPLOY, Action.DEPLOY),
         may_see_clusters=may(session, who, Area.ORCHESTRATION, Action.VIEW),
+        may_manage_platform=may(session, who, Area.PLATFORM, Action.UPDATE),
     )
     if not found.may_view:
         return found
     labels = version_labels(session, who)
     found.services = service_rows(session, who, labels)
+    found.platform_services = platform_service_rows(session, who, labels)
     found.versions = [
         v for v in labels.values() if v["status"] != "retired" and v["format"] in ("safetensors", "pytorch-bin")
     ]
@@ -209,8 +247,19 @@ def overview(_rt: Runtime, session: Session, who: Principal) -> Overview:
     return found
 
 
-def _rows(_rt: Runtime, session: Session, who: Principal) -> list[ServiceRow]:
-    return service_rows(session, who, version_labels(session, who))
+def _rows(_rt: Runtime, session: Session, who: Principal) -> tuple[list[ServiceRow], list[PlatformServiceRow]]:
+    """The tenant's services and the platform's, as the live refresh shows them."""
+    labels = version_labels(session, who)
+    return service_rows(session, who, labels), platform_service_rows(session, who, labels)
+
+
+def scale_platform_service(deployment_id: str, replicas: int) -> Callable[[Runtime, Session, Principal], str]:
+    """The work of starting (1) or stopping (0) a platform service; only platform admins may."""
+
+    def work(_rt: Runtime, session: Session, who: Principal) -> str:
+        return starter_model.scale_platform_service(session, who, deployment_id, replicas).name
+
+    return work
 
 
 def cluster_cards(rt: Runtime, session: Session, who: Principal) -> list[dict[str, str]]:
@@ -245,7 +294,10 @@ class DeployState(AuthState):
     may_view: bool = True
     may_deploy: bool = False
     may_see_clusters: bool = False
+    may_manage_platform: bool = False
     services: list[ServiceRow] = []
+    platform_services: list[PlatformServiceRow] = []
+    scaling: str = ""  # the platform service being started or stopped
     models: list[dict[str, str]] = []
     versions: list[dict[str, str]] = []
     model_id: str = ""
@@ -277,16 +329,22 @@ class DeployState(AuthState):
 
     @rx.var
     def live(self) -> bool:
-        return any(s.status in MOVING for s in self.services)
+        return any(s.status in MOVING for s in (*self.services, *self.platform_services))
+
+    @rx.var
+    def starter_hint(self) -> bool:
+        return shows_starter_hint(self.services, self.platform_services)
 
     @rx.event
     async def load(self):  # noqa: ANN201 (Reflex event generator)
         self.steps = []
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             self.services, self.versions, self.models, self.clusters = [], [], [], []
+            self.platform_services = []
             return
         found = await self._as_user(overview)
         self.may_view, self.may_deploy, self.may_see_clusters = found.may_view, found.may_deploy, found.may_see_clusters
+        self.may_manage_platform, self.platform_services = found.may_manage_platform, found.platform_services
         self.services, self.models, self.versions = found.services, found.models, found.versions
         if self.model_id not in {m["id"] for m in self.models}:
             self.model_id = self.models[0]["id"] if self.models else ""
@@ -323,7 +381,7 @@ class DeployState(AuthState):
         try:
             spec = deploy_spec(self.version_id, self.form)
             await self._as_user(lambda _rt, session, who: serving.deploy(session, who, spec))
-            self.services = await self._as_user(_rows)
+            self._set_services(await self._as_user(_rows))
         except Exception as error:  # shown here: a raising handler would leave the button spinning
             self.deploying = False
             yield error_toast(error)
@@ -348,5 +406,21 @@ class DeployState(AuthState):
             self, lambda: self._as_user(_rows), self._set_services, lambda: self.live and live.on_page(self, ROUTE)
         )
 
-    def _set_services(self, rows: list[ServiceRow]) -> None:
-        self.services = rows
+    def _set_services(self, rows: tuple[list[ServiceRow], list[PlatformServiceRow]]) -> None:
+        self.services, self.platform_services = rows
+
+    @rx.event
+    async def scale_platform(self, deployment_id: str, replicas: int):  # noqa: ANN201 (Reflex event generator)
+        """A platform admin starts (1 replica) or stops (0) one of the platform's services."""
+        self.scaling = deployment_id
+        yield
+        try:
+            await self._as_user(scale_platform_service(deployment_id, replicas))
+            self._set_services(await self._as_user(_rows))
+        except Exception as error:  # shown here: a raising handler would leave the button spinning
+            self.scaling = ""
+            yield error_toast(error)
+            return
+        self.scaling = ""
+        yield await success_toast(self, "deploy.platform_started" if replicas else "deploy.platform_stopped")
+        yield DeployState.follow

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass, field
 
 import reflex as rx
 from sqlmodel import Session
@@ -16,18 +17,46 @@ from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
 from backend.services import gateway
 from backend.services.access import Principal
+from backend.services.starter_model import SERVICE_NAME as STARTER
 from backend.settings import get_settings
+from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast
 
+ROUTE = "/playground"
+STARTER_POLL_S = 3.0  # while the starter model is being prepared, the page looks again this often
 
-def ready_services(_rt: Runtime, session: Session, who: Principal) -> list[str]:
-    return sorted(d.name for d in gateway.available_models(session, who) if d.status == "ready")
+
+@dataclass
+class Choices:
+    """What the service picker offers: the ready services, and the starter model's state while it
+    is not ready yet ("" when it is ready, stopped or not provided)."""
+
+    services: list[str] = field(default_factory=list)
+    starter_status: str = ""
+
+
+def service_choices(_rt: Runtime, session: Session, who: Principal) -> Choices:
+    available = gateway.available_models(session, who)
+    ready = sorted(d.name for d in available if d.status == "ready")
+    starting = next((d.status for d in available if d.name == STARTER and d.status != "ready"), "")
+    return Choices(ready, starting)
+
+
+def pick_service(services: list[str], current: str, wanted: str = "") -> str:
+    """The service to chat with: the one asked for in the address, the one already chosen, the
+    tenant's own first, else the platform's starter model."""
+    for choice in (wanted, current):
+        if choice and choice in services:
+            return choice
+    own = [s for s in services if s != STARTER]
+    return own[0] if own else (STARTER if STARTER in services else "")
 
 
 class PlaygroundState(AuthState):
     services: list[str] = []
     service: str = ""
+    starter_status: str = ""  # pending/starting while the starter model is prepared; else ""
     system_prompt: str = "You are a careful medical assistant. 你是一名严谨的医疗助手。"
     messages: list[dict[str, str]] = []
     draft: str = ""
@@ -36,18 +65,36 @@ class PlaygroundState(AuthState):
     streaming: bool = False
     stop_requested: bool = False
     stats: dict[str, str] = {}
+    _follow_round: int = 0
+
+    @rx.var
+    def starter_starting(self) -> bool:
+        return self.starter_status != ""
 
     @rx.event
-    async def load(self) -> None:
+    async def load(self):  # noqa: ANN201 (Reflex event generator)
         if not self.signed_in or self.must_change_password or not self.tenant_id:
-            self.services = []
+            self.services, self.starter_status = [], ""
             return
-        self.services = await self._as_user(ready_services)
-        wanted = self.router.url.query_parameters.get("service", "")
-        if wanted in self.services:
-            self.service = wanted
-        elif self.service not in self.services:
-            self.service = self.services[0] if self.services else ""
+        self._show_choices(await self._as_user(service_choices), self.router.url.query_parameters.get("service", ""))
+        if self.starter_starting:
+            yield PlaygroundState.follow_starter
+
+    def _show_choices(self, found: Choices, wanted: str = "") -> None:
+        self.services, self.starter_status = found.services, found.starter_status
+        self.service = pick_service(self.services, self.service, wanted)
+
+    @rx.event(background=True)
+    async def follow_starter(self) -> None:
+        """While the starter model is being prepared and this page is open, look again until it is
+        ready, so it becomes selectable without a reload."""
+        await live.follow(
+            self,
+            lambda: self._as_user(service_choices),
+            self._show_choices,
+            lambda: self.starter_starting and live.on_page(self, ROUTE),
+            every_s=STARTER_POLL_S,
+        )
 
     @rx.event
     def set_service(self, name: str) -> None:

@@ -121,6 +121,7 @@ class Choices:
     models: list[dict[str, str]] = field(default_factory=list)
     datasets: list[dict[str, str]] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
+    platform_models: list[str] = field(default_factory=list)  # provided by the platform (the starter model)
 
 
 def job_choices(_rt: Runtime, session: Session, who: Principal) -> Choices:
@@ -132,6 +133,8 @@ def job_choices(_rt: Runtime, session: Session, who: Principal) -> Choices:
     if found.may_submit and may(session, who, Area.ASSETS, Action.VIEW):
         for model in model_registry.list_models(session, who):
             _, versions = model_registry.get_model(session, who, model.id)
+            if model.provided_by_platform:
+                found.platform_models.append(model.name)
             found.models += [
                 {"id": v.id, "label": f"{model.name} v{v.version} · {v.format}"}
                 for v in versions
@@ -226,6 +229,7 @@ class ResearchState(AuthState):
     may_submit: bool = False
     # the form
     models: list[dict[str, str]] = []
+    platform_models: list[str] = []
     dataset_versions: list[dict[str, str]] = []
     queues: list[str] = [training.DEFAULT_QUEUE]
     job_name: str = ""
@@ -254,6 +258,11 @@ class ResearchState(AuthState):
         return ", ".join(training_presets.SHAPES_FOR.get(self.job_type, ()))
 
     @rx.var
+    def starter_names(self) -> str:
+        """The platform's models, named where the form says they may be trained from."""
+        return ", ".join(self.platform_models)
+
+    @rx.var
     def comparing(self) -> bool:
         return bool(self.compare_chart)
 
@@ -273,6 +282,7 @@ class ResearchState(AuthState):
             self.jobs = []
             return
         self.models, self.dataset_versions, self.queues = found.models, found.datasets, found.queues
+        self.platform_models = found.platform_models
         if self.base_model not in {m["id"] for m in self.models}:
             self.base_model = self.models[0]["id"] if self.models else ""
         self._keep_usable_datasets()

@@ -8,7 +8,20 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, FastAPI
 
-from backend.api import agents, assets, audit, gateway, health, identity, knowledge, ops, serving, training, workbenches
+from backend.api import (
+    agents,
+    assets,
+    audit,
+    gateway,
+    health,
+    identity,
+    knowledge,
+    ops,
+    samples,
+    serving,
+    training,
+    workbenches,
+)
 from backend.api.errors import install_error_handlers, unknown_path_router
 
 # One router per domain; each area's issue appends its own. The gateway comes first: routes are
@@ -25,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ops.router,
     knowledge.router,
     agents.router,
+    samples.router,
 )
 
 

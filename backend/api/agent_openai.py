@@ -28,7 +28,7 @@ PREFIX = "agent:"
 
 
 def is_agent_model(model: str) -> bool:
-    return model.startswith(PREFIX)
+    return model.lower().startswith(PREFIX)
 
 
 def _text(content: Any) -> str:
@@ -74,7 +74,7 @@ def _usage(data: dict[str, Any]) -> dict[str, int]:
 
 
 async def chat_completions(body: dict[str, Any], principal: Principal, rt: Runtime) -> Any:
-    slug = body["model"].removeprefix(PREFIX)
+    slug = body["model"][len(PREFIX) :].strip().lower()  # slugs are lower case; names match in any case
     request = _request(body)
     stream = await run_in_threadpool(agent_runs.run_by_slug, agent_runs.deps_from(rt), principal, slug, request)
     if body.get("stream"):

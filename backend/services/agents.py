@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Agent, AgentTool, AgentVersion, Deployment
 from backend.models.base import utcnow
-from backend.services import agent_chat, agent_templates, audit
+from backend.services import agent_chat, agent_templates, audit, platform_assets
 from backend.services.access import Principal, authorize, in_tenant
 from backend.services.agent_nodes import SPECS, Problem, validate
 from backend.services.agent_tools import BUILTIN_PREFIX, BUILTINS
@@ -256,7 +256,8 @@ def _options(session: Session, tenant_id: str) -> dict[str, set[str]]:
     from backend.models import KnowledgeBase  # the knowledge area's table
 
     return {
-        "deployments": set(session.exec(select(Deployment.name).where(Deployment.tenant_id == tenant_id))),
+        "deployments": set(session.exec(select(Deployment.name).where(Deployment.tenant_id == tenant_id)))
+        | {d.name for d in platform_assets.shared_services(session)},  # the starter model is every tenant's
         "knowledge_bases": set(session.exec(select(KnowledgeBase.id).where(KnowledgeBase.tenant_id == tenant_id))),
         "tools": {BUILTIN_PREFIX + name for name in BUILTINS}
         | set(session.exec(select(AgentTool.id).where(AgentTool.tenant_id == tenant_id))),

@@ -75,7 +75,11 @@ def _service(session: Session, tenant_id: str, model: str) -> Deployment | None:
     """The tenant's own service named ``model`` (case-insensitively), else a platform service of
     that name every tenant may call (the starter model)."""
     name = model.strip().lower()
-    own = session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == name)).first()
+    own = (
+        session.exec(select(Deployment).where(Deployment.tenant_id == tenant_id, Deployment.name == name)).first()
+        if tenant_id
+        else None
+    )
     if own is not None:
         return own
     shared = platform_assets.shared_services(session, name)
@@ -85,8 +89,7 @@ def _service(session: Session, tenant_id: str, model: str) -> Deployment | None:
 def routes(session: Session, principal: Principal, model: str) -> list[Route]:
     """The service named ``model`` for the caller's tenant, then its standby (if any). Limits and
     metering count against the calling tenant, whoever provides the service."""
-    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW)
-    assert tenant_id is not None
+    tenant_id = authorize(session, principal, Area.DEPLOY, Action.VIEW) or ""  # "": a platform admin in no tenant
     if principal.via_api_key and INVOKE_SCOPE not in (principal.scopes or ()):  # models:read lists, it does not call
         raise deny(session, principal, "deploy.invoke", "scope", tenant_id)
     deployment = _service(session, tenant_id, model)

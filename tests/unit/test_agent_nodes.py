@@ -138,7 +138,7 @@ def test_node_ids_must_be_identifiers_for_references():
 
 def test_templates_only_lack_what_the_user_picks():
     templates = {t.id: t for t in list_templates()}
-    assert set(templates) == {"triage_assistant", "discharge_summary", "guideline_qa"}
+    assert set(templates) == {"triage_assistant", "discharge_summary", "guideline_qa", "medical_qa_citations"}
     for template in templates.values():
         assert {p.code for p in validate(template.graph)} == {"missing_setting"}
         assert {p.field for p in validate(template.graph)} <= {"model", "knowledge_bases"}

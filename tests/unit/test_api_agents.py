@@ -80,7 +80,12 @@ def test_the_canvas_contract_is_served_and_drafts_report_problems(site):
     refused = client.post(f"/api/agents/{agent['id']}/publish", json={}, headers=auth(tokens["dev"]))
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "DATA_INVALID"
     templates = client.get("/api/agent-templates", headers=auth(tokens["dev"])).json()
-    assert {t["id"] for t in templates} == {"triage_assistant", "discharge_summary", "guideline_qa"}
+    assert {t["id"] for t in templates} == {
+        "triage_assistant",
+        "discharge_summary",
+        "guideline_qa",
+        "medical_qa_citations",
+    }
 
 
 def test_runs_stream_node_events_over_sse_and_are_logged_with_feedback(site):
@@ -164,7 +169,8 @@ def test_the_openai_client_calls_a_published_agent_streaming_and_not(site):
     assert build.status_code == 201  # never published: not offered as a model
     assert [m.id for m in ai.models.list().data] == ["agent:echo"]  # agents:invoke opens agents, not services
     models_key = openai.OpenAI(base_url="http://testserver/v1", api_key=tokens["models"], http_client=client)
-    assert [m.id for m in models_key.models.list().data] == ["chat"]
+    listed = {m.id: m.model_extra["kind"] for m in models_key.models.list().data}
+    assert listed == {"chat": "chat", "multilingual-e5-small": "embedding", "all-minilm-l6-v2": "embedding"}
 
 
 def test_an_answer_no_single_llm_writes_streams_when_complete_and_failures_stream_as_errors(site):

@@ -139,3 +139,24 @@ def test_v1_embeddings_names_the_available_models_for_an_unknown_one(client_and_
     error = wrong.json()["error"]
     assert error["code"] == "NOT_FOUND" and "text-embedding-3-large" in error["message"]
     assert "multilingual-e5-small" in error["remedy"] and "all-minilm-l6-v2" in error["remedy"]
+
+
+def test_knowledge_bases_embed_chunks_as_passages_and_questions_as_queries(runtime):
+    from backend.services import knowledge_documents
+
+    tenant = add_tenant(runtime, "roles-hospital")
+    owner = sign(runtime, add_user(runtime, "o@roles-hospital.cn", [(tenant, "tenant_owner")]))[1]
+    text = "二甲双胍是2型糖尿病患者的首选口服降糖药物。"
+    with runtime.session() as session:
+        kb = knowledge.create_knowledge_base(session, runtime.knowledge, owner, knowledge.KnowledgeBaseSpec("roles"))
+        knowledge_documents.upload_document(
+            session, runtime.knowledge, runtime.objects, owner, kb.id, "m.txt", text.encode()
+        )
+    with runtime.session() as session:
+        (hit,) = knowledge.retrieve(session, runtime.knowledge, owner, kb.id, "糖尿病用什么药", mode="vector")
+    cache, e5 = runtime.knowledge.cache, runtime.knowledge.e5
+    assert hit.document_name == "m.txt"
+    assert cache.get(embeddings.cache_key(e5, text, query=False)) is not None
+    assert cache.get(embeddings.cache_key(e5, text, query=True)) is None
+    assert cache.get(embeddings.cache_key(e5, "糖尿病用什么药", query=True)) is not None
+    assert cache.get(embeddings.cache_key(e5, "糖尿病用什么药", query=False)) is None

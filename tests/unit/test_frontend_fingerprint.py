@@ -14,7 +14,6 @@ FILES = {
     "state/home.py": "class HomeState: ...",
     "assets/logo.svg": "<svg/>",
     "medai_app/medai_app.py": "app = None",
-    "reflex.lock/package.json": "{}",
     "rxconfig.py": "config = None",
     "requirements.txt": "reflex==0.10.1",
     "data/medai.db": "rows",

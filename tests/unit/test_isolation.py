@@ -74,6 +74,7 @@ from backend.services import (
     orchestration,
     pipelines,
     platform_assets,
+    samples,
     serving,
     starter_model,
     tenancy,
@@ -811,6 +812,11 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("GET", "/api/agent-hosts"): (Call(own=True),),
     ("POST", "/api/agent-hosts"): (Call(own=True, body=lambda _w: {"host": "lis.beta-clinic.cn"}),),
     ("DELETE", "/api/agent-hosts/{host_id}"): (Call(path=lambda w: {"host_id": w.a.agents["host"]}),),
+    # samples: each acts on the caller's own tenant, by fixed names
+    ("GET", "/api/samples"): (Call(own=True),),
+    ("POST", "/api/samples/datasets/{which}"): (Call(own=True, path=lambda _w: {"which": "sft"}),),
+    ("POST", "/api/samples/knowledge-base"): (Call(own=True),),
+    ("POST", "/api/samples/agent"): (Call(own=True),),
 }
 
 
@@ -1392,6 +1398,25 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "agent_market.install_listing": _refused(
         lambda w, s, p: agent_market.install_listing(s, p, w.a.agents["listing"], "", "beta-copy")
     ),
+    # samples: by fixed names in the caller's own tenant; without a role in Alpha's, nothing there
+    "samples.import_sample_dataset": _own(
+        lambda w, s, p: samples.import_sample_dataset(s, p, w.rt.objects, "sft", w.rt.settings.scratch_dir)
+    )
+    + _refused(
+        lambda w, s, p: samples.import_sample_dataset(
+            s, _without_role_in_a(p, w), w.rt.objects, "sft", w.rt.settings.scratch_dir
+        )
+    ),
+    "samples.create_sample_knowledge_base": _own(
+        lambda w, s, p: samples.create_sample_knowledge_base(s, p, w.rt.knowledge, w.rt.objects)
+    )
+    + _refused(
+        lambda w, s, p: samples.create_sample_knowledge_base(s, _without_role_in_a(p, w), w.rt.knowledge, w.rt.objects)
+    ),
+    "samples.create_agent_from_sample_template": _own(lambda w, s, p: samples.create_agent_from_sample_template(s, p))
+    + _refused(lambda w, s, p: samples.create_agent_from_sample_template(s, _without_role_in_a(p, w))),
+    "samples.samples_status": _own(lambda w, s, p: samples.samples_status(s, p))
+    + _refused(lambda w, s, p: samples.samples_status(s, _without_role_in_a(p, w))),
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import select, update
 
 from backend.adapters.embeddings import E5, MINILM
 from backend.api import create_api
@@ -208,3 +208,25 @@ def test_rest_reembed_needs_knowledge_write_and_shows_progress_on_the_knowledge_
     shown = client.get(f"/api/knowledge-bases/{kb.id}", headers={"Authorization": f"Bearer {read}"}).json()
     assert (shown["embedding_model"], shown["reembed_status"], shown["reembed_progress"]) == (E5, "done", 1.0)
     assert shown["collection_generation"] == 1
+
+
+def test_the_pages_offer_e5_first_and_show_the_reembed_progress(runtime, owner, kb):
+    from state.knowledge import CREATE_DEFAULTS, EMBEDDING_CHOICES, create_spec, embedding_choice, kb_row
+
+    assert EMBEDDING_CHOICES[0] == E5 and MINILM in EMBEDDING_CHOICES
+    assert create_spec({**CREATE_DEFAULTS, "name": "x"}).embedding_model == E5
+    chosen = {**CREATE_DEFAULTS, "name": "x", **embedding_choice(MINILM)}
+    assert create_spec(chosen).embedding_model == MINILM
+    other = {**CREATE_DEFAULTS, "name": "x", **embedding_choice("other"), "embedding_model": "remote:bge-m3"}
+    assert create_spec(other).embedding_model == "remote:bge-m3"
+    request(runtime, owner, kb.id)
+    with runtime.session() as session:
+        moving = {"reembed_status": "running", "reembed_progress": 0.42}
+        session.exec(update(KnowledgeBase).where(KnowledgeBase.id == kb.id).values(**moving))
+    row = kb_row(current(runtime, kb.id))
+    assert (row["embedding_model"], row["reembed_model"], row["reembed_status"], row["reembed_progress"]) == (
+        MINILM,
+        E5,
+        "running",
+        "42",
+    )
