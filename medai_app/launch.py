@@ -151,13 +151,21 @@ def ensure_frontend(rebuild: bool) -> None:
     if rebuild:
         reason = "rebuild requested"
     elif built is None:
-        reason = "no previous build"
+        reason = "no recorded build"
     else:
         changes = wanted.changes_since(built)
         reason = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
     print(f"frontend build out of date ({reason}): rebuilding", flush=True)
     build_frontend(wanted)
     print(f"frontend rebuilt: {reason} (fingerprint {wanted.digest})", flush=True)
+
+
+def require_free_port() -> None:
+    """Stop before any build when MEDAI_PORT is taken, with Reflex's own message, as `reflex run` does."""
+    from reflex.utils import processes
+    from reflex_base.config import get_config
+
+    processes.handle_port("app", get_config().backend_port, auto_increment=False)
 
 
 def serve() -> NoReturn:
@@ -185,6 +193,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     parser = argparse.ArgumentParser(prog="python -m medai_app.launch", description=__doc__.split("\n")[0])
     parser.add_argument("--rebuild", action="store_true", help="rebuild the frontend even if it is current")
     args = parser.parse_args(argv)
+    require_free_port()
     ensure_frontend(rebuild=args.rebuild)
     serve()
 

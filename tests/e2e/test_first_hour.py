@@ -59,6 +59,7 @@ def _as_owner(page: Page, url: str, journey: dict[str, object]) -> None:
 def _ask_in_playground(page: Page, service: str, question: str) -> str:
     page.locator("#nav-playground").click()
     expect(page).to_have_url(re.compile(r"/playground/?$"), timeout=LOAD_TIMEOUT)
+    expect(page.locator("#playground-service")).to_be_visible(timeout=STARTER_TIMEOUT)  # once a replica is ready
     _choose(page, "#playground-service", service)
     page.locator("#playground-max-tokens").fill("16")
     page.locator("#playground-input").fill(question)
@@ -161,7 +162,7 @@ def _train(page: Page, name: str, job_type: str, dataset: str) -> None:
     page.locator("#nav-research").click()
     expect(page).to_have_url(re.compile(r"/research/?$"), timeout=LOAD_TIMEOUT)
     _choose(page, "#job-type", job_type)
-    _choose(page, "#job-base-model", "smollm2-135m-instruct v1")
+    _choose(page, "#job-base-model", "smollm2-135m-instruct v1", exact=False)
     page.locator("#job-name").fill(name)
     for field_id, value in (
         ("#hp-max-steps", "3"),
@@ -200,7 +201,7 @@ def test_sft_on_the_starter_with_the_sample_dataset_is_deployed_and_answers(app_
     page.locator("#nav-deploy").click()
     expect(page.locator("#platform-services")).to_contain_text("starter", timeout=LOAD_TIMEOUT)
     _choose(page, "#deploy-model", "first-sft")
-    _choose(page, "#deploy-version", "first-sft v1")
+    _choose(page, "#deploy-version", "first-sft v1", exact=False)
     for field_id, value in (("#deploy-name", "first-sft-chat"), ("#deploy-cpu", "1"), ("#deploy-memory-gb", "2")):
         page.locator(field_id).fill(value)
     page.locator("#deploy-submit").click()

@@ -88,7 +88,7 @@ def test_a_matching_build_is_reused(monkeypatch, builds, capsys):
     ("built", "rebuild", "reason"),
     [
         (Fingerprint({"pages/home.py": "old"}), False, "pages/home.py changed"),
-        (None, False, "no previous build"),
+        (None, False, "no recorded build"),
         (NEW, True, "rebuild requested"),
     ],
 )
