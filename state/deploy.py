@@ -113,6 +113,7 @@ def version_labels(session: Session, who: Principal) -> dict[str, dict[str, str]
                 "version": str(v.version),
                 "format": v.format,
                 "status": v.status,
+                "platform": "yes" if model.provided_by_platform else "",
             }
     return labels
 
@@ -242,7 +243,8 @@ def overview(_rt: Runtime, session: Session, who: Principal) -> Overview:
     found.versions = [
         v for v in labels.values() if v["status"] != "retired" and v["format"] in ("safetensors", "pytorch-bin")
     ]
-    found.models = sorted(({"id": v["model_id"], "name": v["model"]} for v in found.versions), key=lambda m: m["name"])
+    ordered = sorted(found.versions, key=lambda v: (v["platform"], v["model"]))  # the tenant's own first
+    found.models = [{"id": v["model_id"], "name": v["model"]} for v in ordered]
     found.models = [m for i, m in enumerate(found.models) if m not in found.models[:i]]
     return found
 

@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -222,23 +222,25 @@ def folder_files(folder: Path, allowed_roots: Iterable[Path]) -> Iterator[tuple[
                 yield path.relative_to(resolved).as_posix(), handle
 
 
-def _model(session: Session, tenant_id: str | None, model_id: str, readable: bool = False) -> ModelAsset:
-    """The tenant's model; a platform-provided one only to read (changing it is refused)."""
-    row = session.get(ModelAsset, model_id)
+_Row = TypeVar("_Row", ModelAsset, ModelVersion)
+
+
+def _owned(session: Session, table: type[_Row], row_id: str, tenant_id: str | None, readable: bool, what: str) -> _Row:
+    """The tenant's row; a platform-provided one only to read (changing it is refused)."""
+    row = session.get(table, row_id)
     if row is not None and row.tenant_id != tenant_id and platform_assets.is_platform_owned(session, row.tenant_id):
         if readable:
             return row
         raise platform_assets.read_only("model")
-    return in_tenant(session, ModelAsset, model_id, tenant_id, "model", "Reload the model list.")
+    return in_tenant(session, table, row_id, tenant_id, what, "Reload the model list.")
+
+
+def _model(session: Session, tenant_id: str | None, model_id: str, readable: bool = False) -> ModelAsset:
+    return _owned(session, ModelAsset, model_id, tenant_id, readable, "model")
 
 
 def _model_version(session: Session, tenant_id: str | None, version_id: str, readable: bool = False) -> ModelVersion:
-    row = session.get(ModelVersion, version_id)
-    if row is not None and row.tenant_id != tenant_id and platform_assets.is_platform_owned(session, row.tenant_id):
-        if readable:
-            return row
-        raise platform_assets.read_only("model")
-    return in_tenant(session, ModelVersion, version_id, tenant_id, "model version", "Reload the model.")
+    return _owned(session, ModelVersion, version_id, tenant_id, readable, "model version")
 
 
 def list_models(session: Session, principal: Principal, search: str = "", status: str = "") -> list[ModelSummary]:
@@ -272,7 +274,7 @@ def list_models(session: Session, principal: Principal, search: str = "", status
                 provided_by_platform=model.tenant_id != tenant_id,
             )
         )
-    return out
+    return sorted(out, key=lambda m: m.provided_by_platform)  # the tenant's own first: forms preselect them
 
 
 def get_model(session: Session, principal: Principal, model_id: str) -> tuple[ModelAsset, list[ModelVersion]]:

@@ -127,7 +127,8 @@ def test_the_sample_knowledge_base_becomes_a_published_agent_with_citations(app_
     page.locator("#cta-sample-agent").click()
     expect(page).to_have_url(re.compile(r"/agents/\w+/?$"), timeout=LOAD_TIMEOUT)
     agent_id = page.url.rstrip("/").rsplit("/", 1)[-1]
-    slug = page.locator("#agent-slug").inner_text().removeprefix("agent:")
+    slug = "sample-medical-qa"  # the sample agent's
+    expect(page.locator("#agent-slug")).to_have_text(f"agent:{slug}", timeout=LOAD_TIMEOUT)
     canvas = page.locator("[data-testid='agent-canvas']")
     expect(canvas).to_have_attribute("data-nodes", "4", timeout=LOAD_TIMEOUT)
     page.locator(".react-flow__node[data-id='llm_1']").click()
