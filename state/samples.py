@@ -18,6 +18,7 @@ from backend.services.access import Principal
 from state.assets import AssetsState
 from state.auth import AuthState
 from state.feedback import error_toast, text
+from state.preferences import PreferencesState
 from state.research import ResearchState
 
 DATASETS = ("sft", "preference")
@@ -57,8 +58,11 @@ def knowledge_base_work(rt: Runtime, session: Session, who: Principal) -> sample
     return samples.create_sample_knowledge_base(session, who, rt.knowledge, rt.objects)
 
 
-def agent_work(_rt: Runtime, session: Session, who: Principal) -> samples.SampleAsset:
-    return samples.create_agent_from_sample_template(session, who)
+def agent_work(language: str) -> Callable[[Runtime, Session, Principal], samples.SampleAsset]:
+    def work(_rt: Runtime, session: Session, who: Principal) -> samples.SampleAsset:
+        return samples.create_agent_from_sample_template(session, who, language=language)
+
+    return work
 
 
 def toast_key(asset: samples.SampleAsset) -> str:
@@ -130,5 +134,6 @@ class SamplesState(AuthState):
 
     @rx.event
     async def create_agent(self):  # noqa: ANN201 (Reflex event generator)
-        async for step in self._make(AGENT, agent_work):
+        preferences = await self.get_state(PreferencesState)  # the agent is named in the user's language
+        async for step in self._make(AGENT, agent_work(preferences.lang)):
             yield rx.redirect(f"/agents/{step.id}") if isinstance(step, samples.SampleAsset) else step

@@ -211,11 +211,12 @@ def create_sample_knowledge_base(
 
 
 def create_agent_from_sample_template(
-    session: Session, principal: Principal, name: str = "", slug: str = AGENT_SLUG
+    session: Session, principal: Principal, name: str = "", slug: str = AGENT_SLUG, language: str = "en"
 ) -> SampleAsset:
     """An agent from the "medical knowledge Q&A with citations" template (model ``starter``), its
     retrieval node on the sample knowledge base when the tenant has it (otherwise left for the
-    person to pick). The existing agent with ``slug`` when there is one."""
+    person to pick), named in ``language`` (zh or en) unless ``name`` is given. The existing agent
+    with ``slug`` when there is one."""
     tenant_id = _tenant(authorize(session, principal, Area.AGENTS, Action.CREATE))
     agent = _sample_agent(session, tenant_id, principal, slug)
     created = agent is None
@@ -226,7 +227,7 @@ def create_agent_from_sample_template(
             session,
             principal,
             TEMPLATE_ID,
-            name.strip() or template.name_en,
+            name.strip() or (template.name_zh if language == "zh" else template.name_en),
             slug,
             knowledge_base_ids=(kb.id,) if kb is not None else (),
         )

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from backend.errors import ErrorCode, MedAIError
-from backend.models import Deployment, Replica
+from backend.models import Agent, Deployment, Replica
 from backend.services import samples, serving, starter_model
 from backend.services.permissions import Role
 from components.i18n import TEXT
@@ -174,7 +174,9 @@ def test_every_sample_toast_has_its_text_in_both_languages():
 
 def test_the_sample_agent_is_made_once_from_its_template(runtime, world):
     with runtime.session() as session:
-        made = agent_work(runtime, session, world["dev"])
-        again = agent_work(runtime, session, world["dev"])
+        made = agent_work("zh")(runtime, session, world["dev"])
+        again = agent_work("en")(runtime, session, world["dev"])
     assert (made.kind, made.name, toast_key(made)) == ("agent", samples.AGENT_SLUG, "samples.agent_created")
     assert (again.id, toast_key(again)) == (made.id, "samples.agent_exists")
+    with runtime.session() as session:  # named in the language of the person who made it
+        assert session.get(Agent, made.id).name == "医学知识问答（带引用）"
