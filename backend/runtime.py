@@ -75,6 +75,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.usage = UsageWriter(self.session, self.cache)
 
+    starter_preparing: bool = field(default=False, repr=False)  # converting/registering the starter model now
     collectors: ops_metrics.CollectorState = field(default_factory=ops_metrics.CollectorState, repr=False)
     platform_logs: ops_logs.PlatformLogs = field(default_factory=ops_logs.PlatformLogs, repr=False)
 
@@ -161,12 +162,15 @@ class Runtime:
     def prepare_starter(self) -> None:
         """Convert (once), register and serve the starter chat model; a failure is logged with its
         remedy and leaves the platform running without it."""
+        self.starter_preparing = True  # pages say "starting" meanwhile, not "no model"
         try:
             starter_model.prepare(self.session, self.objects, self.settings.model_cache_dir)
         except PackageMissingError as missing:
             logger.warning("starter model skipped: %s (or set MEDAI_STARTER_MODEL=off)", missing)
         except Exception:
             logger.exception("starter model could not be prepared; the platform runs without it")
+        finally:
+            self.starter_preparing = False
 
     def bootstrap_admin(self) -> None:
         """On an empty database, create the platform admin; a generated password is shown once."""

@@ -36,10 +36,12 @@ class Choices:
     starter_status: str = ""
 
 
-def service_choices(_rt: Runtime, session: Session, who: Principal) -> Choices:
+def service_choices(rt: Runtime, session: Session, who: Principal) -> Choices:
     available = gateway.available_models(session, who)
     ready = sorted(d.name for d in available if d.status == "ready")
     starting = next((d.status for d in available if d.name == STARTER and d.status != "ready"), "")
+    if not starting and rt.starter_preparing and STARTER not in ready:  # the first start converts it
+        starting = "pending"
     return Choices(ready, starting)
 
 

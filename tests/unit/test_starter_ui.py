@@ -84,6 +84,17 @@ def test_the_playground_says_the_starter_is_starting_then_offers_it(runtime, wor
     assert (stopped.services, stopped.starter_status) == ([], "")
 
 
+def test_while_the_first_start_converts_the_starter_the_playground_says_it_is_starting(runtime):
+    tenant = add_tenant(runtime, "fresh")
+    who = sign(runtime, add_user(runtime, "dev@fresh.cn", [(tenant, Role.DEVELOPER)]), tenant)[1]
+    runtime.starter_preparing = True  # no service yet: the package is being converted
+    with runtime.session() as session:
+        assert service_choices(runtime, session, who).starter_status == "pending"
+    runtime.starter_preparing = False  # it failed or is off: nothing to wait for
+    with runtime.session() as session:
+        assert service_choices(runtime, session, who).starter_status == ""
+
+
 def test_deploy_lists_the_platform_service_read_only_for_a_tenant(runtime, world):
     with runtime.session() as session:
         shown = overview(runtime, session, world["dev"])
