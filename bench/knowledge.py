@@ -29,7 +29,7 @@ from backend.runtime import Runtime, build_runtime
 from backend.services import knowledge, knowledge_documents, knowledge_recall
 from backend.services.knowledge_index import collection_name
 from backend.services.knowledge_search import search
-from backend.services.text_search import tokenize
+from backend.services.text_search import index_terms
 from backend.settings import Settings
 from tests.unit.identity_world import add_tenant, add_user, sign
 
@@ -164,7 +164,7 @@ def grow(rt: Runtime, kb: KnowledgeBase, target: int) -> None:
                 "ordinal": offset + i,
                 "kind": "chunk",
                 "text": text,
-                "terms": " ".join(tokenize(text)),
+                "terms": index_terms(text),
                 "meta": base,
             }
             for i, text in enumerate(texts)

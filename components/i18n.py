@@ -1690,6 +1690,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "The agent {name} is here already: it opens in the builder.",
         "智能体 {name} 已存在，已在编排器中打开。",
     ),
+    # medical vocabulary for full-text search (issue 21, item 5)
+    "kb.expanded_terms": ("Full-text search also looked for (synonyms):", "全文检索同时查找了（同义词）："),
 }
 
 

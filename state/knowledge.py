@@ -284,6 +284,7 @@ class KnowledgeDetailState(AuthState):
     results: list[dict[str, str]] = []
     searched: bool = False
     searching: bool = False
+    expanded_terms: str = ""  # the synonyms the last test query was expanded with, comma-separated
     expected: str = ""
     queries: list[dict[str, str]] = []
     runs: list[dict[str, str]] = []
@@ -318,6 +319,7 @@ class KnowledgeDetailState(AuthState):
     @rx.event
     async def load(self):  # noqa: ANN201 (Reflex event generator)
         self.preview, self.results, self.searched, self.chunks, self.chunk_doc = [], [], False, [], ""
+        self.expanded_terms = ""
         if not self.signed_in or self.must_change_password or not self.tenant_id or not self.kb_id:
             self.kb = {}
             return
@@ -493,6 +495,7 @@ class KnowledgeDetailState(AuthState):
             yield error_toast(error)
             return
         self.searching, self.searched, self.results = False, True, [result_row(c) for c in found]
+        self.expanded_terms = ", ".join(found[0].expanded_terms) if found else ""
 
     @rx.event
     async def save_query(self):  # noqa: ANN201 (Reflex event generator)

@@ -17,6 +17,7 @@ from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
 from backend.services import knowledge, knowledge_documents, knowledge_recall, knowledge_reembed
 from backend.services.knowledge_parsing import MAX_BYTES
+from backend.services.knowledge_search import MAX_QUERY_CHARS
 
 router = APIRouter(prefix="/api", tags=["knowledge"])
 
@@ -94,8 +95,13 @@ class ChunkOut(BaseModel):
     parent_id: str | None
 
 
+QUERY_RULE = (
+    f"At least one letter or digit, at most {MAX_QUERY_CHARS} characters after stripping; otherwise 422 DATA_INVALID."
+)
+
+
 class RetrieveIn(BaseModel):
-    query: str
+    query: str = Field(description=QUERY_RULE)
     top_k: int | None = None
     threshold: float | None = None
     filters: dict[str, str] | None = None
@@ -116,7 +122,7 @@ class RetrievedOut(BaseModel):
 
 
 class RecallQueryIn(BaseModel):
-    query: str
+    query: str = Field(description=QUERY_RULE)
     expected_documents: list[str]
 
 

@@ -157,15 +157,37 @@ def _answer_tool_call(ctx: RunContext, tools: dict[str, agent_tools.ToolInfo], c
         return {"error": error.message}
 
 
+def knowledge_query(rendered: str) -> tuple[str | None, str]:
+    """The query a knowledge node searches for and a notice for its trace: None (skip retrieval)
+    when it has no letters or digits; cut to MAX_QUERY_CHARS when longer (documented truncation)."""
+    from backend.services.knowledge_search import MAX_QUERY_CHARS, has_words
+
+    query = rendered.strip()
+    cut = query[:MAX_QUERY_CHARS].strip()
+    if not has_words(cut):
+        return None, "Retrieval skipped: the query is empty or has no letters or digits."
+    if len(query) > MAX_QUERY_CHARS:
+        return cut, f"The query was {len(query)} characters; only its first {MAX_QUERY_CHARS} were searched."
+    return query, ""
+
+
 def run_knowledge(node: dict[str, Any], scope: Scope, ctx: RunContext, _emit: Emit) -> NodeResult:
     """Retrieve from each knowledge base, keep the best ``top_k`` overall, number them as citations."""
     from backend.services import knowledge  # the knowledge area is optional for graphs without this node
 
     data = _data(node)
-    query = render(str(data.get("query") or ""), scope)
+    rendered = render(str(data.get("query") or ""), scope)
+    query, notice = knowledge_query(rendered)
     top_k, threshold = int(data.get("top_k") or 4), float(data.get("threshold") or 0.0)
     if ctx.knowledge is None:
         raise MedAIError(ErrorCode.CONFIG_INVALID, "Knowledge retrieval is not set up here.", "Check the runtime.")
+    inputs = {
+        "query": rendered if query is None else query,
+        "knowledge_bases": data.get("knowledge_bases"),
+        "top_k": top_k,
+    }
+    if query is None:  # nothing to search for: no passages, and the run goes on
+        return NodeResult(inputs, {"output": "", "citations": [], "notice": notice})
     found = []
     with ctx.models.sessions() as session:
         for kb_id in data.get("knowledge_bases") or []:
@@ -183,8 +205,8 @@ def run_knowledge(node: dict[str, Any], scope: Scope, ctx: RunContext, _emit: Em
         for n, c in enumerate(found[:top_k], start=1)
     ]
     context = "\n\n".join(f"[{c['index']}] ({c['document_name']}) {c['text']}" for c in citations)
-    inputs = {"query": query, "knowledge_bases": data.get("knowledge_bases"), "top_k": top_k}
-    return NodeResult(inputs, {"output": context, "citations": citations}, citations=citations)
+    outputs = {"output": context, "citations": citations} | ({"notice": notice} if notice else {})
+    return NodeResult(inputs, outputs, citations=citations)
 
 
 def _number(value: Any) -> float | None:

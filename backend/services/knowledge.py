@@ -23,7 +23,8 @@ Contract for other areas (agents call this exactly so)::
 RetrievedChunk is a frozen dataclass: chunk_id, document_id, document_name, text, score (fused; what
 the threshold applies to), vector_score (cosine similarity or None), text_score (BM25 or None), rank (1-based).
 Errors are MedAIError: NOT_FOUND for a knowledge base outside the principal's tenant or visibility,
-FORBIDDEN without knowledge view rights.
+FORBIDDEN without knowledge view rights, DATA_INVALID (422) for a query that is empty, has no letters
+or digits, or is longer than knowledge_search.MAX_QUERY_CHARS (1000) characters.
 """
 
 from __future__ import annotations

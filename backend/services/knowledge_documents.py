@@ -42,7 +42,7 @@ from backend.services.knowledge_index import KnowledgeIndex, collection_of
 from backend.services.knowledge_parsing import Parsed, parse
 from backend.services.knowledge_search import check_fields
 from backend.services.permissions import Action, Area
-from backend.services.text_search import tokenize
+from backend.services.text_search import index_terms
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ def _prepare(
             ordinal=n,
             parent_id=None if piece.parent is None else parents[piece.parent].id,
             text=piece.text,
-            terms=" ".join(tokenize(piece.text)),
+            terms=index_terms(piece.text),
             meta=base,
         )
         for n, piece in enumerate(chunked.pieces)

@@ -4,6 +4,11 @@ jieba tokens) or both fused with reciprocal-rank fusion; the threshold applies a
 Scores: hybrid is RRF (k=60) scaled so that a chunk ranked first by both retrievers scores
 1.0; vector mode is the cosine similarity; text mode is BM25 relative to the best hit.
 The callers (knowledge.retrieve, recall evaluation) have already checked access to ``kb``.
+
+Guardrails: a query must hold a word character (a letter or digit of any script, so "β2" and
+"500" pass; only punctuation, emoji or whitespace does not) and at most MAX_QUERY_CHARS
+characters after stripping; otherwise ``search`` refuses it (DATA_INVALID, 422). The limit is
+shared by retrieve, recall tests and agents (an agent's knowledge node cuts a longer query).
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from sqlmodel import Session, col, select
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase, KnowledgeChunk, KnowledgeDocument
 from backend.services.knowledge_index import KnowledgeIndex, collection_of
-from backend.services.text_search import Bm25Index, tokenize
+from backend.services.text_search import Bm25Index, expand_query, is_current, stored_terms
 
 MODES = ("hybrid", "vector", "text")
 RRF_K = 60
 MAX_TOP_K = 50
+MAX_QUERY_CHARS = 1000  # one limit for retrieve, recall test queries and agents' knowledge nodes
+_WORD_CHARACTER = re.compile(r"[^\W_]")  # a letter or digit of any script ("_" is punctuation here)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,10 @@ class RetrievedChunk:
     vector_score: float | None
     text_score: float | None
     rank: int  # 1-based
+    expanded_terms: tuple[str, ...] = ()  # synonyms the text query was expanded with (text and hybrid modes)
+
+    def with_expansion(self, expanded: tuple[str, ...]) -> RetrievedChunk:
+        return replace(self, expanded_terms=expanded)
 
 
 def fuse(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
@@ -59,9 +70,21 @@ def text_index(session: Session, index: KnowledgeIndex, kb: KnowledgeBase) -> Bm
                 KnowledgeChunk.kind == "chunk",
             )
         ).all()
-        return Bm25Index([r[0] for r in rows], [r[1].split() for r in rows], [r[2] or {} for r in rows])
+        texts = _stale_texts(session, [r[0] for r in rows if not is_current(r[1])])
+        terms = [stored_terms(r[1], texts.get(r[0], "")) for r in rows]
+        return Bm25Index([r[0] for r in rows], terms, [r[2] or {} for r in rows])
 
     return index.text_indexes.get(kb.id, kb.index_version, build)
+
+
+def _stale_texts(session: Session, ids: list[str]) -> dict[str, str]:
+    """The text of chunks whose stored terms predate the current vocabulary (re-tokenised at build)."""
+    texts: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        rows = session.exec(select(KnowledgeChunk.id, KnowledgeChunk.text).where(col(KnowledgeChunk.id).in_(batch)))
+        texts.update(rows.all())
+    return texts
 
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
@@ -78,6 +101,29 @@ def check_fields(fields: dict[str, str] | None) -> dict[str, str]:
             "Use letters, digits, '_', '.' and '-', starting with a letter.",
         )
     return found
+
+
+def has_words(query: str) -> bool:
+    """Whether ``query`` holds a letter or digit (of any script) to search for."""
+    return _WORD_CHARACTER.search(query) is not None
+
+
+def check_query(query: str) -> str:
+    """The query without surrounding whitespace; DATA_INVALID when empty, wordless or too long."""
+    query = query.strip()
+    if not has_words(query):
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            "The query is empty or has no letters or digits (only punctuation, symbols or emoji).",
+            "Type a question or keywords to search for.",
+        )
+    if len(query) > MAX_QUERY_CHARS:
+        raise MedAIError(
+            ErrorCode.DATA_INVALID,
+            f"The query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}.",
+            f"Shorten it to {MAX_QUERY_CHARS} characters or fewer.",
+        )
+    return query
 
 
 def _checked(kb: KnowledgeBase, top_k: int | None, threshold: float | None, mode: str | None) -> tuple[int, float, str]:
@@ -128,19 +174,20 @@ def search(
     filters: dict[str, str] | None = None,
     mode: str | None = None,
 ) -> list[RetrievedChunk]:
+    query = check_query(query)
     top_k, threshold, mode = _checked(kb, top_k, threshold, mode)
-    query = query.strip()
-    if not query:
-        return []
     where, wanted = check_fields(filters), max(top_k * 4, 20)
     vector_scores: dict[str, float] = {}
     text_scores: dict[str, float] = {}
+    expanded: tuple[str, ...] = ()
     if mode in ("hybrid", "vector"):
         vector = index.embed(kb.embedding_model, [query], query=True)[0]
         for hit in index.vectors.query(collection_of(kb), kb.tenant_id, vector, wanted, where):
             vector_scores[hit.id] = hit.similarity
     if mode in ("hybrid", "text"):
-        for text_hit in text_index(session, index, kb).search(tokenize(query), wanted, where):
+        terms = expand_query(query)  # medical synonyms and abbreviations, weighted below the query's own words
+        expanded = terms.expanded
+        for text_hit in text_index(session, index, kb).search(terms.weights, wanted, where):
             text_scores[text_hit.id] = text_hit.score
     if mode == "hybrid":
         scores = fuse([list(vector_scores), list(text_scores)])
@@ -162,7 +209,7 @@ def search(
         results.append(
             RetrievedChunk(
                 item, chunk.document_id, name, text, scores[item], vector_scores.get(item), text_scores.get(item), 0
-            )
+            ).with_expansion(expanded)
         )
         if len(results) == top_k:
             break
