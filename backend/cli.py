@@ -14,8 +14,8 @@ from backend import db
 from backend.adapters import envelope
 from backend.errors import MedAIError
 from backend.runtime import configure_logging, get_runtime
-from backend.services import audit, secrets
-from backend.services.health import check_platform
+from backend.services.identity import audit, secrets
+from backend.services.ops.health import check_platform
 from backend.settings import get_settings
 
 app = typer.Typer(help="MedAI Studio command line.", no_args_is_help=True)

@@ -31,24 +31,22 @@ from backend.adapters.objectstore import ObjectStore, build_object_store
 from backend.adapters.packaged_models import PackageMissingError
 from backend.adapters.replicas import ReplicaClients
 from backend.adapters.vectors import build_vector_store
-from backend.services import (
-    alerts,
-    identity,
-    key_cache,
-    knowledge_documents,
-    knowledge_reembed,
-    ops_logs,
-    ops_metrics,
-    pipelines,
-    serving,
-    starter_model,
-    training,
-    workbench_runtime,
-)
-from backend.services.controller import Controller
-from backend.services.knowledge_index import KnowledgeIndex
-from backend.services.metering import UsageWriter
-from backend.services.ratelimit import Limit
+from backend.services.identity import key_cache
+from backend.services.identity import users as identity
+from backend.services.identity.ratelimit import Limit
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge import reembed as knowledge_reembed
+from backend.services.knowledge.index import KnowledgeIndex
+from backend.services.ops import alerts
+from backend.services.ops import logs as ops_logs
+from backend.services.ops import metrics as ops_metrics
+from backend.services.orchestration import pipelines
+from backend.services.orchestration.controller import Controller
+from backend.services.serving import deployments as serving
+from backend.services.serving import starter_model
+from backend.services.serving.metering import UsageWriter
+from backend.services.space import runtime as workbench_runtime
+from backend.services.training import jobs as training
 from backend.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)

@@ -43,8 +43,8 @@ def _import(source: Path, folder: Path) -> None:
     from backend import db
     from backend.models import Tenant
     from backend.runtime import build_runtime
-    from backend.services import datasets
-    from backend.services.access import Principal
+    from backend.services.assets import datasets
+    from backend.services.identity.access import Principal
     from backend.settings import Settings
 
     rt = build_runtime(Settings(data_dir=folder / "data", _env_file=None))

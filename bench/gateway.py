@@ -140,7 +140,8 @@ def main() -> None:
     from backend import db
     from backend.models import Deployment, Replica
     from backend.runtime import build_runtime
-    from backend.services import api_keys, serving
+    from backend.services.identity import api_keys
+    from backend.services.serving import deployments as serving
     from backend.settings import Settings
     from tests.integration.serving_world import register_tiny
     from tests.unit.identity_world import add_tenant, add_user, sign

@@ -26,10 +26,12 @@ from backend import db
 from backend.models import KnowledgeBase, KnowledgeChunk, KnowledgeDocument
 from backend.models.identity import new_id
 from backend.runtime import Runtime, build_runtime
-from backend.services import knowledge, knowledge_documents, knowledge_recall
-from backend.services.knowledge_index import collection_name
-from backend.services.knowledge_search import search
-from backend.services.text_search import index_terms
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge import recall as knowledge_recall
+from backend.services.knowledge.index import collection_name
+from backend.services.knowledge.search import search
+from backend.services.knowledge.text_search import index_terms
 from backend.settings import Settings
 from tests.unit.identity_world import add_tenant, add_user, sign
 

@@ -12,7 +12,7 @@ import random
 import statistics
 import time
 
-from backend.services.scheduling import Allocation, Node, QueueQuota, Request, admit
+from backend.services.orchestration.scheduling import Allocation, Node, QueueQuota, Request, admit
 
 JOBS, NODES, GPUS_PER_NODE = 5000, 125, 8
 

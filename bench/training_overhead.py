@@ -23,7 +23,8 @@ from pathlib import Path
 from backend import db
 from backend.models import TrainingJob
 from backend.runtime import build_runtime
-from backend.services import datasets, model_registry, training
+from backend.services.assets import datasets, model_registry
+from backend.services.training import jobs as training
 from backend.settings import Settings
 from tests.tiny_model import build_model
 from tests.unit.identity_world import add_tenant, add_user, sign

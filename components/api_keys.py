@@ -3,7 +3,7 @@ The account page uses it for personal keys; the admin page for the tenant's keys
 
 import reflex as rx
 
-from backend.services.permissions import SCOPES
+from backend.services.identity.permissions import SCOPES
 from components.forms import field, shown_once, when
 from components.i18n import t, t_choice
 from state.api_keys import DEFAULT_EXPIRY_DAYS, ApiKeysState

@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from backend.services import phi
-from backend.services.dataset_formats import MAX_ISSUES_LISTED, Shape
+from backend.services.assets import phi
+from backend.services.assets.dataset_formats import MAX_ISSUES_LISTED, Shape
 from components.i18n import t, t_choice
 from components.tables import headers
 from state.asset_views import TOKEN_STATS

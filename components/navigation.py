@@ -14,9 +14,9 @@ class Area:
 AREAS: tuple[Area, ...] = (
     Area("nav.home", "/", "activity"),
     Area("nav.space", "/space", "laptop"),
-    Area("nav.research", "/research", "flask-conical"),
+    Area("nav.research", "/training", "flask-conical"),
     Area("nav.assets", "/assets", "package"),
-    Area("nav.deploy", "/deploy", "rocket"),
+    Area("nav.deploy", "/serving", "rocket"),
     Area("nav.playground", "/playground", "message-square"),
     Area("nav.agents", "/agents", "bot"),
     Area("nav.knowledge", "/knowledge", "library"),

@@ -3,7 +3,7 @@ language switch, theme toggle and user menu."""
 
 import reflex as rx
 
-from backend.services.permissions import Role
+from backend.services.identity.permissions import Role
 from components.i18n import t, t_choice
 from components.navigation import AREAS, Area
 from state.auth import AuthState

@@ -18,8 +18,6 @@ from pages.agents import agents_page
 from pages.asset_detail import dataset_detail, model_detail
 from pages.assets import assets
 from pages.auth import login
-from pages.deploy import deploy
-from pages.deploy_detail import service_detail
 from pages.home import home
 from pages.knowledge import knowledge_page
 from pages.knowledge_detail import knowledge_detail
@@ -27,10 +25,12 @@ from pages.ops import ops
 from pages.orchestration import orchestration
 from pages.pipelines import pipelines_page
 from pages.playground import playground
-from pages.research import research
-from pages.research_job import research_job
+from pages.serving import serving
+from pages.serving_detail import service_detail
 from pages.space import space
 from pages.space_detail import workbench_detail
+from pages.training import training
+from pages.training_job import training_job
 from state.account import AccountState
 from state.admin import AdminState
 from state.agent_builder import AgentBuilderState
@@ -42,20 +42,21 @@ from state.asset_detail import DatasetDetailState, ModelDetailState
 from state.assets import AssetsState
 from state.audit import AuditState
 from state.auth import AuthState
-from state.deploy import DeployState
-from state.deploy_detail import ServiceState
 from state.feedback import error_toast
 from state.home import HomeState
 from state.knowledge import KnowledgeDetailState, KnowledgeState
+from state.legacy_routes import LegacyRouteState
 from state.ops import OpsState
 from state.ops_alerts import OpsAlertsState
 from state.orchestration import OrchestrationState
 from state.pipelines import PipelinesState
 from state.playground import PlaygroundState
-from state.research import ResearchState
-from state.research_job import JobState
+from state.serving import ServingState
+from state.serving_detail import ServiceState
 from state.space import SpaceState
 from state.space_detail import WorkbenchState
+from state.training import TrainingState
+from state.training_job import JobState
 
 logger = logging.getLogger("medai")
 configure_logging(get_settings())
@@ -109,14 +110,14 @@ app.add_page(
     on_load=[AuthState.require_sign_in, ModelDetailState.load],
 )
 app.add_page(
-    research,
-    route="/research",
+    training,
+    route="/training",
     title="R&D · MedAI Studio",
-    on_load=[AuthState.require_sign_in, ResearchState.load],
+    on_load=[AuthState.require_sign_in, TrainingState.load],
 )
 app.add_page(
-    research_job,
-    route="/research/jobs/[job_id]",
+    training_job,
+    route="/training/jobs/[job_id]",
     title="Training job · MedAI Studio",
     on_load=[AuthState.require_sign_in, JobState.load],
 )
@@ -133,11 +134,11 @@ app.add_page(
     on_load=[AuthState.require_sign_in, PipelinesState.load],
 )
 app.add_page(
-    deploy, route="/deploy", title="Deploy · MedAI Studio", on_load=[AuthState.require_sign_in, DeployState.load]
+    serving, route="/serving", title="Deploy · MedAI Studio", on_load=[AuthState.require_sign_in, ServingState.load]
 )
 app.add_page(
     service_detail,
-    route="/deploy/[deployment_id]",
+    route="/serving/[deployment_id]",
     title="Model service · MedAI Studio",
     on_load=[AuthState.require_sign_in, ServiceState.load],
 )
@@ -187,6 +188,9 @@ app.add_page(
     title="Workbench · MedAI Studio",
     on_load=[AuthState.require_sign_in, WorkbenchState.load],
 )
+# the addresses areas had before they were renamed forward to the new ones
+for old_route in ("/research", "/research/jobs/[job_id]", "/deploy", "/deploy/[deployment_id]"):
+    app.add_page(rx.fragment, route=old_route, title="MedAI Studio", on_load=LegacyRouteState.forward)
 # operations (issue 9): dashboards, logs, alerts, work orders
 app.add_page(
     ops,

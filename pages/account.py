@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from backend.services.identity import PASSWORD_MIN_LENGTH
+from backend.services.identity.users import PASSWORD_MIN_LENGTH
 from components.api_keys import key_panel
 from components.forms import field, section
 from components.i18n import t

@@ -3,7 +3,7 @@ keys (tenant owners and admins), the permission matrix and the audit trail."""
 
 import reflex as rx
 
-from backend.services.permissions import TENANT_ROLES, Role
+from backend.services.identity.permissions import TENANT_ROLES, Role
 from components.api_keys import key_panel
 from components.forms import field, shown_once, when
 from components.i18n import t, t_choice

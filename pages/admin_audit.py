@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from backend.services.permissions import Action, matrix_rows
+from backend.services.identity.permissions import Action, matrix_rows
 from components.forms import field
 from components.i18n import t
 from state.audit import OUTCOMES, AuditState

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from backend.services.agent_nodes import catalogue
+from backend.services.agents.nodes import catalogue
 from components.agent_canvas import agent_canvas, canvas_labels
 from components.i18n import t
 from components.shell import page_shell
@@ -19,7 +19,7 @@ from state.preferences import PreferencesState
 
 Setter = Callable[[rx.Var, rx.Var], rx.event.EventSpec]
 Toggler = Callable[[rx.Var, rx.Var, rx.Var], rx.event.EventSpec]
-SPECS = catalogue()  # the palette and the forms come from backend.services.agent_nodes.NODE_SPECS
+SPECS = catalogue()  # the palette and the forms come from backend.services.agents.nodes.NODE_SPECS
 
 
 def _label(item: rx.Var) -> rx.Var:

@@ -3,7 +3,7 @@ shown here) and register a model version from files, one archive or a server fol
 
 import reflex as rx
 
-from backend.services.model_registry import FRAMEWORKS
+from backend.services.assets.model_registry import FRAMEWORKS
 from components.dataset_report import dataset_report
 from components.forms import field
 from components.i18n import t

@@ -5,8 +5,8 @@ from collections.abc import Sequence
 
 import reflex as rx
 
-from backend.services.images import PURPOSES
-from backend.services.model_registry import STATUSES
+from backend.services.assets.images import PURPOSES
+from backend.services.assets.model_registry import STATUSES
 from components.dataset_report import SHAPES
 from components.forms import field, when
 from components.i18n import t, t_choice

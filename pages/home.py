@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from backend.services.health import COMPONENTS
+from backend.services.ops.health import COMPONENTS
 from components.i18n import t
 from components.shell import page_shell
 from state.home import HomeState

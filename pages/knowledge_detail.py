@@ -384,9 +384,7 @@ def recall_panel() -> rx.Component:
         ),
         rx.cond(
             KnowledgeDetailState.expanded_terms != "",
-            rx.text(
-                t("kb.expanded_terms"), " ", KnowledgeDetailState.expanded_terms, size="2", id="kb-expanded-terms"
-            ),
+            rx.text(t("kb.expanded_terms"), " ", KnowledgeDetailState.expanded_terms, size="2", id="kb-expanded-terms"),
         ),
         rx.cond(
             KnowledgeDetailState.may_edit,

@@ -146,7 +146,7 @@ def _queues() -> rx.Component:
 def _waiting_row(job: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.badge(job["position"], color_scheme="amber")),
-        rx.table.cell(rx.link(job["name"], href="/research/jobs/" + job["id"])),
+        rx.table.cell(rx.link(job["name"], href="/training/jobs/" + job["id"])),
         rx.table.cell(job["queue"]),
         rx.table.cell(job["priority"]),
         rx.table.cell(rx.text(job["request"], size="1", white_space="nowrap")),

@@ -4,7 +4,8 @@ deploy) in a form, see it drawn, save it, run it, follow each step live and reru
 import plotly.graph_objects as go
 import reflex as rx
 
-from backend.services import pipelines, training_presets
+from backend.services.orchestration import pipelines
+from backend.services.training import presets as training_presets
 from components.forms import section, when
 from components.i18n import t
 from components.shell import page_shell
@@ -261,7 +262,7 @@ def _run_step(step: RunStep) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 step.job_id != "",
-                rx.link(rx.code(step.job_id[:8], size="1"), href="/research/jobs/" + step.job_id),
+                rx.link(rx.code(step.job_id[:8], size="1"), href="/training/jobs/" + step.job_id),
                 rx.cond(step.output != "", rx.code(step.output[:8], size="1"), rx.text("—", size="1")),
             )
         ),

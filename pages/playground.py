@@ -26,7 +26,7 @@ def _no_service() -> rx.Component:
                 rx.callout.text(t("playground.no_services")),
                 rx.link(
                     rx.button(rx.icon("rocket", size=14), t("playground.go_deploy"), size="2", id="cta-go-deploy"),
-                    href="/deploy",
+                    href="/serving",
                 ),
                 spacing="2",
             ),

@@ -250,9 +250,9 @@ def _publish() -> rx.Component:
         rx.hstack(
             rx.link(
                 rx.button(rx.icon("flask-conical", size=14), t("space.to_training"), variant="outline"),
-                href="/research",
+                href="/training",
             ),
-            rx.link(rx.button(rx.icon("rocket", size=14), t("space.to_deploy"), variant="outline"), href="/deploy"),
+            rx.link(rx.button(rx.icon("rocket", size=14), t("space.to_deploy"), variant="outline"), href="/serving"),
         ),
     )
 

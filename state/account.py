@@ -6,7 +6,8 @@ from typing import Any
 
 import reflex as rx
 
-from backend.services import identity, mfa
+from backend.services.identity import mfa
+from backend.services.identity import users as identity
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
 

@@ -11,9 +11,9 @@ import reflex as rx
 from sqlmodel import Session
 
 from backend.runtime import Runtime
-from backend.services import tenancy
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.identity import tenancy
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
 from state.auth import AuthState
 from state.feedback import success_toast
 

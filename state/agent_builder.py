@@ -13,9 +13,10 @@ import reflex as rx
 from sqlmodel import Session
 
 from backend.runtime import Runtime
-from backend.services import agent_nodes, agents
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.agents import definitions as agents
+from backend.services.agents import nodes as agent_nodes
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
 from state.agent_graph import (
     CHAT_BY_NAME,
     CHAT_SETTINGS,

@@ -7,7 +7,8 @@ from typing import Any
 
 import reflex as rx
 
-from backend.services import agent_runs, agents
+from backend.services.agents import definitions as agents
+from backend.services.agents import runs as agent_runs
 from state.agent_run import RunView, follow_run
 from state.auth import AuthState
 from state.feedback import error_toast

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from backend.services.agent_nodes import SPECS, Setting
+from backend.services.agents.nodes import SPECS, Setting
 
 EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
 
@@ -143,7 +143,7 @@ def _node_setting(node_type: str, name: str) -> Setting:
 
 
 # A simple chat agent's form: the same settings as the LLM and knowledge nodes it compiles to
-# (backend.services.agent_chat), none of them required but the model.
+# (backend.services.agents.chat), none of them required but the model.
 CHAT_SETTINGS: tuple[Setting, ...] = (
     _node_setting("llm", "model"),
     _node_setting("llm", "system_prompt"),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import reflex as rx
 from sqlmodel import Session
 
-from backend.services import agent_runs
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.agents import runs as agent_runs
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
 from state.agent_builder import AgentBuilderState
 from state.feedback import success_toast
 

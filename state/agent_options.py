@@ -6,13 +6,15 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from backend.runtime import Runtime
-from backend.services import agent_tools, gateway, knowledge
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.agents import tools as agent_tools
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.knowledge import bases as knowledge
+from backend.services.serving import gateway
 
 
 def deployment_choices(session: Session, who: Principal) -> list[dict[str, str]]:
-    if not may(session, who, Area.DEPLOY, Action.VIEW):
+    if not may(session, who, Area.SERVING, Action.VIEW):
         return []
     names = sorted({d.name for d in gateway.available_models(session, who)})
     return [{"value": name, "label": name} for name in names]

@@ -14,9 +14,9 @@ import reflex as rx
 from sqlmodel import Session
 
 from backend.runtime import Runtime
-from backend.services import agent_runs
-from backend.services.access import Principal
-from backend.services.agent_runtime import RunEvent
+from backend.services.agents import runs as agent_runs
+from backend.services.agents.runtime import RunEvent
+from backend.services.identity.access import Principal
 from state.agent_builder import AgentBuilderState, problem_rows, save
 from state.auth import run_as_user
 from state.feedback import error_toast

@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import agent_tools
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.agents import tools as agent_tools
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
 

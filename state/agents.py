@@ -10,9 +10,11 @@ import reflex as rx
 from sqlmodel import Session
 
 from backend.runtime import Runtime
-from backend.services import agent_market, agent_templates, agents
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.agents import definitions as agents
+from backend.services.agents import market as agent_market
+from backend.services.agents import templates as agent_templates
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
 

@@ -10,9 +10,9 @@ import reflex as rx
 from sqlmodel import Session
 
 from backend.runtime import Runtime
-from backend.services import api_keys
-from backend.services.access import Principal
-from backend.services.api_keys import KeyView
+from backend.services.identity import api_keys
+from backend.services.identity.access import Principal
+from backend.services.identity.api_keys import KeyView
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
 

@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 import reflex as rx
 from sqlmodel import Session
 
-from backend.services import datasets, images, lineage, model_registry, platform_assets
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.assets import datasets, images, lineage, model_registry
+from backend.services.identity import platform_assets
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
 from components.lineage import lineage_figure
 from state.asset_views import ReportView, edge_rows, pretty_json, report_view, size_label, users_of, when
 from state.auth import AuthState

@@ -14,9 +14,9 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import datasets, model_registry, token_counting
-from backend.services.access import Principal
-from backend.services.datasets import DatasetRejectedError
+from backend.services.assets import datasets, model_registry, token_counting
+from backend.services.assets.datasets import DatasetRejectedError
+from backend.services.identity.access import Principal
 from state.asset_views import ReportView, report_view, size_label
 from state.assets import APPROXIMATE, AssetsState
 from state.feedback import error_toast, input_toast, success_toast

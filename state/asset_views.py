@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from backend.services import lineage
+from backend.services.assets import lineage
 
 TOKEN_STATS = ("min", "mean", "p50", "p95", "max", "cutoff", "over_cutoff")
 PREVIEW_COLUMNS = 8

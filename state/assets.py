@@ -12,10 +12,10 @@ import reflex as rx
 from sqlmodel import Session
 
 from backend.errors import MedAIError
-from backend.services import datasets, images, model_registry
-from backend.services.access import Principal, may
-from backend.services.dataset_formats import Shape
-from backend.services.permissions import Action, Area
+from backend.services.assets import datasets, images, model_registry
+from backend.services.assets.dataset_formats import Shape
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
 from state.asset_views import size_label, when
 from state.auth import AuthState
 from state.feedback import error_toast, success_toast

@@ -11,10 +11,10 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import audit_log
-from backend.services.access import Principal, may
-from backend.services.audit_log import AuditFilter
-from backend.services.permissions import Action, Area
+from backend.services.identity import audit_log
+from backend.services.identity.access import Principal, may
+from backend.services.identity.audit_log import AuditFilter
+from backend.services.identity.permissions import Action, Area
 from state.auth import AuthState
 
 PAGE_SIZE = 25

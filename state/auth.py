@@ -19,10 +19,11 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime, get_runtime
-from backend.services import identity, mfa, tenancy
-from backend.services.access import Principal, may
-from backend.services.identity import SignIn
-from backend.services.permissions import Action, Area
+from backend.services.identity import mfa, tenancy
+from backend.services.identity import users as identity
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.identity.users import SignIn
 from backend.settings import get_settings
 from state.feedback import error_toast
 

@@ -5,7 +5,7 @@ import asyncio
 import reflex as rx
 
 from backend.runtime import get_runtime
-from backend.services.health import check_platform
+from backend.services.ops.health import check_platform
 from state.auth import AuthState
 
 

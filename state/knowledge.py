@@ -16,9 +16,13 @@ from backend.adapters.embeddings import BUILTIN_EMBEDDING_MODELS, DEFAULT_EMBEDD
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase
 from backend.runtime import Runtime
-from backend.services import knowledge, knowledge_documents, knowledge_recall, knowledge_reembed, tenancy
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.identity import tenancy
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge import recall as knowledge_recall
+from backend.services.knowledge import reembed as knowledge_reembed
 from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast

@@ -14,9 +14,11 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import ops_logs, ops_metrics, workbench_costs
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.ops import logs as ops_logs
+from backend.services.ops import metrics as ops_metrics
+from backend.services.space import costs as workbench_costs
 from state.auth import AuthState
 from state.feedback import error_toast
 from state.live import POLL_S, connected

@@ -10,9 +10,12 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import alerts, orchestration, serving, tenancy, work_orders
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.identity import tenancy
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.ops import alerts, work_orders
+from backend.services.orchestration import pools as orchestration
+from backend.services.serving import deployments as serving
 from state.auth import AuthState
 from state.feedback import error_toast, success_toast
 
@@ -166,7 +169,7 @@ def alerts_view(_rt: Runtime, session: Session, who: Principal) -> AlertsView:
         for e in alerts.history(session, who, 50)
     ]
     found.orders = [_order_row(o) for o in work_orders.list_orders(session, who)]
-    if may(session, who, Area.DEPLOY, Action.VIEW):
+    if may(session, who, Area.SERVING, Action.VIEW):
         found.services = [{"id": d.id, "name": d.name} for d in serving.list_deployments(session, who)]
     if may(session, who, Area.ORCHESTRATION, Action.VIEW):
         found.nodes = [f"{p.name}/{n.name}" for p in orchestration.list_pools(session, who) for n in p.nodes]

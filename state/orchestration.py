@@ -13,14 +13,15 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import orchestration, training
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.orchestration import pools as orchestration
+from backend.services.training import jobs as training
 from state import live
 from state.auth import AuthState
 from state.feedback import success_toast
 from state.live import POLL_S
-from state.research import when
+from state.training import when
 
 NODE_FIELDS = ("name", "gpus", "gpu_type", "cpu", "memory_gb")
 ROUTE = "/orchestration"
@@ -132,7 +133,7 @@ def orchestration_view(_rt: Runtime, session: Session, who: Principal) -> Orches
         }
         for q in queues
     ]
-    if may(session, who, Area.RESEARCH, Action.VIEW):
+    if may(session, who, Area.TRAINING, Action.VIEW):
         queued = sorted(training.list_jobs(session, who, "queued"), key=lambda j: (j.queue_id, j.queue_position))
         view.waiting = [
             {

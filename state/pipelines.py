@@ -13,13 +13,14 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import pipelines, training
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.orchestration import pipelines
+from backend.services.training import jobs as training
 from state import live
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
-from state.research import Choices, job_choices, when
+from state.training import Choices, job_choices, when
 
 ROUTE = "/orchestration/pipelines"
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -255,10 +256,10 @@ class PipelinePage:
 
 
 def pipeline_page(rt: Runtime, session: Session, who: Principal, pipeline_id: str) -> PipelinePage:
-    page = PipelinePage(allowed=may(session, who, Area.RESEARCH, Action.VIEW))
+    page = PipelinePage(allowed=may(session, who, Area.TRAINING, Action.VIEW))
     if not page.allowed or who.tenant_id is None:
         return page
-    page.may_edit = may(session, who, Area.RESEARCH, Action.CREATE)
+    page.may_edit = may(session, who, Area.TRAINING, Action.CREATE)
     page.choices = job_choices(rt, session, who)
     page.pipelines = [
         {"id": p.id, "name": p.name, "steps": str(len(p.steps)), "created": when(p.created_at)}

@@ -15,9 +15,9 @@ from sqlmodel import Session
 from backend.adapters.chat_stream import stream_chat
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import gateway
-from backend.services.access import Principal
-from backend.services.starter_model import SERVICE_NAME as STARTER
+from backend.services.identity.access import Principal
+from backend.services.serving import gateway
+from backend.services.serving.starter_model import SERVICE_NAME as STARTER
 from backend.settings import get_settings
 from state import live
 from state.auth import AuthState

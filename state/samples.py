@@ -14,18 +14,18 @@ from sqlmodel import Session
 from backend.errors import MedAIError
 from backend.runtime import Runtime
 from backend.services import samples
-from backend.services.access import Principal
+from backend.services.identity.access import Principal
 from state.assets import AssetsState
 from state.auth import AuthState
 from state.feedback import error_toast, text
 from state.preferences import PreferencesState
-from state.research import ResearchState
+from state.training import TrainingState
 
 DATASETS = ("sft", "preference")
 KNOWLEDGE_BASE = "knowledge_base"
 AGENT = "agent"
 # the list to reload after a dataset sample is imported, by the page it was imported from
-RELOAD_AFTER_DATASET = {"/research": ResearchState.load, "/assets": AssetsState.load}
+RELOAD_AFTER_DATASET = {"/training": TrainingState.load, "/assets": AssetsState.load}
 
 
 @dataclass

@@ -10,9 +10,10 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import workbench_costs, workbenches
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.space import costs as workbench_costs
+from backend.services.space import workbenches
 from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast

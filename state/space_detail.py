@@ -11,8 +11,12 @@ from sqlmodel import Session
 
 from backend.errors import MedAIError
 from backend.runtime import Runtime
-from backend.services import model_registry, workbench_costs, workbench_packages, workbench_publishing, workbenches
-from backend.services.access import Principal
+from backend.services.assets import model_registry
+from backend.services.identity.access import Principal
+from backend.services.space import costs as workbench_costs
+from backend.services.space import packages as workbench_packages
+from backend.services.space import publishing as workbench_publishing
+from backend.services.space import workbenches
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
 from state.live import POLL_S, connected

@@ -20,9 +20,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import agent_runs
-from backend.services.access import Principal
-from backend.services.agent_runtime import RunEvent, answer_stream_source
+from backend.services.agents import runs as agent_runs
+from backend.services.agents.runtime import RunEvent, answer_stream_source
+from backend.services.identity.access import Principal
 
 PREFIX = "agent:"
 

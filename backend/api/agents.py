@@ -15,10 +15,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
-from backend.services import agent_market, agent_runs, agent_tools, agents
-from backend.services.agent_nodes import catalogue
-from backend.services.agent_runtime import RunEvent
-from backend.services.agent_templates import list_templates
+from backend.services.agents import definitions as agents
+from backend.services.agents import market as agent_market
+from backend.services.agents import runs as agent_runs
+from backend.services.agents import tools as agent_tools
+from backend.services.agents.nodes import catalogue
+from backend.services.agents.runtime import RunEvent
+from backend.services.agents.templates import list_templates
 
 router = APIRouter(prefix="/api", tags=["agents"])
 

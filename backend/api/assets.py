@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.adapters.objectstore.local import DOWNLOAD_PATH, LocalObjectStore
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
-from backend.services import datasets, images, lineage, model_registry, token_counting
+from backend.services.assets import datasets, images, lineage, model_registry, token_counting
 
 router = APIRouter(prefix="/api", tags=["assets"])
 

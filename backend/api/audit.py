@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
-from backend.services import audit_log
-from backend.services.permissions import SCOPES, matrix_rows
+from backend.services.identity import audit_log
+from backend.services.identity.permissions import SCOPES, matrix_rows
 
 router = APIRouter(prefix="/api", tags=["audit"])
 

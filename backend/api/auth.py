@@ -16,8 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 from backend.api.dependencies import runtime
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
-from backend.services import api_keys, identity, key_cache, ratelimit
-from backend.services.access import Principal
+from backend.services.identity import api_keys, key_cache, ratelimit
+from backend.services.identity import users as identity
+from backend.services.identity.access import Principal
 
 SESSION_COOKIE = "medai_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -55,7 +56,7 @@ async def current_principal(request: Request, rt: Annotated[Runtime, Depends(run
     if not api_keys.is_api_key(token):
         ratelimit.hit(rt.cache, *bucket)
         return await run_in_threadpool(_session_principal, rt, token, address)
-    # a key seen in the last seconds (services/key_cache.py), read as the request is counted: one round trip
+    # a key seen in the last seconds (services/identity/key_cache.py), read as the request is counted: one round trip
     cached = key_cache.cached_principal(*ratelimit.hit_all(rt.cache, [bucket], reads=key_cache.lookup_keys(token)))
     if cached is not None:
         return dataclasses.replace(cached, client_address=address)

@@ -28,9 +28,10 @@ from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
 from backend.models.base import utcnow
 from backend.runtime import Runtime
-from backend.services import agents, gateway
-from backend.services.access import Principal, may
-from backend.services.permissions import Action, Area
+from backend.services.agents import definitions as agents
+from backend.services.identity.access import Principal, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.serving import gateway
 
 router = APIRouter(prefix="/v1", tags=["gateway"])
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _meter_later(
 ) -> None:
     """Meter once the answer is on its way: the latency is taken now; on the loop's next turn
     (after the last bytes are written) the usage row joins the next batch, whose writer also
-    counts its tokens against the tenant's limit (services/metering.py)."""
+    counts its tokens against the tenant's limit (services/serving/metering.py)."""
     elapsed_ms = (time.perf_counter() - started) * 1000
     asyncio.get_running_loop().call_soon(
         _meter_safely, rt, principal, route, endpoint, body, status, usage, served_by, elapsed_ms
@@ -350,7 +351,7 @@ async def list_models(principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, 
 
     def models() -> list[dict[str, Any]]:
         with rt.session() as session:
-            services = may(session, principal, Area.DEPLOY, Action.VIEW)
+            services = may(session, principal, Area.SERVING, Action.VIEW)
             published = may(session, principal, Area.AGENTS, Action.VIEW)
             if not services and not published:
                 gateway.available_models(session, principal)  # refused, and the refusal is audited

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from backend.api.dependencies import runtime
 from backend.runtime import Runtime
-from backend.services.health import HealthReport, check_platform
+from backend.services.ops.health import HealthReport, check_platform
 
 router = APIRouter(prefix="/api", tags=["platform"])
 

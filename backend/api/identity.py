@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep, bearer_token, client_address
 from backend.errors import ErrorCode, MedAIError
-from backend.services import api_keys, identity, mfa, tenancy
+from backend.services.identity import api_keys, mfa, tenancy
+from backend.services.identity import users as identity
 
 router = APIRouter(prefix="/api", tags=["identity"])
 

@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.adapters.embeddings import DEFAULT_EMBEDDING_MODEL
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
-from backend.services import knowledge, knowledge_documents, knowledge_recall, knowledge_reembed
-from backend.services.knowledge_parsing import MAX_BYTES
-from backend.services.knowledge_search import MAX_QUERY_CHARS
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge import recall as knowledge_recall
+from backend.services.knowledge import reembed as knowledge_reembed
+from backend.services.knowledge.parsing import MAX_BYTES
+from backend.services.knowledge.search import MAX_QUERY_CHARS
 
 router = APIRouter(prefix="/api", tags=["knowledge"])
 

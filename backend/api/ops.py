@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
-from backend.services import alerts, ops_logs, ops_metrics, work_orders
+from backend.services.ops import alerts, work_orders
+from backend.services.ops import logs as ops_logs
+from backend.services.ops import metrics as ops_metrics
 
 router = APIRouter(prefix="/api", tags=["operations"])
 

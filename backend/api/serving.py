@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.errors import ErrorCode, MedAIError
-from backend.services import clusters, gateway, platform_assets, serving, starter_model
+from backend.services.identity import platform_assets
+from backend.services.orchestration import clusters
+from backend.services.serving import deployments as serving
+from backend.services.serving import gateway, starter_model
 
 router = APIRouter(prefix="/api", tags=["serving"])
 

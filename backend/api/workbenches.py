@@ -14,8 +14,12 @@ from backend.api.auth import CurrentPrincipal, RuntimeDep
 from backend.api.serving import DeploymentOut, NewDeployment
 from backend.api.training import JobOut, NewJob
 from backend.errors import ErrorCode, MedAIError
-from backend.services import model_registry, serving, training, workbench_costs, workbench_packages, workbenches
-from backend.services import workbench_publishing as publishing
+from backend.services.assets import model_registry
+from backend.services.serving import deployments as serving
+from backend.services.space import costs as workbench_costs
+from backend.services.space import packages as workbench_packages
+from backend.services.space import publishing, workbenches
+from backend.services.training import jobs as training
 
 router = APIRouter(prefix="/api", tags=["ai space"])
 

@@ -26,10 +26,15 @@ from sqlmodel import Session, col, func, select
 from backend.adapters.objectstore import ObjectStore
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Agent, Dataset, DatasetVersion, KnowledgeBase, KnowledgeDocument
-from backend.services import agent_templates, agents, audit, datasets, knowledge, knowledge_documents
-from backend.services.access import Principal, authorize, may
-from backend.services.knowledge_index import KnowledgeIndex
-from backend.services.permissions import Action, Area
+from backend.services.agents import definitions as agents
+from backend.services.agents import templates as agent_templates
+from backend.services.assets import datasets
+from backend.services.identity import audit
+from backend.services.identity.access import Principal, authorize, may
+from backend.services.identity.permissions import Action, Area
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge.index import KnowledgeIndex
 
 FOLDER = Path(__file__).resolve().parents[1] / "samples"
 KNOWLEDGE_FOLDER = FOLDER / "knowledge"

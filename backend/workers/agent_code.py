@@ -1,4 +1,4 @@
-"""Runs one agent code node in its own process (started by backend/services/agent_code.py).
+"""Runs one agent code node in its own process (started by backend/services/agents/code.py).
 
 Reads ``{"code", "inputs", "cpu_s", "memory_mb"}`` as JSON on stdin and writes
 ``{"ok": true, "output": ...}`` or ``{"ok": false, "error": ...}`` on stdout.

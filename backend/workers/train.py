@@ -20,7 +20,6 @@ import shutil
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from backend.adapters.envelope import load_key_ring
 from backend.adapters.metrics import MetricsStore, Point, build_metrics_store
 from backend.adapters.objectstore import ObjectStore, build_object_store
+from backend.contracts.training import DatasetFile, TrainSpec, latest_checkpoint
 from backend.settings import get_settings
 from backend.workers.chat_template import DEFAULT_CHAT_TEMPLATE
 
@@ -35,46 +35,6 @@ logger = logging.getLogger("medai.train")
 
 METRIC_PREFIX = "MEDAI_METRIC "
 _ROLE = {"human": "user", "gpt": "assistant", "observation": "tool", "function_call": "assistant"}
-
-
-@dataclass
-class DatasetFile:
-    object_key: str
-    file_type: str
-    shape: str
-
-
-@dataclass
-class TrainSpec:
-    job_id: str
-    tenant_id: str
-    type: str  # sft | dpo | grpo | reward | eval | batch_inference | custom
-    base_model_prefix: str  # object prefix of the base model version's files
-    base_model_files: list[str]
-    train: list[DatasetFile]
-    hyperparameters: dict[str, Any]
-    job_prefix: str  # object prefix for checkpoints/, output/ and result.json
-    workdir: str
-    resume: bool = False
-    eval: list[DatasetFile] = field(default_factory=list)
-    script: str = ""  # custom jobs: the Python source to run
-
-    @classmethod
-    def load(cls, path: Path) -> TrainSpec:
-        return cls.loads(path.read_text())
-
-    @classmethod
-    def loads(cls, text: str) -> TrainSpec:
-        data = json.loads(text)
-        data["train"] = [DatasetFile(**d) for d in data["train"]]
-        data["eval"] = [DatasetFile(**d) for d in data.get("eval", [])]
-        return cls(**data)
-
-    def dumps(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
-
-    def dump(self, path: Path) -> None:
-        path.write_text(self.dumps())
 
 
 # data -------------------------------------------------------------------------------------
@@ -124,7 +84,7 @@ def reference_f1(completions: list[Any], reference: list[str], **_: Any) -> list
     and words count as tokens), in [0, 1]."""
     from collections import Counter
 
-    from backend.services.dataset_formats import approximate_token_list
+    from backend.services.assets.dataset_formats import approximate_token_list
 
     scores = []
     for completion, answer in zip(completions, reference, strict=True):
@@ -144,7 +104,7 @@ def preference_example(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _load_rows(objects: ObjectStore, files: list[DatasetFile], folder: Path, kind: str) -> list[dict[str, Any]]:
-    from backend.services.dataset_formats import Issue, records
+    from backend.services.assets.dataset_formats import Issue, records
 
     rows: list[dict[str, Any]] = []
     for index, item in enumerate(files):
@@ -177,19 +137,6 @@ def _upload_folder(objects: ObjectStore, folder: Path, prefix: str) -> None:
         if path.is_file():
             with path.open("rb") as handle:
                 objects.put(prefix + path.relative_to(folder).as_posix(), handle)
-
-
-def latest_checkpoint(objects: ObjectStore, job_prefix: str) -> tuple[int, str] | None:
-    """(step, prefix) of the newest complete checkpoint (one with its trainer_state.json)."""
-    steps = {}
-    for info in objects.list(job_prefix + "checkpoints/"):
-        parts = info.key.removeprefix(job_prefix + "checkpoints/").split("/")
-        if len(parts) >= 2 and parts[0].startswith("checkpoint-") and parts[-1] == "trainer_state.json":
-            steps[int(parts[0].split("-")[1])] = f"{job_prefix}checkpoints/{parts[0]}/"
-    if not steps:
-        return None
-    step = max(steps)
-    return step, steps[step]
 
 
 def _fetch_prefix(objects: ObjectStore, prefix: str, folder: Path) -> None:

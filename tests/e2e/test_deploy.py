@@ -1,6 +1,6 @@
 """Deploy and the Playground as people meet them in Chromium: the platform admin makes a tenant
 and registers a tiny model through the REST API with the browser's own session, deploys it on
-/deploy, follows it live until the controller has a replica ready, reads the service page
+/serving, follows it live until the controller has a replica ready, reads the service page
 (replicas, log, API snippets), chats with it in the Playground (the answer streamed through
 the gateway, with tokens and latency), stops a long answer while it streams, sees the requests in
 the service's usage and stops the service."""
@@ -67,7 +67,7 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
 
     # deploy it from the form
     page.locator("#nav-deploy").click()
-    expect(page).to_have_url(re.compile(r"/deploy/?$"), timeout=LOAD_TIMEOUT)
+    expect(page).to_have_url(re.compile(r"/serving/?$"), timeout=LOAD_TIMEOUT)
     expect(page.locator("#no-services")).to_be_visible(timeout=LOAD_TIMEOUT)
     expect(page.locator("#deploy-model")).to_contain_text(MODEL_NAME)
     expect(page.locator("#deploy-version")).to_contain_text(f"{MODEL_NAME} v1")
@@ -92,7 +92,7 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
 
     # the service page: replicas, log, how to call it
     row.get_by_role("link", name=SERVICE).click()
-    expect(page).to_have_url(re.compile(r"/deploy/\w+/?$"), timeout=LOAD_TIMEOUT)
+    expect(page).to_have_url(re.compile(r"/serving/\w+/?$"), timeout=LOAD_TIMEOUT)
     expect(page.locator("#service-title")).to_have_text(SERVICE, timeout=LOAD_TIMEOUT)
     expect(page.locator("#service-status")).to_have_attribute("data-status", "ready")
     expect(page.locator('#replica-list tr[data-ordinal="0"]')).to_have_attribute("data-status", "ready")
@@ -175,7 +175,7 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     expect(page.locator("#service-status")).to_contain_text("Stopped")
     _no_toasts(page)
     screenshot(page, "deploy-stopped-en")
-    page.goto(app_server.url + "/deploy")
+    page.goto(app_server.url + "/serving")
     row = page.locator(f'#service-list tr[data-name="{SERVICE}"]')
     expect(row).to_have_attribute("data-status", "stopped", timeout=LOAD_TIMEOUT)
     expect(row).to_contain_text("2 · p50")  # the Playground's two requests, in the last 30 minutes

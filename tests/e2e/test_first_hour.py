@@ -161,7 +161,7 @@ def test_the_sample_knowledge_base_becomes_a_published_agent_with_citations(app_
 def _train(page: Page, name: str, job_type: str, dataset: str) -> None:
     """A job on the starter model: 3 steps of LoRA at 128 tokens, followed live to success."""
     page.locator("#nav-research").click()
-    expect(page).to_have_url(re.compile(r"/research/?$"), timeout=LOAD_TIMEOUT)
+    expect(page).to_have_url(re.compile(r"/training/?$"), timeout=LOAD_TIMEOUT)
     _choose(page, "#job-type", job_type)
     _choose(page, "#job-base-model", "smollm2-135m-instruct v1", exact=False)
     page.locator("#job-name").fill(name)

@@ -132,7 +132,7 @@ def test_admin_creates_a_tenant_and_adds_a_member(app_server, admin, page, journ
 
     page.locator("#language-switch").get_by_role("radio", name="EN").click()
     _open_tab(page, "Permissions")
-    clinician_deploy = page.locator('#permission-matrix tr[data-role="clinician"][data-area="deploy"]')
+    clinician_deploy = page.locator('#permission-matrix tr[data-role="clinician"][data-area="serving"]')
     expect(clinician_deploy.get_by_label("Yes")).to_have_count(1)  # view only
     viewer_members = page.locator('#permission-matrix tr[data-role="viewer"][data-area="members"]')
     expect(viewer_members.get_by_label("Yes")).to_have_count(0)

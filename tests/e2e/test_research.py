@@ -1,6 +1,6 @@
 """R&D and orchestration as people meet them in Chromium: the platform admin makes a tenant,
 a tiny base model and a dataset are registered through the REST API with the browser's own
-session, two SFT jobs are filled in on /research from the quick-check preset and really
+session, two SFT jobs are filled in on /training from the quick-check preset and really
 trained by the controller; the job page follows one live to success (curve drawn, progress
 full, trained model registered), the runs are compared, and /orchestration shows the local
 pool, the default queue and the admin's pool and quota forms."""
@@ -131,7 +131,7 @@ def test_a_job_from_the_form_trains_live_to_success(app_server, admin, page, jou
         pytest.fail("the tenant, model and dataset were not prepared: see the first test of this module")
     _enter_tenant(page, app_server.url, admin)
     page.locator("#nav-research").click()
-    expect(page).to_have_url(re.compile(r"/research/?$"), timeout=LOAD_TIMEOUT)
+    expect(page).to_have_url(re.compile(r"/training/?$"), timeout=LOAD_TIMEOUT)
     expect(page.locator("#no-jobs")).to_be_visible(timeout=LOAD_TIMEOUT)
     expect(page.locator("#job-base-model")).to_contain_text(f"{MODEL_NAME} v1")
 
@@ -153,7 +153,7 @@ def test_a_job_from_the_form_trains_live_to_success(app_server, admin, page, jou
     expect(page.locator(f'#job-list tr[data-name="{JOBS[1]}"]')).to_be_visible(timeout=LOAD_TIMEOUT)
 
     page.locator(f'#job-list tr[data-name="{JOBS[0]}"]').get_by_role("link", name=JOBS[0]).click()
-    expect(page).to_have_url(re.compile(r"/research/jobs/\w+/?$"), timeout=LOAD_TIMEOUT)
+    expect(page).to_have_url(re.compile(r"/training/jobs/\w+/?$"), timeout=LOAD_TIMEOUT)
     expect(page.locator("#job-title")).to_have_text(JOBS[0], timeout=LOAD_TIMEOUT)
     status = page.locator("#job-status")
     expect(status).to_have_attribute("data-status", "running", timeout=TRAIN_TIMEOUT)
@@ -193,7 +193,7 @@ def test_two_runs_are_compared_on_one_chart(app_server, admin, page, journey):
     if not journey.get("trained"):
         pytest.fail("no job was trained: see the test before this one")
     _enter_tenant(page, app_server.url, admin)
-    page.goto(app_server.url + "/research")
+    page.goto(app_server.url + "/training")
     rows = [page.locator(f'#job-list tr[data-name="{name}"]') for name in JOBS]
     for row in rows:  # the list follows the second run live until it ends
         expect(row).to_have_attribute("data-status", "succeeded", timeout=TRAIN_TIMEOUT)

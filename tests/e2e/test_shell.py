@@ -5,7 +5,7 @@ import psutil
 import pytest
 from playwright.sync_api import expect
 
-from backend.services.health import COMPONENTS
+from backend.services.ops.health import COMPONENTS
 from tests.e2e.conftest import ROOT, group_members, screenshot, sign_in_as_admin
 
 pytestmark = pytest.mark.e2e

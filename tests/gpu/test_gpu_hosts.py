@@ -4,7 +4,8 @@ local cluster's node."""
 import pytest
 
 from backend.models.base import utcnow
-from backend.services import clusters, ops_metrics
+from backend.services.ops import metrics as ops_metrics
+from backend.services.orchestration import clusters
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 

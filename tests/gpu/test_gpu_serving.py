@@ -11,7 +11,8 @@ import openai
 import pytest
 
 from backend.adapters.gpus import read_gpus
-from backend.services import api_keys, serving
+from backend.services.identity import api_keys
+from backend.services.serving import deployments as serving
 from backend.settings import Settings
 from tests.integration.api_server import serve_api
 from tests.integration.serving_world import register_tiny, stop_replicas, until_ready

@@ -11,8 +11,9 @@ from sqlmodel import select
 
 from backend.models import Deployment, Replica, UsageRecord
 from backend.runtime import Runtime
-from backend.services import model_registry, serving
-from backend.services.access import Principal
+from backend.services.assets import model_registry
+from backend.services.identity.access import Principal
+from backend.services.serving import deployments as serving
 from tests.tiny_model import build_model
 
 

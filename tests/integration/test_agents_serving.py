@@ -10,13 +10,11 @@ import pytest
 from sqlmodel import select
 
 from backend.models import AgentRun
-from backend.services import (
-    agents,
-    api_keys,
-    knowledge,
-    knowledge_documents,
-    serving,
-)
+from backend.services.agents import definitions as agents
+from backend.services.identity import api_keys
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.serving import deployments as serving
 from tests.integration.api_server import serve_api
 from tests.integration.serving_world import register_tiny, stop_replicas, until_ready
 from tests.unit.identity_world import add_tenant, add_user, sign

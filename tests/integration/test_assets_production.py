@@ -11,8 +11,8 @@ from backend import db
 from backend.errors import MedAIError
 from backend.models import Dataset, DatasetVersion, ModelVersion, Tenant
 from backend.runtime import build_runtime
-from backend.services import datasets, lineage, model_registry
-from backend.services.access import Principal
+from backend.services.assets import datasets, lineage, model_registry
+from backend.services.identity.access import Principal
 from backend.settings import Settings
 from tests.integration.conftest import drop_everything
 

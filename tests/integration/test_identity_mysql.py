@@ -14,7 +14,8 @@ from backend.api.dependencies import runtime as runtime_dependency
 from backend.errors import ErrorCode, MedAIError
 from backend.models import ApiKey, AuditEvent, User
 from backend.runtime import build_runtime
-from backend.services import api_keys, audit_log, identity, tenancy
+from backend.services.identity import api_keys, audit_log, tenancy
+from backend.services.identity import users as identity
 from backend.settings import Settings
 
 pytestmark = pytest.mark.integration

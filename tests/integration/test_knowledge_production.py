@@ -18,8 +18,10 @@ from backend.adapters.cache.redis import RedisCache
 from backend.adapters.vectors.chroma import ChromaVectorStore
 from backend.errors import MedAIError
 from backend.runtime import build_runtime
-from backend.services import embeddings, knowledge, knowledge_documents
-from backend.services.knowledge_index import collection_name
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge.index import collection_name
+from backend.services.serving import embeddings
 from backend.settings import Settings
 from tests.unit.agent_world import free_port
 from tests.unit.identity_world import add_tenant, add_user, sign

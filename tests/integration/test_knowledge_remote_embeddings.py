@@ -11,7 +11,9 @@ from backend import db
 from backend.adapters.embeddings import RemoteEmbedder
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import build_runtime
-from backend.services import api_keys, knowledge, knowledge_documents
+from backend.services.identity import api_keys
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
 from backend.settings import Settings
 from tests.integration.api_server import serve_api
 from tests.unit.identity_world import add_tenant, add_user, sign

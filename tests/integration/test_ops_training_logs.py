@@ -6,7 +6,7 @@ import time
 import pytest
 
 from backend.models import TrainingJob
-from backend.services import ops_logs
+from backend.services.ops import logs as ops_logs
 from tests.integration.test_training_flow import _submit, lab  # noqa: F401 (lab is a fixture)
 
 pytestmark = pytest.mark.integration

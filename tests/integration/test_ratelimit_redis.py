@@ -8,8 +8,9 @@ import redis
 
 from backend.adapters.cache.redis import PREFIX, RedisCache
 from backend.errors import ErrorCode, MedAIError
-from backend.services import identity, ratelimit
-from backend.services.ratelimit import Limit
+from backend.services.identity import ratelimit
+from backend.services.identity import users as identity
+from backend.services.identity.ratelimit import Limit
 from tests.unit.identity_world import PASSWORD, add_tenant, add_user
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import redis
 from backend import db
 from backend.adapters.cache.redis import RedisCache
 from backend.runtime import build_runtime
-from backend.services.health import check_platform
+from backend.services.ops.health import check_platform
 from backend.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import select
 
 from backend.models import AuditEvent, Deployment, Replica
-from backend.services import api_keys, gateway, serving
+from backend.services.identity import api_keys
+from backend.services.serving import deployments as serving
+from backend.services.serving import gateway
 from tests.clock_minute import with_seconds_left
 from tests.integration.api_server import serve_api
 from tests.integration.serving_world import register_tiny, stop_replicas, streamed_hello, usage_rows

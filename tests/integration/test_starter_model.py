@@ -10,7 +10,8 @@ from sqlmodel import select
 
 from backend.adapters import packaged_models
 from backend.models import UsageRecord
-from backend.services import api_keys, starter_model
+from backend.services.identity import api_keys
+from backend.services.serving import starter_model
 from tests.integration.api_server import serve_api
 from tests.integration.serving_world import stop_replicas, until_ready, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign

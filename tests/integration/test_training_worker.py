@@ -18,9 +18,9 @@ import pytest
 from backend.adapters.envelope import load_key_ring
 from backend.adapters.metrics import build_metrics_store
 from backend.adapters.objectstore import build_object_store
-from backend.services.training_presets import resolve
+from backend.contracts.training import DatasetFile, TrainSpec, latest_checkpoint
+from backend.services.training.presets import resolve
 from backend.settings import Settings
-from backend.workers.train import DatasetFile, TrainSpec, latest_checkpoint
 from tests.tiny_model import build_model
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,9 @@ import pytest
 from sqlmodel import select
 
 from backend.models import Workbench, WorkbenchPackage
-from backend.services import workbench_packages, workbench_runtime, workbenches
+from backend.services.space import packages as workbench_packages
+from backend.services.space import runtime as workbench_runtime
+from backend.services.space import workbenches
 from backend.settings import Settings
 from tests.unit.identity_world import add_tenant, add_user, sign
 

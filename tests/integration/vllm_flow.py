@@ -16,7 +16,9 @@ import psutil
 
 from backend.models import Replica
 from backend.runtime import Runtime
-from backend.services import api_keys, ops_metrics, serving
+from backend.services.identity import api_keys
+from backend.services.ops import metrics as ops_metrics
+from backend.services.serving import deployments as serving
 from tests.integration.api_server import serve_api
 from tests.integration.serving_world import register_tiny, stop_replicas, streamed_hello, until_ready, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign

@@ -29,8 +29,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlmodel import select
 
 from backend.models import Deployment, Replica
-from backend.services import model_registry, serving
-from backend.services.access import Principal
+from backend.services.assets import model_registry
+from backend.services.identity.access import Principal
+from backend.services.serving import deployments as serving
 
 
 def free_port() -> int:

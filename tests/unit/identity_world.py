@@ -13,8 +13,8 @@ from sqlmodel import select
 
 from backend.models import AuditEvent, Membership, Tenant, User
 from backend.runtime import Runtime
-from backend.services import identity
-from backend.services.access import Principal
+from backend.services.identity import users as identity
+from backend.services.identity.access import Principal
 
 PASSWORD = "correct horse battery"
 

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from backend.models import TrainingJob
 from backend.runtime import Runtime
-from backend.services import datasets, model_registry, serving, training
-from backend.services.access import Principal
+from backend.services.assets import datasets, model_registry
+from backend.services.identity.access import Principal
+from backend.services.serving import deployments as serving
+from backend.services.training import jobs as training
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 ROWS = b'{"instruction": "Diet for hypertension?", "output": "Less salt."}\n{"instruction": "q", "output": "a"}\n'

@@ -7,8 +7,8 @@ from sqlmodel import select
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Tenant
-from backend.services.access import Principal, authorize, may, require_interactive, require_member
-from backend.services.permissions import TENANT_ROLES, Action, Area, Role, allowed
+from backend.services.identity.access import Principal, authorize, may, require_interactive, require_member
+from backend.services.identity.permissions import TENANT_ROLES, Action, Area, Role, allowed
 from tests.unit.identity_world import add_tenant, events
 
 
@@ -51,7 +51,7 @@ def test_may_follows_the_matrix_for_every_cell(runtime, tenants, role):
     [
         (Role.TENANT_OWNER, Area.MEMBERS, Action.APPROVE),
         (Role.TENANT_ADMIN, Area.AUDIT, Action.VIEW),
-        (Role.DEVELOPER, Area.RESEARCH, Action.CREATE),
+        (Role.DEVELOPER, Area.TRAINING, Action.CREATE),
         (Role.CLINICIAN, Area.OPS, Action.CREATE),
         (Role.VIEWER, Area.ASSETS, Action.VIEW),
     ],
@@ -69,8 +69,8 @@ def test_authorize_allows_what_the_matrix_grants_and_returns_the_tenant(runtime,
     [
         (Role.TENANT_ADMIN, Area.MEMBERS, Action.APPROVE),
         (Role.DEVELOPER, Area.AUDIT, Action.VIEW),
-        (Role.CLINICIAN, Area.RESEARCH, Action.VIEW),
-        (Role.VIEWER, Area.DEPLOY, Action.DEPLOY),
+        (Role.CLINICIAN, Area.TRAINING, Action.VIEW),
+        (Role.VIEWER, Area.SERVING, Action.DEPLOY),
         (Role.TENANT_OWNER, Area.PLATFORM, Action.VIEW),
     ],
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import reflex as rx
 
-from backend.services import agent_nodes
+from backend.services.agents import nodes as agent_nodes
 from components.agent_canvas import CANVAS_TEXT_KEYS, DAGRE, SOURCE, XYFLOW, agent_canvas, canvas_labels
 from components.i18n import TEXT
 from state.agent_graph import (

@@ -5,8 +5,8 @@ agent's form built from the LLM and knowledge nodes' settings."""
 import pytest
 
 from backend.errors import ErrorCode, MedAIError
-from backend.services import agent_chat
-from backend.services.agent_runtime import RunEvent
+from backend.services.agents import chat as agent_chat
+from backend.services.agents.runtime import RunEvent
 from state.agent_builder import embed_snippet
 from state.agent_graph import CHAT_BY_NAME, CHAT_SETTINGS, from_text, setting_fields
 from state.agent_run import RunView, citation_row, trace_row

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from backend.services.agent_nodes import NODE_SPECS, SPECS, catalogue, new_node_id, validate
-from backend.services.agent_templates import list_templates, template_graph
+from backend.services.agents.nodes import NODE_SPECS, SPECS, catalogue, new_node_id, validate
+from backend.services.agents.templates import list_templates, template_graph
 from tests.unit.agent_world import START, chain, edge, node
 
 LLM = node("llm_1", "llm", model="chat", prompt="{{start.question}}")

@@ -12,9 +12,13 @@ from sqlmodel import select
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AgentRun, AgentTool, UsageRecord
-from backend.services import agent_runs, agent_tools, agents, knowledge, knowledge_documents
-from backend.services.agent_code import CodeLimits
-from backend.services.agent_runs import RunRequest
+from backend.services.agents import definitions as agents
+from backend.services.agents import runs as agent_runs
+from backend.services.agents import tools as agent_tools
+from backend.services.agents.code import CodeLimits
+from backend.services.agents.runs import RunRequest
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
 from tests.unit.agent_world import START, add_model_service, chain, edge, node, start_fake_openai, start_tool_server
 from tests.unit.identity_world import add_tenant, add_user, sign
 

@@ -9,8 +9,12 @@ from sqlmodel import select
 from backend.adapters.envelope import KeyRing, generate_master_key, parse_master_key
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AgentConversation, AgentFeedback, AgentRun, AgentTool, AgentVersion
-from backend.services import agent_market, agent_runs, agent_tools, agents, secrets
-from backend.services.agent_runs import RunRequest
+from backend.services.agents import definitions as agents
+from backend.services.agents import market as agent_market
+from backend.services.agents import runs as agent_runs
+from backend.services.agents import tools as agent_tools
+from backend.services.agents.runs import RunRequest
+from backend.services.identity import secrets
 from tests.unit.agent_world import START, add_model_service, chain, node, start_fake_openai
 from tests.unit.identity_world import add_tenant, add_user, sign
 

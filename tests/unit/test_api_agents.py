@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 
 from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
-from backend.services import api_keys, knowledge, knowledge_documents
+from backend.services.identity import api_keys
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
 from tests.unit.agent_world import START, add_model_service, chain, node, start_fake_openai
 from tests.unit.identity_world import add_tenant, add_user, sign
 

@@ -13,7 +13,7 @@ from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.models import Membership, Tenant, User, UserSession
 from backend.models.base import utcnow
-from backend.services import identity
+from backend.services.identity import users as identity
 
 ROWS = [{"instruction": "高血压患者的饮食建议？", "output": "低盐低脂，多吃蔬菜。"}, {"text": "x"}]
 

@@ -14,8 +14,8 @@ from backend.api import create_api
 from backend.api.auth import SESSION_COOKIE
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.runtime import build_runtime
-from backend.services import audit_log, mfa, ratelimit
-from backend.services.permissions import SCOPES, Area, Role
+from backend.services.identity import audit_log, mfa, ratelimit
+from backend.services.identity.permissions import SCOPES, Area, Role
 from backend.settings import Settings
 from tests.unit.identity_world import PASSWORD, add_tenant, add_user, sign
 

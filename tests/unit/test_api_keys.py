@@ -9,8 +9,9 @@ from sqlmodel import select
 from backend.errors import ErrorCode, MedAIError
 from backend.models import ApiKey, AuditEvent, Membership, Tenant
 from backend.models.base import utcnow
-from backend.services import api_keys, gateway, tenancy
-from backend.services.permissions import SCOPES
+from backend.services.identity import api_keys, tenancy
+from backend.services.identity.permissions import SCOPES
+from backend.services.serving import gateway
 from tests.unit.identity_world import add_tenant, add_user, events, sign
 
 

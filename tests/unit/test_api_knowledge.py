@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
-from backend.services import api_keys
+from backend.services.identity import api_keys
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 GUIDE = "高血压患者应限制钠盐摄入，每日食盐不超过5克。\n\n二甲双胍是2型糖尿病的首选口服药物。".encode()

@@ -9,7 +9,7 @@ from backend.adapters.logs import LogLine
 from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.models.base import utcnow
-from backend.services import api_keys
+from backend.services.identity import api_keys
 from tests.unit.ops_world import build_ward
 
 

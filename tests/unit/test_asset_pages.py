@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.services import dataset_formats, lineage, model_registry
+from backend.services.assets import dataset_formats, lineage, model_registry
 from components.lineage import NODE_COLUMNS, lineage_figure
 from state.asset_views import edge_rows, report_view, size_label, users_of
 

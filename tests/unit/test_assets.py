@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, Dataset, DatasetVersion, ModelVersion, Tenant
-from backend.services import datasets, images, lineage, model_registry, token_counting
-from backend.services.access import Principal
+from backend.services.assets import datasets, images, lineage, model_registry, token_counting
+from backend.services.identity.access import Principal
 
 ALPACA = [
     {"instruction": "患者张三主诉头痛三天，如何初步处理？", "input": "", "output": "测量血压，询问既往史。"},

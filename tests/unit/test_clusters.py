@@ -4,7 +4,7 @@ Kubernetes connection test that names the failing step and its remedy."""
 import pytest
 
 from backend.errors import MedAIError
-from backend.services import clusters
+from backend.services.orchestration import clusters
 from backend.settings import Settings
 from tests.unit.identity_world import add_tenant, add_user, sign
 

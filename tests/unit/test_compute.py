@@ -12,8 +12,9 @@ import pytest
 from backend.adapters.compute import Launch, ServerLaunch, why_it_stopped
 from backend.adapters.compute.kubernetes import job_manifest, server_manifests
 from backend.adapters.compute.local import LocalCompute, _alive
+from backend.contracts.serving import ServeSpec
 from backend.errors import ErrorCode, MedAIError
-from backend.workers.serve import ServeSpec, vllm_command
+from backend.workers.serve import vllm_command
 from tests.e2e.conftest import group_members
 
 

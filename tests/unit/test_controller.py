@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from backend.services.controller import Controller
+from backend.services.orchestration.controller import Controller
 
 
 async def test_a_failing_reconciler_does_not_stop_the_others(caplog):

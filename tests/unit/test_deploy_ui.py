@@ -7,9 +7,9 @@ import pytest
 
 from backend.adapters.chat_stream import gateway_error, parse_event
 from backend.errors import ErrorCode, MedAIError
-from backend.services.gateway import UsageRow
-from state.deploy import FORM_DEFAULTS, NO_STANDBY, deploy_spec, engine_label, usage_by_model
-from state.deploy_detail import curl_snippet, python_snippet
+from backend.services.serving.gateway import UsageRow
+from state.serving import FORM_DEFAULTS, NO_STANDBY, deploy_spec, engine_label, usage_by_model
+from state.serving_detail import curl_snippet, python_snippet
 
 
 def test_the_form_becomes_a_typed_spec():

@@ -12,7 +12,8 @@ from backend.adapters.cache.memory import MemoryCache
 from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.models import UsageRecord
-from backend.services import api_keys, embeddings
+from backend.services.identity import api_keys
+from backend.services.serving import embeddings
 from tests.clock_minute import with_seconds_left
 from tests.unit.identity_world import add_tenant, add_user, sign
 

@@ -12,7 +12,9 @@ from backend.adapters.embeddings import BUILTIN_EMBEDDING_MODELS, E5, MINILM, ca
 from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.errors import MedAIError
-from backend.services import api_keys, embeddings, knowledge
+from backend.services.identity import api_keys
+from backend.services.knowledge import bases as knowledge
+from backend.services.serving import embeddings
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 
@@ -142,7 +144,7 @@ def test_v1_embeddings_names_the_available_models_for_an_unknown_one(client_and_
 
 
 def test_knowledge_bases_embed_chunks_as_passages_and_questions_as_queries(runtime):
-    from backend.services import knowledge_documents
+    from backend.services.knowledge import documents as knowledge_documents
 
     tenant = add_tenant(runtime, "roles-hospital")
     owner = sign(runtime, add_user(runtime, "o@roles-hospital.cn", [(tenant, "tenant_owner")]))[1]

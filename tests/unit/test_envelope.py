@@ -8,7 +8,7 @@ from sqlmodel import select
 from backend.adapters.envelope import KeyRing, generate_master_key, key_id, load_key_ring, parse_master_key
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, User
-from backend.services.secrets import rewrap_all
+from backend.services.identity.secrets import rewrap_all
 from backend.settings import Settings
 
 

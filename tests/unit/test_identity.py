@@ -6,7 +6,7 @@ from sqlmodel import select
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, Membership, Tenant, User, UserSession
 from backend.models.base import utcnow
-from backend.services import identity
+from backend.services.identity import users as identity
 
 PASSWORD = "correct horse battery"
 

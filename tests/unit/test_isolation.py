@@ -48,46 +48,32 @@ from backend.models import (
     WorkbenchUsage,
 )
 from backend.runtime import Runtime
-from backend.services import (
-    access,
-    agent_market,
-    agent_runs,
-    agent_tools,
-    agents,
-    alerts,
-    api_keys,
-    audit_log,
-    clusters,
-    datasets,
-    gateway,
-    identity,
-    images,
-    knowledge,
-    knowledge_documents,
-    knowledge_recall,
-    knowledge_reembed,
-    lineage,
-    mfa,
-    model_registry,
-    ops_logs,
-    ops_metrics,
-    orchestration,
-    pipelines,
-    platform_assets,
-    samples,
-    serving,
-    starter_model,
-    tenancy,
-    token_counting,
-    training,
-    work_orders,
-    workbench_costs,
-    workbench_packages,
-    workbench_publishing,
-    workbenches,
-)
-from backend.services.access import Principal
-from backend.services.permissions import SCOPES, Action, Area
+from backend.services import samples
+from backend.services.agents import definitions as agents
+from backend.services.agents import market as agent_market
+from backend.services.agents import runs as agent_runs
+from backend.services.agents import tools as agent_tools
+from backend.services.assets import datasets, images, lineage, model_registry, token_counting
+from backend.services.identity import access, api_keys, audit_log, mfa, platform_assets, tenancy
+from backend.services.identity import users as identity
+from backend.services.identity.access import Principal
+from backend.services.identity.permissions import SCOPES, Action, Area
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge import recall as knowledge_recall
+from backend.services.knowledge import reembed as knowledge_reembed
+from backend.services.ops import alerts, work_orders
+from backend.services.ops import logs as ops_logs
+from backend.services.ops import metrics as ops_metrics
+from backend.services.orchestration import clusters, pipelines
+from backend.services.orchestration import pools as orchestration
+from backend.services.serving import deployments as serving
+from backend.services.serving import gateway, starter_model
+from backend.services.space import costs as workbench_costs
+from backend.services.space import packages as workbench_packages
+from backend.services.space import publishing as workbench_publishing
+from backend.services.space import workbenches
+from backend.services.training import jobs as training
 from tests.unit.identity_world import PASSWORD, add_tenant, add_user, sign
 
 ALL_SCOPES = sorted(SCOPES)
@@ -946,70 +932,70 @@ def _refuse_unless_false(allowed: bool) -> None:
 
 
 SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
-    "access.authorize": _refused(
+    "identity.access.authorize": _refused(
         lambda w, s, p: access.authorize(s, p, Area.MEMBERS, Action.VIEW, w.a.tenant.id),
         lambda w, s, p: access.authorize(s, p, Area.AUDIT, Action.VIEW, w.a.tenant.id),
     ),
-    "access.may": _refused(
+    "identity.access.may": _refused(
         lambda w, s, p: _refuse_unless_false(access.may(s, p, Area.MEMBERS, Action.VIEW, w.a.tenant.id))
     ),
-    "access.require_member": _refused(
+    "identity.access.require_member": _refused(
         lambda w, s, p: access.require_member(s, _without_role_in_a(p, w), "api_key.create")
     ),
-    "access.require_interactive": _own(lambda w, s, p: access.require_interactive(s, p, "api_key.create")),
-    "access.deny": _own(lambda w, s, p: access.deny(s, p, "members.view", "other_tenant", w.a.tenant.id)),
-    "identity.switch_tenant": _refused(
+    "identity.access.require_interactive": _own(lambda w, s, p: access.require_interactive(s, p, "api_key.create")),
+    "identity.access.deny": _own(lambda w, s, p: access.deny(s, p, "members.view", "other_tenant", w.a.tenant.id)),
+    "identity.users.switch_tenant": _refused(
         lambda w, s, p: identity.switch_tenant(s, p, w.b.tokens["session"], w.a.tenant.id)
     ),
-    "identity.change_password": _own(
+    "identity.users.change_password": _own(
         lambda w, s, p: identity.change_password(s, p, w.b.tokens["session"], PASSWORD, "beta's new passphrase")
     ),
-    "tenancy.create_tenant": _refused(lambda w, s, p: tenancy.create_tenant(s, p, w.a.tenant.slug, "Taken")),
-    "tenancy.set_tenant_status": _refused(lambda w, s, p: tenancy.set_tenant_status(s, p, w.a.tenant.id, "suspended")),
-    "tenancy.list_tenants": _own(lambda w, s, p: tenancy.list_tenants(s, p)),
-    "tenancy.list_members": _refused(lambda w, s, p: tenancy.list_members(s, p, w.a.tenant.id)),
-    "tenancy.invite_member": _refused(
+    "identity.tenancy.create_tenant": _refused(lambda w, s, p: tenancy.create_tenant(s, p, w.a.tenant.slug, "Taken")),
+    "identity.tenancy.set_tenant_status": _refused(lambda w, s, p: tenancy.set_tenant_status(s, p, w.a.tenant.id, "suspended")),
+    "identity.tenancy.list_tenants": _own(lambda w, s, p: tenancy.list_tenants(s, p)),
+    "identity.tenancy.list_members": _refused(lambda w, s, p: tenancy.list_members(s, p, w.a.tenant.id)),
+    "identity.tenancy.invite_member": _refused(
         lambda w, s, p: tenancy.invite_member(s, p, w.a.tenant.id, "spy@beta-clinic.cn", "Spy", "viewer")
     ),
-    "tenancy.set_member_role": _refused(
+    "identity.tenancy.set_member_role": _refused(
         lambda w, s, p: tenancy.set_member_role(s, p, w.a.tenant.id, w.a.member.id, "viewer"),
         lambda w, s, p: tenancy.set_member_role(s, p, w.b.tenant.id, w.a.member.id, "viewer"),
     ),
-    "tenancy.remove_member": _refused(
+    "identity.tenancy.remove_member": _refused(
         lambda w, s, p: tenancy.remove_member(s, p, w.a.tenant.id, w.a.member.id),
         lambda w, s, p: tenancy.remove_member(s, p, w.b.tenant.id, w.a.member.id),
     ),
-    "tenancy.list_users": _refused(lambda w, s, p: tenancy.list_users(s, p)),
-    "tenancy.set_user_status": _refused(
+    "identity.tenancy.list_users": _refused(lambda w, s, p: tenancy.list_users(s, p)),
+    "identity.tenancy.set_user_status": _refused(
         lambda w, s, p: tenancy.set_user_status(s, p, w.a.member.id, "disabled"),
         lambda w, s, p: tenancy.set_user_status(s, p, w.a.owner.id, "disabled"),
     ),
-    "tenancy.reset_mfa": _refused(lambda w, s, p: tenancy.reset_mfa(s, p, w.a.member.id)),
-    "api_keys.create_api_key": _own(
+    "identity.tenancy.reset_mfa": _refused(lambda w, s, p: tenancy.reset_mfa(s, p, w.a.member.id)),
+    "identity.api_keys.create_api_key": _own(
         lambda w, s, p: api_keys.create_api_key(s, p, kind="personal", name="beta", scopes=["logs:read"])
     ),
-    "api_keys.list_api_keys": _own(lambda w, s, p: api_keys.list_api_keys(s, p)),
-    "api_keys.revoke_api_key": _refused(
+    "identity.api_keys.list_api_keys": _own(lambda w, s, p: api_keys.list_api_keys(s, p)),
+    "identity.api_keys.revoke_api_key": _refused(
         lambda w, s, p: api_keys.revoke_api_key(s, p, w.a.key_id),
         lambda w, s, p: api_keys.revoke_api_key(s, p, w.a.tenant_key_id),
     ),
-    "audit_log.search": _refused(lambda w, s, p: audit_log.search(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id)))
+    "identity.audit_log.search": _refused(lambda w, s, p: audit_log.search(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id)))
     + _own(lambda w, s, p: audit_log.search(s, p, audit_log.AuditFilter())),
-    "audit_log.export_csv": _refused(
+    "identity.audit_log.export_csv": _refused(
         lambda w, s, p: audit_log.export_csv(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id))
     )
     + _own(lambda w, s, p: audit_log.export_csv(s, p, audit_log.AuditFilter())),
     # The second factor is always the caller's own: nothing of another user can be named.
-    "mfa.begin_enrollment": _own(lambda w, s, p: mfa.begin_enrollment(s, w.rt.keys, p)),
-    "mfa.confirm_enrollment": _own(lambda w, s, p: mfa.confirm_enrollment(s, w.rt.cache, w.rt.keys, p, "000000")),
-    "mfa.regenerate_recovery_codes": _own(
+    "identity.mfa.begin_enrollment": _own(lambda w, s, p: mfa.begin_enrollment(s, w.rt.keys, p)),
+    "identity.mfa.confirm_enrollment": _own(lambda w, s, p: mfa.confirm_enrollment(s, w.rt.cache, w.rt.keys, p, "000000")),
+    "identity.mfa.regenerate_recovery_codes": _own(
         lambda w, s, p: mfa.regenerate_recovery_codes(s, w.rt.cache, w.rt.keys, p, "000000")
     ),
-    "mfa.disable": _own(lambda w, s, p: mfa.disable(s, w.rt.cache, w.rt.keys, p, "000000")),
-    "mfa.remaining_recovery_codes": _own(lambda w, s, p: mfa.remaining_recovery_codes(s, p)),
-    "mfa.is_enabled": _own(lambda w, s, p: mfa.is_enabled(s, p)),
+    "identity.mfa.disable": _own(lambda w, s, p: mfa.disable(s, w.rt.cache, w.rt.keys, p, "000000")),
+    "identity.mfa.remaining_recovery_codes": _own(lambda w, s, p: mfa.remaining_recovery_codes(s, p)),
+    "identity.mfa.is_enabled": _own(lambda w, s, p: mfa.is_enabled(s, p)),
     # assets
-    "datasets.import_version": _own(
+    "assets.datasets.import_version": _own(
         lambda w, s, p: datasets.import_version(
             s,
             w.rt.objects,
@@ -1020,14 +1006,14 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             scratch_dir=w.rt.settings.scratch_dir,
         )
     ),
-    "datasets.list_datasets": _own(
+    "assets.datasets.list_datasets": _own(
         lambda w, s, p: datasets.list_datasets(s, p), lambda w, s, p: datasets.list_datasets(s, p, "aurora")
     ),
-    "datasets.get_dataset": _refused(lambda w, s, p: datasets.get_dataset(s, p, w.a.dataset.dataset_id)),
-    "datasets.download_url": _refused(lambda w, s, p: datasets.download_url(s, w.rt.objects, p, w.a.dataset.id)),
-    "datasets.retire_version": _refused(lambda w, s, p: datasets.retire_version(s, p, w.a.dataset.id)),
-    "datasets.delete_version": _refused(lambda w, s, p: datasets.delete_version(s, w.rt.objects, p, w.a.dataset.id)),
-    "model_registry.register_version": _refused(
+    "assets.datasets.get_dataset": _refused(lambda w, s, p: datasets.get_dataset(s, p, w.a.dataset.dataset_id)),
+    "assets.datasets.download_url": _refused(lambda w, s, p: datasets.download_url(s, w.rt.objects, p, w.a.dataset.id)),
+    "assets.datasets.retire_version": _refused(lambda w, s, p: datasets.retire_version(s, p, w.a.dataset.id)),
+    "assets.datasets.delete_version": _refused(lambda w, s, p: datasets.delete_version(s, w.rt.objects, p, w.a.dataset.id)),
+    "assets.model_registry.register_version": _refused(
         lambda w, s, p: model_registry.register_version(
             s,
             w.rt.objects,
@@ -1037,46 +1023,46 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             "upload",
         )
     ),
-    "training.submit_job": _refused(
+    "training.jobs.submit_job": _refused(
         lambda w, s, p: training.submit_job(s, p, training.JobRequest("x", "sft", w.a.models[0].id, (w.b.dataset.id,))),
         lambda w, s, p: training.submit_job(s, p, training.JobRequest("x", "sft", w.b.models[0].id, (w.a.dataset.id,))),
     ),
     # (ids, names and tenants only: hyper-parameters hold the word "lora_alpha", which is no leak)
-    "serving.deploy": _refused(
+    "serving.deployments.deploy": _refused(
         lambda w, s, p: serving.deploy(s, p, serving.DeploySpec("beta-x", w.a.models[0].id)),
         lambda w, s, p: serving.deploy(s, p, serving.DeploySpec(w.a.deployment_name, w.b.models[0].id, standby="x")),
     ),
-    "serving.list_deployments": _own(lambda w, s, p: serving.list_deployments(s, p)),
-    "serving.get_deployment": _refused(lambda w, s, p: serving.get_deployment(s, p, w.a.deployment_id)),
-    "serving.update_version": _refused(
+    "serving.deployments.list_deployments": _own(lambda w, s, p: serving.list_deployments(s, p)),
+    "serving.deployments.get_deployment": _refused(lambda w, s, p: serving.get_deployment(s, p, w.a.deployment_id)),
+    "serving.deployments.update_version": _refused(
         lambda w, s, p: serving.update_version(s, p, w.a.deployment_id, w.a.models[1].id),
         lambda w, s, p: serving.update_version(s, p, w.b.deployment_id, w.a.models[1].id),
     ),
-    "serving.rollback": _refused(lambda w, s, p: serving.rollback(s, p, w.a.deployment_id)),
-    "serving.scale": _refused(lambda w, s, p: serving.scale(s, p, w.a.deployment_id, 3)),
-    "serving.stop": _refused(lambda w, s, p: serving.stop(s, p, w.a.deployment_id)),
-    "serving.delete_deployment": _refused(lambda w, s, p: serving.delete_deployment(s, p, w.a.deployment_id)),
-    "gateway.routes": _refused(lambda w, s, p: gateway.routes(s, p, w.a.deployment_name)),
-    "clusters.list_clusters": _own(lambda w, s, p: clusters.list_clusters(s, p, w.rt.settings)),
-    "clusters.test_connection": _own(lambda w, s, p: clusters.test_connection(s, p, w.rt.settings)),
-    "gateway.available_models": _own(lambda w, s, p: gateway.available_models(s, p)),
-    "gateway.callable_models": _own(lambda w, s, p: gateway.callable_models(s, p)),
-    "platform_assets.list_platform_services": _own(lambda w, s, p: platform_assets.list_platform_services(s, p)),
-    "platform_assets.as_platform": _refused(lambda w, s, p: platform_assets.as_platform(s, p, Action.UPDATE)),
-    "starter_model.scale_platform_service": _refused(
+    "serving.deployments.rollback": _refused(lambda w, s, p: serving.rollback(s, p, w.a.deployment_id)),
+    "serving.deployments.scale": _refused(lambda w, s, p: serving.scale(s, p, w.a.deployment_id, 3)),
+    "serving.deployments.stop": _refused(lambda w, s, p: serving.stop(s, p, w.a.deployment_id)),
+    "serving.deployments.delete_deployment": _refused(lambda w, s, p: serving.delete_deployment(s, p, w.a.deployment_id)),
+    "serving.gateway.routes": _refused(lambda w, s, p: gateway.routes(s, p, w.a.deployment_name)),
+    "orchestration.clusters.list_clusters": _own(lambda w, s, p: clusters.list_clusters(s, p, w.rt.settings)),
+    "orchestration.clusters.test_connection": _own(lambda w, s, p: clusters.test_connection(s, p, w.rt.settings)),
+    "serving.gateway.available_models": _own(lambda w, s, p: gateway.available_models(s, p)),
+    "serving.gateway.callable_models": _own(lambda w, s, p: gateway.callable_models(s, p)),
+    "identity.platform_assets.list_platform_services": _own(lambda w, s, p: platform_assets.list_platform_services(s, p)),
+    "identity.platform_assets.as_platform": _refused(lambda w, s, p: platform_assets.as_platform(s, p, Action.UPDATE)),
+    "serving.starter_model.scale_platform_service": _refused(
         lambda w, s, p: starter_model.scale_platform_service(s, p, w.a.deployment_id, 0)
     ),
-    "gateway.embed": _own(
+    "serving.gateway.embed": _own(
         lambda w, s, p: (
             gateway.embed(
                 s, p, w.rt.cache, gateway.Limits(100, 100, 10_000), w.rt.knowledge.builtins, "all-minilm-l6-v2", ["hi"]
             ).prompt_tokens
         )
     ),
-    "gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
-    "gateway.traffic": _own(lambda w, s, p: gateway.traffic(s, p)),
+    "serving.gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
+    "serving.gateway.traffic": _own(lambda w, s, p: gateway.traffic(s, p)),
     # limits are counted for the route the caller already resolved (its own tenant's)
-    "gateway.admit": _own(
+    "serving.gateway.admit": _own(
         lambda w, s, p: gateway.admit(
             w.rt.cache,
             gateway.Limits(100, 100, 10_000),
@@ -1084,86 +1070,86 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             gateway.routes(s, p, w.b.deployment_name),
         )
     ),
-    "pipelines.list_pipelines": _own(lambda w, s, p: pipelines.list_pipelines(s, p)),
-    "pipelines.save_pipeline": _refused(
+    "orchestration.pipelines.list_pipelines": _own(lambda w, s, p: pipelines.list_pipelines(s, p)),
+    "orchestration.pipelines.save_pipeline": _refused(
         lambda w, s, p: pipelines.save_pipeline(
             s, p, "beta-p", [{"name": "c", "kind": "data_check", "config": {"dataset_version_ids": [w.a.dataset.id]}}]
         )
     ),
-    "pipelines.start_run": _refused(lambda w, s, p: pipelines.start_run(s, p, w.a.pipeline_id)),
-    "pipelines.list_runs": _refused(lambda w, s, p: pipelines.list_runs(s, p, w.a.pipeline_id)),
-    "pipelines.get_run": _refused(lambda w, s, p: pipelines.get_run(s, p, w.a.run_id)),
-    "pipelines.rerun": _refused(lambda w, s, p: pipelines.rerun(s, p, w.a.run_id)),
-    "orchestration.list_pools": _own(lambda w, s, p: orchestration.list_pools(s, p)),
-    "orchestration.list_queues": _own(lambda w, s, p: orchestration.list_queues(s, p)),
-    "orchestration.save_pool": _refused(
+    "orchestration.pipelines.start_run": _refused(lambda w, s, p: pipelines.start_run(s, p, w.a.pipeline_id)),
+    "orchestration.pipelines.list_runs": _refused(lambda w, s, p: pipelines.list_runs(s, p, w.a.pipeline_id)),
+    "orchestration.pipelines.get_run": _refused(lambda w, s, p: pipelines.get_run(s, p, w.a.run_id)),
+    "orchestration.pipelines.rerun": _refused(lambda w, s, p: pipelines.rerun(s, p, w.a.run_id)),
+    "orchestration.pools.list_pools": _own(lambda w, s, p: orchestration.list_pools(s, p)),
+    "orchestration.pools.list_queues": _own(lambda w, s, p: orchestration.list_queues(s, p)),
+    "orchestration.pools.save_pool": _refused(
         lambda w, s, p: orchestration.save_pool(s, p, "local", "local", [{"name": "n", "cpu": 1, "memory_gb": 1}])
     ),
-    "orchestration.save_queue": _refused(
+    "orchestration.pools.save_queue": _refused(
         lambda w, s, p: orchestration.save_queue(s, p, w.a.tenant.id, "default", "local", 8)
     ),
-    "orchestration.set_node_draining": _refused(  # the platform's nodes: no tenant's people drain them
+    "orchestration.pools.set_node_draining": _refused(  # the platform's nodes: no tenant's people drain them
         lambda w, s, p: orchestration.set_node_draining(s, p, "local", training.local_pool(s).nodes[0]["name"], True)
     ),
-    "training.list_jobs": _own(lambda w, s, p: [(j.id, j.name, j.tenant_id) for j in training.list_jobs(s, p)]),
-    "training.get_job": _refused(lambda w, s, p: training.get_job(s, p, w.a.job_id)),
-    "training.job_curves": _refused(lambda w, s, p: training.job_curves(s, w.rt.metrics, p, w.a.job_id)),
-    "training.job_log": _refused(lambda w, s, p: training.job_log(s, w.rt.compute, p, w.a.job_id)),
-    "training.cancel_job": _refused(lambda w, s, p: training.cancel_job(s, w.rt.compute, p, w.a.job_id)),
-    "training.retry_job": _refused(lambda w, s, p: training.retry_job(s, p, w.a.job_id)),
-    "model_registry.list_models": _own(
+    "training.jobs.list_jobs": _own(lambda w, s, p: [(j.id, j.name, j.tenant_id) for j in training.list_jobs(s, p)]),
+    "training.jobs.get_job": _refused(lambda w, s, p: training.get_job(s, p, w.a.job_id)),
+    "training.jobs.job_curves": _refused(lambda w, s, p: training.job_curves(s, w.rt.metrics, p, w.a.job_id)),
+    "training.jobs.job_log": _refused(lambda w, s, p: training.job_log(s, w.rt.compute, p, w.a.job_id)),
+    "training.jobs.cancel_job": _refused(lambda w, s, p: training.cancel_job(s, w.rt.compute, p, w.a.job_id)),
+    "training.jobs.retry_job": _refused(lambda w, s, p: training.retry_job(s, p, w.a.job_id)),
+    "assets.model_registry.list_models": _own(
         lambda w, s, p: model_registry.list_models(s, p), lambda w, s, p: model_registry.list_models(s, p, "aurora")
     ),
-    "model_registry.get_model": _refused(lambda w, s, p: model_registry.get_model(s, p, w.a.models[0].model_id)),
-    "model_registry.diff_parameters": _refused(
+    "assets.model_registry.get_model": _refused(lambda w, s, p: model_registry.get_model(s, p, w.a.models[0].model_id)),
+    "assets.model_registry.diff_parameters": _refused(
         lambda w, s, p: model_registry.diff_parameters(s, p, w.a.models[0].id, w.a.models[1].id),
         lambda w, s, p: model_registry.diff_parameters(s, p, w.b.models[0].id, w.a.models[1].id),
     ),
-    "model_registry.promote": _refused(lambda w, s, p: model_registry.promote(s, p, w.a.models[0].id)),
-    "model_registry.set_status": _refused(lambda w, s, p: model_registry.set_status(s, p, w.a.models[0].id, "retired")),
-    "model_registry.delete_version": _refused(
+    "assets.model_registry.promote": _refused(lambda w, s, p: model_registry.promote(s, p, w.a.models[0].id)),
+    "assets.model_registry.set_status": _refused(lambda w, s, p: model_registry.set_status(s, p, w.a.models[0].id, "retired")),
+    "assets.model_registry.delete_version": _refused(
         lambda w, s, p: model_registry.delete_version(s, w.rt.objects, p, w.a.models[1].id)
     ),
-    "images.register_image": _own(
+    "assets.images.register_image": _own(
         lambda w, s, p: images.register_image(s, p, "registry.beta-clinic.cn/b/lab:3", "workbench")
     ),
-    "images.list_images": _own(
+    "assets.images.list_images": _own(
         lambda w, s, p: images.list_images(s, p), lambda w, s, p: images.list_images(s, p, "", "aurora")
     ),
-    "images.retire_image": _refused(lambda w, s, p: images.retire_image(s, p, w.a.image_id)),
-    "lineage.graph": _own(
+    "assets.images.retire_image": _refused(lambda w, s, p: images.retire_image(s, p, w.a.image_id)),
+    "assets.lineage.graph": _own(
         lambda w, s, p: lineage.graph(s, p, lineage.Node("dataset_version", w.a.dataset.id)),
         lambda w, s, p: lineage.graph(s, p, lineage.Node("model_version", w.a.models[0].id)),
     ),
-    "token_counting.counter_for": _refused(
+    "assets.token_counting.counter_for": _refused(
         lambda w, s, p: token_counting.counter_for(
             s, w.rt.objects, p, w.a.models[0].id, w.rt.settings.data_dir / "cache"
         )
     ),
     # operations: logs, metrics, alerts, work orders
-    "ops_logs.search_logs": _own(
+    "ops.logs.search_logs": _own(
         lambda w, s, p: ops_logs.search_logs(s, w.rt.logs, p, "aurora crashed"),
         lambda w, s, p: ops_logs.search_logs(s, w.rt.logs, p, source_id=w.a.job_id),
     )
     + _refused(lambda w, s, p: ops_logs.search_logs(s, w.rt.logs, p, sources=("platform",))),
-    "ops_metrics.query_metrics": _own(
+    "ops.metrics.query_metrics": _own(
         lambda w, s, p: ops_metrics.query_metrics(s, w.rt.metrics, p, "train", tags={"job_id": w.a.job_id}),
         lambda w, s, p: ops_metrics.query_metrics(s, w.rt.metrics, p, "train"),
     ),
-    "ops_metrics.gpu_inventory": _own(lambda w, s, p: ops_metrics.gpu_inventory(s, p, w.rt.collectors)),
-    "ops_metrics.resource_hours": _own(lambda w, s, p: ops_metrics.resource_hours(s, p)),
-    "alerts.create_rule": _own(
+    "ops.metrics.gpu_inventory": _own(lambda w, s, p: ops_metrics.gpu_inventory(s, p, w.rt.collectors)),
+    "ops.metrics.resource_hours": _own(lambda w, s, p: ops_metrics.resource_hours(s, p)),
+    "ops.alerts.create_rule": _own(
         lambda w, s, p: alerts.create_rule(s, p, alerts.RuleSpec("beta cpu", "metric", "host", "cpu_pct"))
     ),
-    "alerts.list_rules": _own(lambda w, s, p: alerts.list_rules(s, p)),
-    "alerts.set_enabled": _refused(lambda w, s, p: alerts.set_enabled(s, p, w.a.ops["rule"], False)),
-    "alerts.delete_rule": _refused(lambda w, s, p: alerts.delete_rule(s, p, w.a.ops["rule"])),
-    "alerts.silence": _refused(lambda w, s, p: alerts.silence(s, p, w.a.ops["rule"], 5)),
-    "alerts.list_silences": _own(lambda w, s, p: alerts.list_silences(s, p)),
-    "alerts.end_silence": _refused(lambda w, s, p: alerts.end_silence(s, p, w.a.ops["silence"])),
-    "alerts.history": _own(lambda w, s, p: alerts.history(s, p)),
-    "alerts.acknowledge": _refused(lambda w, s, p: alerts.acknowledge(s, p, w.a.ops["alert"])),
-    "work_orders.create_order": _refused(
+    "ops.alerts.list_rules": _own(lambda w, s, p: alerts.list_rules(s, p)),
+    "ops.alerts.set_enabled": _refused(lambda w, s, p: alerts.set_enabled(s, p, w.a.ops["rule"], False)),
+    "ops.alerts.delete_rule": _refused(lambda w, s, p: alerts.delete_rule(s, p, w.a.ops["rule"])),
+    "ops.alerts.silence": _refused(lambda w, s, p: alerts.silence(s, p, w.a.ops["rule"], 5)),
+    "ops.alerts.list_silences": _own(lambda w, s, p: alerts.list_silences(s, p)),
+    "ops.alerts.end_silence": _refused(lambda w, s, p: alerts.end_silence(s, p, w.a.ops["silence"])),
+    "ops.alerts.history": _own(lambda w, s, p: alerts.history(s, p)),
+    "ops.alerts.acknowledge": _refused(lambda w, s, p: alerts.acknowledge(s, p, w.a.ops["alert"])),
+    "ops.work_orders.create_order": _refused(
         lambda w, s, p: work_orders.create_order(
             s, p, work_orders.OrderSpec("x", action={"kind": "stop", "deployment_id": w.a.deployment_id})
         ),
@@ -1177,45 +1163,45 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         ),
         lambda w, s, p: work_orders.create_order(s, p, work_orders.OrderSpec("x", assignee_id=w.a.member.id)),
     ),
-    "work_orders.list_orders": _own(lambda w, s, p: work_orders.list_orders(s, p)),
-    "work_orders.get_order": _refused(lambda w, s, p: work_orders.get_order(s, p, w.a.ops["order"])),
-    "work_orders.set_status": _refused(lambda w, s, p: work_orders.set_status(s, p, w.a.ops["order"], "closed")),
-    "work_orders.assign": _refused(lambda w, s, p: work_orders.assign(s, p, w.a.ops["order"], w.b.member.id)),
-    "work_orders.comment": _refused(lambda w, s, p: work_orders.comment(s, p, w.a.ops["order"], "spam")),
-    "work_orders.approve": _refused(lambda w, s, p: work_orders.approve(s, p, w.a.ops["order"])),
-    "work_orders.reject": _refused(lambda w, s, p: work_orders.reject(s, p, w.a.ops["order"])),
+    "ops.work_orders.list_orders": _own(lambda w, s, p: work_orders.list_orders(s, p)),
+    "ops.work_orders.get_order": _refused(lambda w, s, p: work_orders.get_order(s, p, w.a.ops["order"])),
+    "ops.work_orders.set_status": _refused(lambda w, s, p: work_orders.set_status(s, p, w.a.ops["order"], "closed")),
+    "ops.work_orders.assign": _refused(lambda w, s, p: work_orders.assign(s, p, w.a.ops["order"], w.b.member.id)),
+    "ops.work_orders.comment": _refused(lambda w, s, p: work_orders.comment(s, p, w.a.ops["order"], "spam")),
+    "ops.work_orders.approve": _refused(lambda w, s, p: work_orders.approve(s, p, w.a.ops["order"])),
+    "ops.work_orders.reject": _refused(lambda w, s, p: work_orders.reject(s, p, w.a.ops["order"])),
     # AI space
-    "workbenches.create": _own(
+    "space.workbenches.create": _own(
         lambda w, s, p: workbenches.create(s, w.rt.settings, p, workbenches.WorkbenchSpec("beta-lab-3", cpu=1))
     ),
-    "workbenches.list_workbenches": _own(lambda w, s, p: workbenches.list_workbenches(s, p)),
-    "workbenches.get_workbench": _refused(lambda w, s, p: workbenches.get_workbench(s, p, w.a.workbench_id)),
-    "workbenches.activity": _refused(lambda w, s, p: workbenches.activity(s, p, w.a.workbench_id)),
-    "workbenches.list_approvals": _own(lambda w, s, p: workbenches.list_approvals(s, p, "")),
-    "workbenches.decide": _refused(
+    "space.workbenches.list_workbenches": _own(lambda w, s, p: workbenches.list_workbenches(s, p)),
+    "space.workbenches.get_workbench": _refused(lambda w, s, p: workbenches.get_workbench(s, p, w.a.workbench_id)),
+    "space.workbenches.activity": _refused(lambda w, s, p: workbenches.activity(s, p, w.a.workbench_id)),
+    "space.workbenches.list_approvals": _own(lambda w, s, p: workbenches.list_approvals(s, p, "")),
+    "space.workbenches.decide": _refused(
         lambda w, s, p: workbenches.decide(s, p, w.a.pending_workbench_id, True),
         lambda w, s, p: workbenches.decide(s, p, w.a.pending_workbench_id, False),
     ),
-    "workbenches.start": _refused(lambda w, s, p: workbenches.start(s, p, w.a.workbench_id)),
-    "workbenches.stop": _refused(lambda w, s, p: workbenches.stop(s, p, w.a.workbench_id)),
-    "workbenches.add_member": _refused(
+    "space.workbenches.start": _refused(lambda w, s, p: workbenches.start(s, p, w.a.workbench_id)),
+    "space.workbenches.stop": _refused(lambda w, s, p: workbenches.stop(s, p, w.a.workbench_id)),
+    "space.workbenches.add_member": _refused(
         lambda w, s, p: workbenches.add_member(s, p, w.a.workbench_id, w.b.member.email, "owner"),
         lambda w, s, p: workbenches.add_member(s, p, w.b.workbench_id, w.a.member.email, "editor"),
     ),
-    "workbenches.remove_member": _refused(
+    "space.workbenches.remove_member": _refused(
         lambda w, s, p: workbenches.remove_member(s, p, w.a.workbench_id, w.a.member.id),
         lambda w, s, p: workbenches.remove_member(s, p, w.b.workbench_id, w.a.member.id),
     ),
-    "workbenches.open_ide": _refused(lambda w, s, p: workbenches.open_ide(s, w.rt.keys, p, w.a.workbench_id)),
-    "workbench_costs.cost_report": _own(lambda w, s, p: workbench_costs.cost_report(s, w.rt.settings, p, "2026-11")),
-    "workbench_costs.set_budget": _own(lambda w, s, p: workbench_costs.set_budget(s, p, 50)),
-    "workbench_packages.request_install": _refused(
+    "space.workbenches.open_ide": _refused(lambda w, s, p: workbenches.open_ide(s, w.rt.keys, p, w.a.workbench_id)),
+    "space.costs.cost_report": _own(lambda w, s, p: workbench_costs.cost_report(s, w.rt.settings, p, "2026-11")),
+    "space.costs.set_budget": _own(lambda w, s, p: workbench_costs.set_budget(s, p, 50)),
+    "space.packages.request_install": _refused(
         lambda w, s, p: workbench_packages.request_install(s, p, w.a.workbench_id, "rich")
     ),
-    "workbench_packages.list_packages": _refused(
+    "space.packages.list_packages": _refused(
         lambda w, s, p: workbench_packages.list_packages(s, p, w.a.workbench_id)
     ),
-    "workbench_publishing.register_model": _refused(
+    "space.publishing.register_model": _refused(
         lambda w, s, p: workbench_publishing.register_model(
             s, w.rt.objects, w.rt.settings, p, w.a.workbench_id, "model", model_registry.VersionSpec("beta-copy")
         ),
@@ -1229,7 +1215,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             model_registry.VersionSpec("beta-borrowed", dataset_version_ids=(w.a.dataset.id,)),
         ),
     ),
-    "workbench_publishing.submit_job": _refused(
+    "space.publishing.submit_job": _refused(
         lambda w, s, p: workbench_publishing.submit_job(
             s, p, w.a.workbench_id, training.JobRequest("x", "sft", w.b.models[0].id, (w.b.dataset.id,))
         ),
@@ -1237,7 +1223,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             s, p, w.b.workbench_id, training.JobRequest("x", "sft", w.a.models[0].id, (w.b.dataset.id,))
         ),
     ),
-    "workbench_publishing.publish_service": _refused(
+    "space.publishing.publish_service": _refused(
         lambda w, s, p: workbench_publishing.publish_service(
             s, p, w.a.workbench_id, serving.DeploySpec("beta-y", w.b.models[0].id)
         ),
@@ -1246,7 +1232,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         ),
     ),
     # knowledge bases
-    "knowledge.create_knowledge_base": _own(
+    "knowledge.bases.create_knowledge_base": _own(
         lambda w, s, p: knowledge.create_knowledge_base(s, w.rt.knowledge, p, knowledge.KnowledgeBaseSpec("beta kb 2"))
     )
     + _refused(  # sharing with Alpha's member
@@ -1254,18 +1240,18 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             s, w.rt.knowledge, p, knowledge.KnowledgeBaseSpec("beta kb 3", member_ids=(w.a.member.id,))
         )
     ),
-    "knowledge.update_knowledge_base": _refused(
+    "knowledge.bases.update_knowledge_base": _refused(
         lambda w, s, p: knowledge.update_knowledge_base(
             s, w.rt.knowledge, p, w.a.knowledge["kb"], knowledge.KnowledgeBaseSpec("taken")
         )
     ),
-    "knowledge.delete_knowledge_base": _refused(
+    "knowledge.bases.delete_knowledge_base": _refused(
         lambda w, s, p: knowledge.delete_knowledge_base(s, w.rt.knowledge, w.rt.objects, p, w.a.knowledge["kb"])
     ),
-    "knowledge.list_knowledge_bases": _own(lambda w, s, p: knowledge.list_knowledge_bases(s, p))
+    "knowledge.bases.list_knowledge_bases": _own(lambda w, s, p: knowledge.list_knowledge_bases(s, p))
     + _refused(lambda w, s, p: knowledge.list_knowledge_bases(s, p, w.a.tenant.id)),
-    "knowledge.get_knowledge_base": _refused(lambda w, s, p: knowledge.get_knowledge_base(s, p, w.a.knowledge["kb"])),
-    "knowledge.retrieve": _refused(
+    "knowledge.bases.get_knowledge_base": _refused(lambda w, s, p: knowledge.get_knowledge_base(s, p, w.a.knowledge["kb"])),
+    "knowledge.bases.retrieve": _refused(
         lambda w, s, p: knowledge.retrieve(s, w.rt.knowledge, p, w.a.knowledge["kb"], "hypertension")
     )
     + _own(  # Alpha's document id as a filter on Beta's own knowledge base finds nothing
@@ -1273,22 +1259,22 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             s, w.rt.knowledge, p, w.b.knowledge["kb"], "hypertension", filters={"document_id": w.a.knowledge["doc"]}
         )
     ),
-    "knowledge_documents.preview_chunks": _refused(
+    "knowledge.documents.preview_chunks": _refused(
         lambda w, s, p: knowledge_documents.preview_chunks(s, p, w.a.knowledge["kb"], "x.txt", KB_TEXT)
     ),
-    "knowledge_documents.upload_document": _refused(
+    "knowledge.documents.upload_document": _refused(
         lambda w, s, p: knowledge_documents.upload_document(
             s, w.rt.knowledge, w.rt.objects, p, w.a.knowledge["kb"], "x.txt", KB_TEXT
         )
     ),
-    "knowledge_documents.list_documents": _refused(
+    "knowledge.documents.list_documents": _refused(
         lambda w, s, p: knowledge_documents.list_documents(s, p, w.a.knowledge["kb"])
     ),
-    "knowledge_documents.list_chunks": _refused(
+    "knowledge.documents.list_chunks": _refused(
         lambda w, s, p: knowledge_documents.list_chunks(s, p, w.a.knowledge["kb"], w.a.knowledge["doc"])
     )
     + _own(lambda w, s, p: knowledge_documents.list_chunks(s, p, w.b.knowledge["kb"], w.a.knowledge["doc"])),
-    "knowledge_documents.delete_document": _refused(
+    "knowledge.documents.delete_document": _refused(
         lambda w, s, p: knowledge_documents.delete_document(
             s, w.rt.knowledge, w.rt.objects, p, w.a.knowledge["kb"], w.a.knowledge["doc"]
         ),
@@ -1296,48 +1282,48 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             s, w.rt.knowledge, w.rt.objects, p, w.b.knowledge["kb"], w.a.knowledge["doc"]
         ),
     ),
-    "knowledge_reembed.request_reembed": _refused(
+    "knowledge.reembed.request_reembed": _refused(
         lambda w, s, p: knowledge_reembed.request_reembed(s, w.rt.knowledge, p, w.a.knowledge["kb"], "all-minilm-l6-v2")
     ),
-    "knowledge_recall.save_recall_query": _refused(
+    "knowledge.recall.save_recall_query": _refused(
         lambda w, s, p: knowledge_recall.save_recall_query(s, p, w.a.knowledge["kb"], "x", ["y"])
     ),
-    "knowledge_recall.list_recall_queries": _refused(
+    "knowledge.recall.list_recall_queries": _refused(
         lambda w, s, p: knowledge_recall.list_recall_queries(s, p, w.a.knowledge["kb"])
     ),
-    "knowledge_recall.delete_recall_query": _refused(
+    "knowledge.recall.delete_recall_query": _refused(
         lambda w, s, p: knowledge_recall.delete_recall_query(s, p, w.a.knowledge["kb"], w.a.knowledge["query"]),
         lambda w, s, p: knowledge_recall.delete_recall_query(s, p, w.b.knowledge["kb"], w.a.knowledge["query"]),
     ),
-    "knowledge_recall.evaluate_recall": _refused(
+    "knowledge.recall.evaluate_recall": _refused(
         lambda w, s, p: knowledge_recall.evaluate_recall(s, w.rt.knowledge, p, w.a.knowledge["kb"])
     ),
-    "knowledge_recall.list_recall_runs": _refused(
+    "knowledge.recall.list_recall_runs": _refused(
         lambda w, s, p: knowledge_recall.list_recall_runs(s, p, w.a.knowledge["kb"])
     ),
     # agents
-    "agents.create_agent": _own(lambda w, s, p: agents.create_agent(s, p, agents.AgentSpec("Beta 2", "beta-2"))),
-    "agents.create_from_template": _refused(
+    "agents.definitions.create_agent": _own(lambda w, s, p: agents.create_agent(s, p, agents.AgentSpec("Beta 2", "beta-2"))),
+    "agents.definitions.create_from_template": _refused(
         lambda w, s, p: agents.create_from_template(s, p, "guideline_qa", "g", "g", "", (w.a.knowledge["kb"],)),
         lambda w, s, p: agents.create_from_template(s, p, "triage_assistant", "t", "t", w.a.deployment_name),
     ),
-    "agents.list_agents": _own(lambda w, s, p: agents.list_agents(s, p)),
-    "agents.get_agent": _refused(lambda w, s, p: agents.get_agent(s, p, w.a.agents["agent"])),
-    "agents.visible_agent": _refused(lambda w, s, p: agents.visible_agent(s, p.tenant_id, w.a.agents["agent"], p)),
-    "agents.agent_by_slug": _refused(lambda w, s, p: agents.agent_by_slug(s, p, w.a.agents["slug"])),
-    "agents.update_agent": _refused(
+    "agents.definitions.list_agents": _own(lambda w, s, p: agents.list_agents(s, p)),
+    "agents.definitions.get_agent": _refused(lambda w, s, p: agents.get_agent(s, p, w.a.agents["agent"])),
+    "agents.definitions.visible_agent": _refused(lambda w, s, p: agents.visible_agent(s, p.tenant_id, w.a.agents["agent"], p)),
+    "agents.definitions.agent_by_slug": _refused(lambda w, s, p: agents.agent_by_slug(s, p, w.a.agents["slug"])),
+    "agents.definitions.update_agent": _refused(
         lambda w, s, p: agents.update_agent(s, p, w.a.agents["agent"], agents.AgentPatch(name="x"))
     ),
-    "agents.delete_agent": _refused(lambda w, s, p: agents.delete_agent(s, p, w.a.agents["agent"])),
-    "agents.save_draft": _refused(lambda w, s, p: agents.save_draft(s, p, w.a.agents["agent"], graph={})),
-    "agents.validate_draft": _refused(lambda w, s, p: agents.validate_draft(s, p, w.a.agents["agent"])),
-    "agents.publish": _refused(lambda w, s, p: agents.publish(s, p, w.a.agents["agent"])),
-    "agents.list_versions": _refused(lambda w, s, p: agents.list_versions(s, p, w.a.agents["agent"])),
-    "agents.rollback": _refused(
+    "agents.definitions.delete_agent": _refused(lambda w, s, p: agents.delete_agent(s, p, w.a.agents["agent"])),
+    "agents.definitions.save_draft": _refused(lambda w, s, p: agents.save_draft(s, p, w.a.agents["agent"], graph={})),
+    "agents.definitions.validate_draft": _refused(lambda w, s, p: agents.validate_draft(s, p, w.a.agents["agent"])),
+    "agents.definitions.publish": _refused(lambda w, s, p: agents.publish(s, p, w.a.agents["agent"])),
+    "agents.definitions.list_versions": _refused(lambda w, s, p: agents.list_versions(s, p, w.a.agents["agent"])),
+    "agents.definitions.rollback": _refused(
         lambda w, s, p: agents.rollback(s, p, w.a.agents["agent"]),
         lambda w, s, p: agents.rollback(s, p, w.b.agents["agent"], w.a.agents["version"]),
     ),
-    "agent_runs.start_run": _refused(
+    "agents.runs.start_run": _refused(
         lambda w, s, p: agent_runs.start_run(
             agent_runs.deps_from(w.rt), p, w.a.agents["agent"], agent_runs.RunRequest(query="x")
         ),
@@ -1348,54 +1334,54 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             agent_runs.RunRequest(query="x", conversation_id=w.a.agents["conversation"]),
         ),
     ),
-    "agent_runs.run_agent": _refused(
+    "agents.runs.run_agent": _refused(
         lambda w, s, p: agent_runs.run_agent(
             agent_runs.deps_from(w.rt), p, w.a.agents["agent"], agent_runs.RunRequest(query="x")
         )
     ),
-    "agent_runs.run_by_slug": _refused(
+    "agents.runs.run_by_slug": _refused(
         lambda w, s, p: agent_runs.run_by_slug(
             agent_runs.deps_from(w.rt), p, w.a.agents["slug"], agent_runs.RunRequest(query="x")
         )
     ),
-    "agent_runs.list_conversations": _refused(lambda w, s, p: agent_runs.list_conversations(s, p, w.a.agents["agent"])),
-    "agent_runs.list_runs": _refused(lambda w, s, p: agent_runs.list_runs(s, p, w.a.agents["agent"]))
+    "agents.runs.list_conversations": _refused(lambda w, s, p: agent_runs.list_conversations(s, p, w.a.agents["agent"])),
+    "agents.runs.list_runs": _refused(lambda w, s, p: agent_runs.list_runs(s, p, w.a.agents["agent"]))
     + _own(lambda w, s, p: agent_runs.list_runs(s, p, w.b.agents["agent"], w.a.agents["conversation"])),
-    "agent_runs.get_run": _refused(lambda w, s, p: agent_runs.get_run(s, p, w.a.agents["run"])),
-    "agent_runs.give_feedback": _refused(lambda w, s, p: agent_runs.give_feedback(s, p, w.a.agents["run"], 1)),
-    "agent_runs.list_feedback": _refused(lambda w, s, p: agent_runs.list_feedback(s, p, w.a.agents["agent"])),
-    "agent_tools.create_tool": _own(
+    "agents.runs.get_run": _refused(lambda w, s, p: agent_runs.get_run(s, p, w.a.agents["run"])),
+    "agents.runs.give_feedback": _refused(lambda w, s, p: agent_runs.give_feedback(s, p, w.a.agents["run"], 1)),
+    "agents.runs.list_feedback": _refused(lambda w, s, p: agent_runs.list_feedback(s, p, w.a.agents["agent"])),
+    "agents.tools.create_tool": _own(
         lambda w, s, p: agent_tools.create_tool(s, w.rt.keys, p, agent_tools.ToolSpec("beta_t2", "http://beta.cn/"))
     ),
-    "agent_tools.update_tool": _refused(
+    "agents.tools.update_tool": _refused(
         lambda w, s, p: agent_tools.update_tool(
             s, w.rt.keys, p, w.a.agents["tool"], agent_tools.ToolSpec("x", "http://x.cn/")
         )
     ),
-    "agent_tools.delete_tool": _refused(lambda w, s, p: agent_tools.delete_tool(s, p, w.a.agents["tool"])),
-    "agent_tools.get_tool": _refused(lambda w, s, p: agent_tools.get_tool(s, p, w.a.agents["tool"])),
-    "agent_tools.list_tools": _own(lambda w, s, p: agent_tools.list_tools(s, p)),
-    "agent_tools.try_tool": _refused(
+    "agents.tools.delete_tool": _refused(lambda w, s, p: agent_tools.delete_tool(s, p, w.a.agents["tool"])),
+    "agents.tools.get_tool": _refused(lambda w, s, p: agent_tools.get_tool(s, p, w.a.agents["tool"])),
+    "agents.tools.list_tools": _own(lambda w, s, p: agent_tools.list_tools(s, p)),
+    "agents.tools.try_tool": _refused(
         lambda w, s, p: agent_tools.try_tool(s, w.rt.keys, p, w.a.agents["tool"], {}, 1.0)
     ),
-    "agent_tools.import_openapi": _own(
+    "agents.tools.import_openapi": _own(
         lambda w, s, p: agent_tools.import_openapi(
             s, w.rt.keys, p, {"paths": {"/x": {"get": {"operationId": "beta_op2"}}}}
         )
     ),
-    "agent_tools.list_allowed_hosts": _own(lambda w, s, p: agent_tools.list_allowed_hosts(s, p)),
-    "agent_tools.add_allowed_host": _own(lambda w, s, p: agent_tools.add_allowed_host(s, p, "beta.cn")),
-    "agent_tools.remove_allowed_host": _refused(
+    "agents.tools.list_allowed_hosts": _own(lambda w, s, p: agent_tools.list_allowed_hosts(s, p)),
+    "agents.tools.add_allowed_host": _own(lambda w, s, p: agent_tools.add_allowed_host(s, p, "beta.cn")),
+    "agents.tools.remove_allowed_host": _refused(
         lambda w, s, p: agent_tools.remove_allowed_host(s, p, w.a.agents["host"])
     ),
-    "agent_market.publish_listing": _refused(
+    "agents.market.publish_listing": _refused(
         lambda w, s, p: agent_market.publish_listing(s, p, w.a.agents["agent"], "tenant")
     ),
-    "agent_market.list_listings": _own(lambda w, s, p: agent_market.list_listings(s, p)),
-    "agent_market.withdraw_listing": _refused(
+    "agents.market.list_listings": _own(lambda w, s, p: agent_market.list_listings(s, p)),
+    "agents.market.withdraw_listing": _refused(
         lambda w, s, p: agent_market.withdraw_listing(s, p, w.a.agents["listing"])
     ),
-    "agent_market.install_listing": _refused(
+    "agents.market.install_listing": _refused(
         lambda w, s, p: agent_market.install_listing(s, p, w.a.agents["listing"], "", "beta-copy")
     ),
     # samples: by fixed names in the caller's own tenant; without a role in Alpha's, nothing there
@@ -1421,20 +1407,21 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
 
 
 def principal_functions() -> set[str]:
-    """Every public function of every backend.services module that takes the acting principal."""
+    """Every public function of every backend.services module that takes the acting principal, named by its
+    path under backend.services (``identity.tenancy.list_members``)."""
     names = set()
-    for info in pkgutil.iter_modules(backend.services.__path__):
-        module = importlib.import_module(f"backend.services.{info.name}")
+    for info in pkgutil.walk_packages(backend.services.__path__, "backend.services."):
+        module = importlib.import_module(info.name)
         for name, function in inspect.getmembers(module, inspect.isfunction):
             public = function.__module__ == module.__name__ and not name.startswith("_")
             if public and "principal" in inspect.signature(function).parameters:
-                names.add(f"{module.__name__.rsplit('.', 1)[1]}.{name}")
+                names.add(f"{module.__name__.removeprefix('backend.services.')}.{name}")
     return names
 
 
 def test_the_service_matrix_covers_every_function_that_takes_a_principal():
     functions = principal_functions()
-    assert "tenancy.list_members" in functions
+    assert "identity.tenancy.list_members" in functions
     unknown = sorted(functions - set(SERVICE_CASES))
     assert not unknown, f"add cross-tenant cases to tests/unit/test_isolation.py::SERVICE_CASES for {unknown}"
     stale = sorted(set(SERVICE_CASES) - functions)

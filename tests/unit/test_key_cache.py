@@ -10,7 +10,7 @@ from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.models import ApiKey
 from backend.models.base import utcnow
-from backend.services import api_keys, key_cache, tenancy
+from backend.services.identity import api_keys, key_cache, tenancy
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 

@@ -14,11 +14,13 @@ from sqlmodel import select
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeChunk, KnowledgeDocument
-from backend.services import knowledge, knowledge_documents, knowledge_recall
-from backend.services.chunking import ChunkSettings, chunk_prose, split_text
-from backend.services.knowledge_index import collection_name
-from backend.services.knowledge_search import fuse
-from backend.services.text_search import Bm25Index, tokenize
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge import recall as knowledge_recall
+from backend.services.knowledge.chunking import ChunkSettings, chunk_prose, split_text
+from backend.services.knowledge.index import collection_name
+from backend.services.knowledge.search import fuse
+from backend.services.knowledge.text_search import Bm25Index, tokenize
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 CHINESE = (

@@ -14,8 +14,11 @@ from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, KnowledgeBase, KnowledgeChunk, KnowledgeDocument
-from backend.services import api_keys, knowledge, knowledge_documents, knowledge_reembed
-from backend.services.knowledge_index import collection_name
+from backend.services.identity import api_keys
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge import reembed as knowledge_reembed
+from backend.services.knowledge.index import collection_name
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 SALT = "高血压患者应限制钠盐摄入，每日食盐不超过5克。规律运动有助于降低血压。"

@@ -8,7 +8,14 @@ import jieba
 from sqlmodel import select
 
 from backend.models import KnowledgeChunk
-from backend.services.text_search import Bm25Index, expand_query, index_terms, is_current, stored_terms, tokenize
+from backend.services.knowledge.text_search import (
+    Bm25Index,
+    expand_query,
+    index_terms,
+    is_current,
+    stored_terms,
+    tokenize,
+)
 from tests.unit.test_knowledge import make_kb, owner, retrieve, upload  # noqa: F401 (owner is a fixture)
 
 CHUNKS = {

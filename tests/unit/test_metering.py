@@ -11,9 +11,9 @@ from sqlmodel import select
 from backend.errors import ErrorCode, MedAIError
 from backend.models import UsageRecord
 from backend.models.base import utcnow
-from backend.services import gateway
-from backend.services.access import Principal
-from backend.services.metering import UsageWriter
+from backend.services.identity.access import Principal
+from backend.services.serving import gateway
+from backend.services.serving.metering import UsageWriter
 from tests.clock_minute import with_seconds_left
 
 
@@ -82,9 +82,9 @@ def test_a_batch_is_one_insert_and_the_debug_log_shows_prompts_masked(runtime, c
     with runtime.session() as session:
         gateway.record_usage_rows(session, [(_row(7), "患者张三 电话 13812345678 胸痛"), (_row(8), "")])
     assert _rows(runtime) == [7, 8]
-    with caplog.at_level(logging.INFO, logger="backend.services.gateway"):
+    with caplog.at_level(logging.INFO, logger="backend.services.serving.gateway"):
         assert not gateway.logs_prompts()  # so the gateway does not even collect the prompt text
-    with caplog.at_level(logging.DEBUG, logger="backend.services.gateway"), runtime.session() as session:
+    with caplog.at_level(logging.DEBUG, logger="backend.services.serving.gateway"), runtime.session() as session:
         gateway.record_usage_rows(session, [(_row(9), "患者张三 电话 13812345678 胸痛")])
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "胸痛" in logged and "13812345678" not in logged and "张三" not in logged

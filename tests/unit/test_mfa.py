@@ -9,7 +9,8 @@ from sqlmodel import select
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import RecoveryCode, User, UserSession
-from backend.services import identity, mfa, tenancy
+from backend.services.identity import mfa, tenancy
+from backend.services.identity import users as identity
 from tests.unit.identity_world import PASSWORD, add_tenant, add_user, events, sign
 
 EMAIL = "dr.li@ruijin.cn"

@@ -17,7 +17,7 @@ from backend.adapters.notify import Notifier, SmtpConfig
 from backend.errors import MedAIError
 from backend.models import AuditEvent, Deployment
 from backend.models.base import utcnow
-from backend.services import alerts
+from backend.services.ops import alerts
 from tests.unit.ops_world import build_ward, fail_job
 
 

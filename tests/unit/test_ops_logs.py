@@ -10,8 +10,8 @@ from backend.adapters.compute.local import LocalCompute
 from backend.adapters.logs import Cursor, LogLine, LogQuery
 from backend.adapters.logs.sqlite import SqliteLogIndex
 from backend.errors import MedAIError
-from backend.services import ops_logs
-from backend.services.access import Principal
+from backend.services.identity.access import Principal
+from backend.services.ops import logs as ops_logs
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 

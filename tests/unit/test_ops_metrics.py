@@ -15,7 +15,7 @@ from backend.adapters.metrics.sqlite import SqliteMetricsStore
 from backend.errors import MedAIError
 from backend.models import UsageRecord
 from backend.models.base import utcnow
-from backend.services import ops_metrics
+from backend.services.ops import metrics as ops_metrics
 from tests.unit.ops_world import build_ward
 
 NO_GPU = GpuInventory((), "no NVIDIA driver: NVML Shared Library Not Found", False)

@@ -8,7 +8,8 @@ from backend.adapters.logs import LogLine
 from backend.adapters.metrics import Point
 from backend.errors import MedAIError
 from backend.models.base import utcnow
-from backend.services import ops_metrics, work_orders
+from backend.services.ops import metrics as ops_metrics
+from backend.services.ops import work_orders
 from state.ops import LogFilter, dashboard, search
 from state.ops_alerts import ORDER_DEFAULTS, RULE_DEFAULTS, order_detail, order_spec, rule_spec
 from tests.unit.ops_world import build_ward
@@ -82,7 +83,7 @@ def test_the_cost_table_prices_jobs_and_workbenches_and_shows_the_budget(runtime
     from datetime import timedelta
 
     from backend.models import TrainingJob, Workbench, WorkbenchUsage
-    from backend.services import workbench_costs
+    from backend.services.space import costs as workbench_costs
 
     ward = build_ward(runtime)
     now = utcnow()

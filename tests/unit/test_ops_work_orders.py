@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from backend.errors import MedAIError
 from backend.models import AuditEvent, Deployment, Tenant
-from backend.services import work_orders
+from backend.services.ops import work_orders
 from tests.unit.ops_world import build_ward
 
 
@@ -121,7 +121,7 @@ def _approved(runtime, requester, approver, action):
 
 
 def test_deleting_a_service_waits_for_approval_and_the_controller_removes_it(runtime, ward):
-    from backend.services import serving
+    from backend.services.serving import deployments as serving
 
     order = _approved(runtime, ward.dev, ward.admin, {"kind": "delete", "deployment_id": ward.deployment_id})
     assert order.status == "executed" and order.outcome.startswith("delete xiangya-chat done by")
@@ -136,7 +136,8 @@ def test_deleting_a_service_waits_for_approval_and_the_controller_removes_it(run
 
 
 def test_draining_a_node_needs_a_platform_admins_approval(runtime, ward):
-    from backend.services import orchestration, training
+    from backend.services.orchestration import pools as orchestration
+    from backend.services.training import jobs as training
     from tests.unit.identity_world import add_user, sign
 
     with runtime.session() as session:

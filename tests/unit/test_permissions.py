@@ -1,6 +1,6 @@
 import pytest
 
-from backend.services.permissions import TENANT_ROLES, Action, Area, Role, allowed, matrix_rows
+from backend.services.identity.permissions import TENANT_ROLES, Action, Area, Role, allowed, matrix_rows
 
 
 @pytest.mark.parametrize(
@@ -12,14 +12,14 @@ from backend.services.permissions import TENANT_ROLES, Action, Area, Role, allow
         (Role.TENANT_ADMIN, Area.MEMBERS, Action.APPROVE, False),
         (Role.TENANT_ADMIN, Area.MEMBERS, Action.CREATE, True),
         (Role.TENANT_ADMIN, Area.AUDIT, Action.VIEW, True),
-        (Role.DEVELOPER, Area.RESEARCH, Action.CREATE, True),
-        (Role.DEVELOPER, Area.DEPLOY, Action.DEPLOY, True),
+        (Role.DEVELOPER, Area.TRAINING, Action.CREATE, True),
+        (Role.DEVELOPER, Area.SERVING, Action.DEPLOY, True),
         (Role.DEVELOPER, Area.MEMBERS, Action.CREATE, False),
         (Role.DEVELOPER, Area.AUDIT, Action.VIEW, False),
         (Role.DEVELOPER, Area.SPACE, Action.APPROVE, False),
         (Role.CLINICIAN, Area.AGENTS, Action.VIEW, True),
         (Role.CLINICIAN, Area.AGENTS, Action.CREATE, False),
-        (Role.CLINICIAN, Area.RESEARCH, Action.VIEW, False),
+        (Role.CLINICIAN, Area.TRAINING, Action.VIEW, False),
         (Role.VIEWER, Area.ASSETS, Action.VIEW, True),
         (Role.VIEWER, Area.ASSETS, Action.UPDATE, False),
     ],

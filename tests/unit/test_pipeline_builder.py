@@ -5,7 +5,7 @@ graph puts each step one column after what it waits for, coloured by the run."""
 import pytest
 
 from backend.errors import MedAIError
-from backend.services import pipelines
+from backend.services.orchestration import pipelines
 from state.pipelines import (
     EMPTY_STEP,
     STATUS_COLOURS,
@@ -15,7 +15,7 @@ from state.pipelines import (
     standard_flow,
     steps_from_rows,
 )
-from state.research import Choices
+from state.training import Choices
 
 CHOICES = Choices(
     models=[{"id": "m1", "label": "tiny v1"}],

@@ -8,8 +8,9 @@ from sqlmodel import select
 from backend.adapters.cache.memory import MemoryCache
 from backend.errors import ErrorCode, MedAIError
 from backend.models import User
-from backend.services import identity, ratelimit
-from backend.services.ratelimit import Limit
+from backend.services.identity import ratelimit
+from backend.services.identity import users as identity
+from backend.services.identity.ratelimit import Limit
 from tests.unit.identity_world import PASSWORD, add_tenant, add_user, events
 
 LIMIT = Limit("api", 3, 60)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from backend.errors import ErrorCode, MedAIError
-from backend.services import training_presets
+from backend.services.training import presets as training_presets
 from components import charts
 from state.orchestration import node_selector, pool_nodes, tolerations
-from state.research import job_request, preset_values, toggled, typed_hyperparameters
+from state.training import job_request, preset_values, toggled, typed_hyperparameters
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,10 +13,14 @@ from fastapi.testclient import TestClient
 from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.models import KnowledgeBase, RecallQuery
-from backend.services import agent_runs, agents, api_keys, knowledge, knowledge_documents
-from backend.services.agent_executors import knowledge_query
-from backend.services.agent_runs import RunRequest
-from backend.services.knowledge_search import MAX_QUERY_CHARS, has_words
+from backend.services.agents import definitions as agents
+from backend.services.agents import runs as agent_runs
+from backend.services.agents.executors import knowledge_query
+from backend.services.agents.runs import RunRequest
+from backend.services.identity import api_keys
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge.search import MAX_QUERY_CHARS, has_words
 from tests.unit.agent_world import START, chain, node
 from tests.unit.identity_world import add_tenant, add_user, sign
 

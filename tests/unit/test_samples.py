@@ -17,10 +17,14 @@ from backend.api import create_api
 from backend.api.dependencies import runtime as runtime_dependency
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Agent, DatasetVersion, KnowledgeBase, KnowledgeDocument
-from backend.services import agent_templates, dataset_formats, datasets, knowledge, knowledge_documents, samples
-from backend.services.agent_nodes import validate
-from backend.services.knowledge_parsing import parse
-from backend.services.text_search import tokenize
+from backend.services import samples
+from backend.services.agents import templates as agent_templates
+from backend.services.agents.nodes import validate
+from backend.services.assets import dataset_formats, datasets
+from backend.services.knowledge import bases as knowledge
+from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge.parsing import parse
+from backend.services.knowledge.text_search import tokenize
 from tests.unit.identity_world import add_tenant, add_user, events, sign
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -1,7 +1,7 @@
 """Admission and placement: quotas with borrowing, priorities with FIFO, per-user limits,
 no over-commit, and a reason and queue position for every waiting job."""
 
-from backend.services.scheduling import Allocation, Node, QueueQuota, Request, admit, preemptions
+from backend.services.orchestration.scheduling import Allocation, Node, QueueQuota, Request, admit, preemptions
 
 NODES = [Node("gpu-a", 8, 64, 512, "A100"), Node("gpu-b", 8, 64, 512, "A100"), Node("cpu-1", 0, 32, 128)]
 

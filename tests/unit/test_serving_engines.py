@@ -12,13 +12,15 @@ import pytest
 from sqlmodel import select
 
 from backend import db
+from backend.contracts.serving import context_limit
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, Deployment, Replica
 from backend.runtime import build_runtime
-from backend.services import model_registry, replica_failures, serving
+from backend.services.assets import model_registry
+from backend.services.serving import deployments as serving
+from backend.services.serving import replica_failures
 from backend.settings import Settings, get_settings
 from backend.workers import serve
-from backend.workers.serve import context_limit
 from tests.tiny_model import build_model
 from tests.unit.identity_world import add_tenant, add_user, sign
 from tests.unit.ops_world import build_ward

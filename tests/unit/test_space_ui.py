@@ -4,7 +4,7 @@ queue and the detail view show to a developer and to a tenant admin."""
 import pytest
 
 from backend.errors import ErrorCode, MedAIError
-from backend.services import workbenches
+from backend.services.space import workbenches
 from state.space import FORM_DEFAULTS, overview, workbench_spec
 from state.space_detail import workbench_view
 from tests.unit.identity_world import add_tenant, add_user, sign

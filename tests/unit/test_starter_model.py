@@ -15,8 +15,12 @@ from sqlmodel import select
 from backend.adapters import packaged_models
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Deployment, ModelVersion, Replica, Tenant
-from backend.services import gateway, model_registry, platform_assets, serving, starter_model, tenancy, training
-from backend.services.permissions import Role
+from backend.services.assets import model_registry
+from backend.services.identity import platform_assets, tenancy
+from backend.services.identity.permissions import Role
+from backend.services.serving import deployments as serving
+from backend.services.serving import gateway, starter_model
+from backend.services.training import jobs as training
 from tests.tiny_model import build_model
 from tests.unit.identity_world import add_tenant, add_user, events, sign
 

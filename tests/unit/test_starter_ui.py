@@ -10,15 +10,17 @@ import pytest
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Agent, Deployment, Replica
-from backend.services import samples, serving, starter_model
-from backend.services.permissions import Role
+from backend.services import samples
+from backend.services.identity.permissions import Role
+from backend.services.serving import deployments as serving
+from backend.services.serving import starter_model
 from components.i18n import TEXT
 from state.asset_detail import _model_page
 from state.assets import Filters, _assets_view
-from state.deploy import PlatformServiceRow, ServiceRow, overview, scale_platform_service, shows_starter_hint
 from state.playground import STARTER, pick_service, service_choices
-from state.research import job_choices
 from state.samples import agent_work, dataset_work, offers, sample_offers, toast_key
+from state.serving import PlatformServiceRow, ServiceRow, overview, scale_platform_service, shows_starter_hint
+from state.training import job_choices
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 MODEL = "smollm2-135m-instruct"

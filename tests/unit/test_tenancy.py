@@ -5,8 +5,9 @@ from sqlmodel import select
 
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, Membership, Tenant, User, UserSession
-from backend.services import identity, tenancy
-from backend.services.access import Principal
+from backend.services.identity import tenancy
+from backend.services.identity import users as identity
+from backend.services.identity.access import Principal
 from tests.unit.identity_world import PASSWORD, add_tenant, add_user, events, sign
 
 

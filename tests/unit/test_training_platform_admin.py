@@ -7,7 +7,8 @@ import json
 from backend.adapters.compute import RunState
 from backend.adapters.objectstore import tenant_prefix
 from backend.models import ModelVersion, TrainingJob
-from backend.services import datasets, model_registry, training
+from backend.services.assets import datasets, model_registry
+from backend.services.training import jobs as training
 from tests.unit.identity_world import add_tenant, add_user, sign
 from tests.unit.test_training_service import ALPACA, RecordingCompute
 

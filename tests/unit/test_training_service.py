@@ -11,7 +11,10 @@ from sqlmodel import select
 from backend.adapters.compute import Launch, RunState
 from backend.errors import ErrorCode, MedAIError
 from backend.models import JobEvent, JobQueue, ResourcePool, TrainingJob
-from backend.services import datasets, model_registry, orchestration, serving, training
+from backend.services.assets import datasets, model_registry
+from backend.services.orchestration import pools as orchestration
+from backend.services.serving import deployments as serving
+from backend.services.training import jobs as training
 from tests.unit.identity_world import add_tenant, add_user, events, sign
 
 ALPACA = b'{"instruction": "q", "output": "a"}\n'

@@ -43,7 +43,7 @@ def test_toast_hides_unexpected_errors():
 
 
 def test_dynamic_keys_exist_for_every_component_and_status():
-    from backend.services.health import COMPONENTS
+    from backend.services.ops.health import COMPONENTS
 
     assert all(f"component.{name}" in TEXT for name in COMPONENTS)
     assert all(f"status.{status}" in TEXT for status in ("ok", "down", "off"))

@@ -20,8 +20,12 @@ from backend.adapters.compute import RunState
 from backend.adapters.compute.ide import IdeLaunch, workbench_manifests
 from backend.errors import ErrorCode, MedAIError
 from backend.models import AuditEvent, Workbench, WorkbenchPackage, WorkbenchUsage
-from backend.services import model_registry, workbench_costs, workbench_packages, workbench_publishing, workbenches
-from backend.services import workbench_runtime as runtime_pass
+from backend.services.assets import model_registry
+from backend.services.space import costs as workbench_costs
+from backend.services.space import packages as workbench_packages
+from backend.services.space import publishing as workbench_publishing
+from backend.services.space import runtime as runtime_pass
+from backend.services.space import workbenches
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -411,7 +415,9 @@ def test_rest_routes_create_list_and_refuse_a_non_member_the_ide(runtime, world)
 
 
 def test_a_training_job_and_a_service_are_published_from_a_workbench_through_their_services(runtime, world):
-    from backend.services import datasets, serving, training
+    from backend.services.assets import datasets
+    from backend.services.serving import deployments as serving
+    from backend.services.training import jobs as training
 
     wb = _create(runtime, world["dev"])
     home = workbenches.home_folder(runtime.settings, wb)
@@ -444,7 +450,7 @@ def test_a_training_job_and_a_service_are_published_from_a_workbench_through_the
 
 def test_a_running_workbench_token_survives_a_master_key_rotation(runtime, world):
     from backend.adapters.envelope import KeyRing, generate_master_key, parse_master_key
-    from backend.services import secrets
+    from backend.services.identity import secrets
 
     wb = _create(runtime, world["dev"])
     compute = FakeCompute()

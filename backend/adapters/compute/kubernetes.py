@@ -19,8 +19,8 @@ from typing import Any
 
 from backend.adapters.compute import Launch, RunState, ServerLaunch
 from backend.adapters.compute.ide import IDE_PORT, IdeLaunch, workbench_manifests
+from backend.contracts.serving import ServeSpec, vllm_args
 from backend.settings import Settings
-from backend.workers.serve import ServeSpec, vllm_args
 
 WORKER_SECRET = "medai-worker-env"  # noqa: S105 (the name of a Kubernetes Secret, not a secret)
 MANAGED_BY = "medai-studio"

@@ -1,0 +1,3 @@
+"""Agents: definitions and versions, the node catalogue, the graph runtime and its executors, tools,
+templates, the market, chat and runs.
+"""

@@ -1,0 +1,1 @@
+"""Operations: metrics and dashboards, logs, alerts, work orders and platform health."""

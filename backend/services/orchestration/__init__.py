@@ -1,0 +1,3 @@
+"""Orchestration: compute clusters, resource pools and queues with quotas, scheduling, pipelines and
+the controller loop that reconciles jobs, services and workbenches.
+"""

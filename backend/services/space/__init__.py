@@ -1,0 +1,1 @@
+"""AI space: workbenches (JupyterLab), their runtime, packages, costs and publishing."""
