@@ -31,6 +31,7 @@ from backend.adapters.objectstore import ObjectStore, build_object_store
 from backend.adapters.packaged_models import PackageMissingError
 from backend.adapters.replicas import ReplicaClients
 from backend.adapters.vectors import build_vector_store
+from backend.services import pipelines
 from backend.services.identity import key_cache
 from backend.services.identity import users as identity
 from backend.services.identity.ratelimit import Limit
@@ -40,7 +41,6 @@ from backend.services.knowledge.index import KnowledgeIndex
 from backend.services.ops import alerts
 from backend.services.ops import logs as ops_logs
 from backend.services.ops import metrics as ops_metrics
-from backend.services.orchestration import pipelines
 from backend.services.orchestration.controller import Controller
 from backend.services.serving import deployments as serving
 from backend.services.serving import starter_model

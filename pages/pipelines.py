@@ -4,7 +4,7 @@ deploy) in a form, see it drawn, save it, run it, follow each step live and reru
 import plotly.graph_objects as go
 import reflex as rx
 
-from backend.services.orchestration import pipelines
+from backend.services import pipelines
 from backend.services.training import presets as training_presets
 from components.forms import section, when
 from components.i18n import t

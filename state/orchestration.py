@@ -29,7 +29,7 @@ EMPTY_NODE = {"name": "", "gpus": "0", "gpu_type": "", "cpu": "8", "memory_gb": 
 EMPTY_POOL = {"name": "", "compute": "kubernetes", "kueue_queue": "", "node_selector": "", "tolerations": ""}
 EMPTY_QUEUE = {
     "name": training.DEFAULT_QUEUE,
-    "pool": training.LOCAL_POOL,
+    "pool": orchestration.LOCAL_POOL,
     "nominal_gpus": "0",
     "borrowing_limit_gpus": "0",
     "nominal_cpu": "0",

@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
+from backend.services import pipelines
 from backend.services.identity.access import Principal, may
 from backend.services.identity.permissions import Action, Area
-from backend.services.orchestration import pipelines
 from backend.services.training import jobs as training
 from state import live
 from state.auth import AuthState

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
-from backend.services.orchestration import pipelines
+from backend.services import pipelines
 from backend.services.orchestration import pools as orchestration
 from backend.services.training import jobs as training
 from backend.services.training import presets as training_presets

@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import select
 
 from backend.models import JobEvent, ModelAsset, ModelVersion, PipelineRun, TrainingJob
+from backend.services import pipelines
 from backend.services.assets import datasets, lineage, model_registry
-from backend.services.orchestration import pipelines
 from backend.services.training import jobs as training
 from tests.tiny_model import build_model
 from tests.unit.identity_world import add_tenant, add_user, sign

@@ -17,8 +17,8 @@ import psutil
 from backend.models import Replica
 from backend.runtime import Runtime
 from backend.services.identity import api_keys
-from backend.services.ops import metrics as ops_metrics
 from backend.services.serving import deployments as serving
+from backend.services.serving.engine_metrics import engine_fields
 from tests.integration.api_server import serve_api
 from tests.integration.serving_world import register_tiny, stop_replicas, streamed_hello, until_ready, usage_rows
 from tests.unit.identity_world import add_tenant, add_user, sign
@@ -93,7 +93,7 @@ def served_by_vllm(
             assert [r.completion_tokens for r in rows] == [8, 6, 6, 4]
             assert all(r.status == 200 and r.prompt_tokens > 0 for r in rows)
 
-            fields = ops_metrics.engine_fields(httpx.get(f"{replica.url}/metrics", timeout=10).text)
+            fields = engine_fields(httpx.get(f"{replica.url}/metrics", timeout=10).text)
             assert fields["generation_tokens_total"] == 24 and fields["requests_total"] == 4
             assert fields["requests_running"] == 0 and "kv_cache_usage" in fields
             processes = _group(replica)

@@ -48,7 +48,7 @@ from backend.models import (
     WorkbenchUsage,
 )
 from backend.runtime import Runtime
-from backend.services import samples
+from backend.services import pipelines, samples
 from backend.services.agents import definitions as agents
 from backend.services.agents import market as agent_market
 from backend.services.agents import runs as agent_runs
@@ -65,7 +65,7 @@ from backend.services.knowledge import reembed as knowledge_reembed
 from backend.services.ops import alerts, work_orders
 from backend.services.ops import logs as ops_logs
 from backend.services.ops import metrics as ops_metrics
-from backend.services.orchestration import clusters, pipelines
+from backend.services.orchestration import clusters
 from backend.services.orchestration import pools as orchestration
 from backend.services.serving import deployments as serving
 from backend.services.serving import gateway, starter_model
@@ -951,7 +951,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: identity.change_password(s, p, w.b.tokens["session"], PASSWORD, "beta's new passphrase")
     ),
     "identity.tenancy.create_tenant": _refused(lambda w, s, p: tenancy.create_tenant(s, p, w.a.tenant.slug, "Taken")),
-    "identity.tenancy.set_tenant_status": _refused(lambda w, s, p: tenancy.set_tenant_status(s, p, w.a.tenant.id, "suspended")),
+    "identity.tenancy.set_tenant_status": _refused(
+        lambda w, s, p: tenancy.set_tenant_status(s, p, w.a.tenant.id, "suspended")
+    ),
     "identity.tenancy.list_tenants": _own(lambda w, s, p: tenancy.list_tenants(s, p)),
     "identity.tenancy.list_members": _refused(lambda w, s, p: tenancy.list_members(s, p, w.a.tenant.id)),
     "identity.tenancy.invite_member": _refused(
@@ -979,7 +981,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: api_keys.revoke_api_key(s, p, w.a.key_id),
         lambda w, s, p: api_keys.revoke_api_key(s, p, w.a.tenant_key_id),
     ),
-    "identity.audit_log.search": _refused(lambda w, s, p: audit_log.search(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id)))
+    "identity.audit_log.search": _refused(
+        lambda w, s, p: audit_log.search(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id))
+    )
     + _own(lambda w, s, p: audit_log.search(s, p, audit_log.AuditFilter())),
     "identity.audit_log.export_csv": _refused(
         lambda w, s, p: audit_log.export_csv(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id))
@@ -987,7 +991,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     + _own(lambda w, s, p: audit_log.export_csv(s, p, audit_log.AuditFilter())),
     # The second factor is always the caller's own: nothing of another user can be named.
     "identity.mfa.begin_enrollment": _own(lambda w, s, p: mfa.begin_enrollment(s, w.rt.keys, p)),
-    "identity.mfa.confirm_enrollment": _own(lambda w, s, p: mfa.confirm_enrollment(s, w.rt.cache, w.rt.keys, p, "000000")),
+    "identity.mfa.confirm_enrollment": _own(
+        lambda w, s, p: mfa.confirm_enrollment(s, w.rt.cache, w.rt.keys, p, "000000")
+    ),
     "identity.mfa.regenerate_recovery_codes": _own(
         lambda w, s, p: mfa.regenerate_recovery_codes(s, w.rt.cache, w.rt.keys, p, "000000")
     ),
@@ -1012,7 +1018,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "assets.datasets.get_dataset": _refused(lambda w, s, p: datasets.get_dataset(s, p, w.a.dataset.dataset_id)),
     "assets.datasets.download_url": _refused(lambda w, s, p: datasets.download_url(s, w.rt.objects, p, w.a.dataset.id)),
     "assets.datasets.retire_version": _refused(lambda w, s, p: datasets.retire_version(s, p, w.a.dataset.id)),
-    "assets.datasets.delete_version": _refused(lambda w, s, p: datasets.delete_version(s, w.rt.objects, p, w.a.dataset.id)),
+    "assets.datasets.delete_version": _refused(
+        lambda w, s, p: datasets.delete_version(s, w.rt.objects, p, w.a.dataset.id)
+    ),
     "assets.model_registry.register_version": _refused(
         lambda w, s, p: model_registry.register_version(
             s,
@@ -1041,13 +1049,17 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "serving.deployments.rollback": _refused(lambda w, s, p: serving.rollback(s, p, w.a.deployment_id)),
     "serving.deployments.scale": _refused(lambda w, s, p: serving.scale(s, p, w.a.deployment_id, 3)),
     "serving.deployments.stop": _refused(lambda w, s, p: serving.stop(s, p, w.a.deployment_id)),
-    "serving.deployments.delete_deployment": _refused(lambda w, s, p: serving.delete_deployment(s, p, w.a.deployment_id)),
+    "serving.deployments.delete_deployment": _refused(
+        lambda w, s, p: serving.delete_deployment(s, p, w.a.deployment_id)
+    ),
     "serving.gateway.routes": _refused(lambda w, s, p: gateway.routes(s, p, w.a.deployment_name)),
     "orchestration.clusters.list_clusters": _own(lambda w, s, p: clusters.list_clusters(s, p, w.rt.settings)),
     "orchestration.clusters.test_connection": _own(lambda w, s, p: clusters.test_connection(s, p, w.rt.settings)),
     "serving.gateway.available_models": _own(lambda w, s, p: gateway.available_models(s, p)),
     "serving.gateway.callable_models": _own(lambda w, s, p: gateway.callable_models(s, p)),
-    "identity.platform_assets.list_platform_services": _own(lambda w, s, p: platform_assets.list_platform_services(s, p)),
+    "identity.platform_assets.list_platform_services": _own(
+        lambda w, s, p: platform_assets.list_platform_services(s, p)
+    ),
     "identity.platform_assets.as_platform": _refused(lambda w, s, p: platform_assets.as_platform(s, p, Action.UPDATE)),
     "serving.starter_model.scale_platform_service": _refused(
         lambda w, s, p: starter_model.scale_platform_service(s, p, w.a.deployment_id, 0)
@@ -1070,16 +1082,16 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             gateway.routes(s, p, w.b.deployment_name),
         )
     ),
-    "orchestration.pipelines.list_pipelines": _own(lambda w, s, p: pipelines.list_pipelines(s, p)),
-    "orchestration.pipelines.save_pipeline": _refused(
+    "pipelines.list_pipelines": _own(lambda w, s, p: pipelines.list_pipelines(s, p)),
+    "pipelines.save_pipeline": _refused(
         lambda w, s, p: pipelines.save_pipeline(
             s, p, "beta-p", [{"name": "c", "kind": "data_check", "config": {"dataset_version_ids": [w.a.dataset.id]}}]
         )
     ),
-    "orchestration.pipelines.start_run": _refused(lambda w, s, p: pipelines.start_run(s, p, w.a.pipeline_id)),
-    "orchestration.pipelines.list_runs": _refused(lambda w, s, p: pipelines.list_runs(s, p, w.a.pipeline_id)),
-    "orchestration.pipelines.get_run": _refused(lambda w, s, p: pipelines.get_run(s, p, w.a.run_id)),
-    "orchestration.pipelines.rerun": _refused(lambda w, s, p: pipelines.rerun(s, p, w.a.run_id)),
+    "pipelines.start_run": _refused(lambda w, s, p: pipelines.start_run(s, p, w.a.pipeline_id)),
+    "pipelines.list_runs": _refused(lambda w, s, p: pipelines.list_runs(s, p, w.a.pipeline_id)),
+    "pipelines.get_run": _refused(lambda w, s, p: pipelines.get_run(s, p, w.a.run_id)),
+    "pipelines.rerun": _refused(lambda w, s, p: pipelines.rerun(s, p, w.a.run_id)),
     "orchestration.pools.list_pools": _own(lambda w, s, p: orchestration.list_pools(s, p)),
     "orchestration.pools.list_queues": _own(lambda w, s, p: orchestration.list_queues(s, p)),
     "orchestration.pools.save_pool": _refused(
@@ -1089,7 +1101,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: orchestration.save_queue(s, p, w.a.tenant.id, "default", "local", 8)
     ),
     "orchestration.pools.set_node_draining": _refused(  # the platform's nodes: no tenant's people drain them
-        lambda w, s, p: orchestration.set_node_draining(s, p, "local", training.local_pool(s).nodes[0]["name"], True)
+        lambda w, s, p: orchestration.set_node_draining(
+            s, p, "local", orchestration.local_pool(s).nodes[0]["name"], True
+        )
     ),
     "training.jobs.list_jobs": _own(lambda w, s, p: [(j.id, j.name, j.tenant_id) for j in training.list_jobs(s, p)]),
     "training.jobs.get_job": _refused(lambda w, s, p: training.get_job(s, p, w.a.job_id)),
@@ -1106,7 +1120,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: model_registry.diff_parameters(s, p, w.b.models[0].id, w.a.models[1].id),
     ),
     "assets.model_registry.promote": _refused(lambda w, s, p: model_registry.promote(s, p, w.a.models[0].id)),
-    "assets.model_registry.set_status": _refused(lambda w, s, p: model_registry.set_status(s, p, w.a.models[0].id, "retired")),
+    "assets.model_registry.set_status": _refused(
+        lambda w, s, p: model_registry.set_status(s, p, w.a.models[0].id, "retired")
+    ),
     "assets.model_registry.delete_version": _refused(
         lambda w, s, p: model_registry.delete_version(s, w.rt.objects, p, w.a.models[1].id)
     ),
@@ -1198,9 +1214,7 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "space.packages.request_install": _refused(
         lambda w, s, p: workbench_packages.request_install(s, p, w.a.workbench_id, "rich")
     ),
-    "space.packages.list_packages": _refused(
-        lambda w, s, p: workbench_packages.list_packages(s, p, w.a.workbench_id)
-    ),
+    "space.packages.list_packages": _refused(lambda w, s, p: workbench_packages.list_packages(s, p, w.a.workbench_id)),
     "space.publishing.register_model": _refused(
         lambda w, s, p: workbench_publishing.register_model(
             s, w.rt.objects, w.rt.settings, p, w.a.workbench_id, "model", model_registry.VersionSpec("beta-copy")
@@ -1250,7 +1264,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     ),
     "knowledge.bases.list_knowledge_bases": _own(lambda w, s, p: knowledge.list_knowledge_bases(s, p))
     + _refused(lambda w, s, p: knowledge.list_knowledge_bases(s, p, w.a.tenant.id)),
-    "knowledge.bases.get_knowledge_base": _refused(lambda w, s, p: knowledge.get_knowledge_base(s, p, w.a.knowledge["kb"])),
+    "knowledge.bases.get_knowledge_base": _refused(
+        lambda w, s, p: knowledge.get_knowledge_base(s, p, w.a.knowledge["kb"])
+    ),
     "knowledge.bases.retrieve": _refused(
         lambda w, s, p: knowledge.retrieve(s, w.rt.knowledge, p, w.a.knowledge["kb"], "hypertension")
     )
@@ -1302,14 +1318,18 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: knowledge_recall.list_recall_runs(s, p, w.a.knowledge["kb"])
     ),
     # agents
-    "agents.definitions.create_agent": _own(lambda w, s, p: agents.create_agent(s, p, agents.AgentSpec("Beta 2", "beta-2"))),
+    "agents.definitions.create_agent": _own(
+        lambda w, s, p: agents.create_agent(s, p, agents.AgentSpec("Beta 2", "beta-2"))
+    ),
     "agents.definitions.create_from_template": _refused(
         lambda w, s, p: agents.create_from_template(s, p, "guideline_qa", "g", "g", "", (w.a.knowledge["kb"],)),
         lambda w, s, p: agents.create_from_template(s, p, "triage_assistant", "t", "t", w.a.deployment_name),
     ),
     "agents.definitions.list_agents": _own(lambda w, s, p: agents.list_agents(s, p)),
     "agents.definitions.get_agent": _refused(lambda w, s, p: agents.get_agent(s, p, w.a.agents["agent"])),
-    "agents.definitions.visible_agent": _refused(lambda w, s, p: agents.visible_agent(s, p.tenant_id, w.a.agents["agent"], p)),
+    "agents.definitions.visible_agent": _refused(
+        lambda w, s, p: agents.visible_agent(s, p.tenant_id, w.a.agents["agent"], p)
+    ),
     "agents.definitions.agent_by_slug": _refused(lambda w, s, p: agents.agent_by_slug(s, p, w.a.agents["slug"])),
     "agents.definitions.update_agent": _refused(
         lambda w, s, p: agents.update_agent(s, p, w.a.agents["agent"], agents.AgentPatch(name="x"))
@@ -1344,7 +1364,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
             agent_runs.deps_from(w.rt), p, w.a.agents["slug"], agent_runs.RunRequest(query="x")
         )
     ),
-    "agents.runs.list_conversations": _refused(lambda w, s, p: agent_runs.list_conversations(s, p, w.a.agents["agent"])),
+    "agents.runs.list_conversations": _refused(
+        lambda w, s, p: agent_runs.list_conversations(s, p, w.a.agents["agent"])
+    ),
     "agents.runs.list_runs": _refused(lambda w, s, p: agent_runs.list_runs(s, p, w.a.agents["agent"]))
     + _own(lambda w, s, p: agent_runs.list_runs(s, p, w.b.agents["agent"], w.a.agents["conversation"])),
     "agents.runs.get_run": _refused(lambda w, s, p: agent_runs.get_run(s, p, w.a.agents["run"])),

@@ -16,6 +16,7 @@ from backend.errors import MedAIError
 from backend.models import UsageRecord
 from backend.models.base import utcnow
 from backend.services.ops import metrics as ops_metrics
+from backend.services.serving.engine_metrics import engine_fields
 from tests.unit.ops_world import build_ward
 
 NO_GPU = GpuInventory((), "no NVIDIA driver: NVML Shared Library Not Found", False)
@@ -53,16 +54,16 @@ def test_engine_metrics_are_read_by_vllm_names():
     labels = ["model_name"]
     Gauge("vllm:num_requests_running", "r", labels, registry=registry).labels("m").set(3)
     Counter("vllm:generation_tokens", "g", labels, registry=registry).labels("m").inc(420)
-    fields = ops_metrics.engine_fields(generate_latest(registry).decode())
+    fields = engine_fields(generate_latest(registry).decode())
     assert fields == {"requests_running": 3.0, "generation_tokens_total": 420.0}
 
 
 def test_kv_cache_usage_is_read_by_its_name_in_each_vllm_version():
     old = 'vllm:gpu_cache_usage_perc{model_name="m"} 0.25\n'
     new = 'vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.5\n'
-    assert ops_metrics.engine_fields(old) == {"kv_cache_usage": 0.25}
-    assert ops_metrics.engine_fields(new) == {"kv_cache_usage": 0.5}
-    assert ops_metrics.engine_fields(old + new) == {"kv_cache_usage": 0.5}  # not both added up
+    assert engine_fields(old) == {"kv_cache_usage": 0.25}
+    assert engine_fields(new) == {"kv_cache_usage": 0.5}
+    assert engine_fields(old + new) == {"kv_cache_usage": 0.5}  # not both added up
 
 
 def test_gateway_usage_becomes_per_service_figures(runtime):

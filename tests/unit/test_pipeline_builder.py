@@ -5,7 +5,7 @@ graph puts each step one column after what it waits for, coloured by the run."""
 import pytest
 
 from backend.errors import MedAIError
-from backend.services.orchestration import pipelines
+from backend.services import pipelines
 from state.pipelines import (
     EMPTY_STEP,
     STATUS_COLOURS,

@@ -8,8 +8,8 @@ from sqlmodel import select
 
 from backend.errors import MedAIError
 from backend.models import Deployment, ModelAsset, ModelVersion, PipelineRun, Replica, TrainingJob
+from backend.services import pipelines
 from backend.services.assets import datasets, model_registry
-from backend.services.orchestration import pipelines
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 ALPACA = b'{"instruction": "q", "output": "a"}\n{"instruction": "q2", "output": "a2"}\n'

@@ -30,6 +30,7 @@ from backend.models import Deployment, Replica, TrainingJob, UsageRecord
 from backend.models.base import utcnow
 from backend.services.identity.access import Principal, authorize
 from backend.services.identity.permissions import Action, Area
+from backend.services.serving.engine_metrics import engine_fields
 
 # measurement -> whether its series belong to a tenant (tagged tenant_id)
 MEASUREMENTS: dict[str, bool] = {
@@ -40,16 +41,6 @@ MEASUREMENTS: dict[str, bool] = {
     "jobs": True,
     "train": True,
 }
-_ENGINE_FIELDS = {
-    "vllm:num_requests_running": "requests_running",
-    "vllm:num_requests_waiting": "requests_waiting",
-    "vllm:prompt_tokens_total": "prompt_tokens_total",
-    "vllm:generation_tokens_total": "generation_tokens_total",
-    "vllm:e2e_request_latency_seconds_sum": "latency_seconds_sum",
-    "vllm:e2e_request_latency_seconds_count": "requests_total",
-    "vllm:kv_cache_usage_perc": "kv_cache_usage",
-}
-_OLD_ENGINE_NAMES = {"vllm:gpu_cache_usage_perc": "vllm:kv_cache_usage_perc"}  # vLLM before 0.11
 
 
 @dataclass
@@ -206,19 +197,6 @@ def _node_exporters(client: httpx.Client, urls: Sequence[str], state: CollectorS
         if point is not None:
             points.append(point)
     return points
-
-
-def engine_fields(text: str) -> dict[str, float]:
-    """The figures dashboards show, from an engine's Prometheus text (vLLM's names; the local engine uses them too)."""
-    found: dict[str, float] = defaultdict(float)
-    old: dict[str, float] = defaultdict(float)
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name in _OLD_ENGINE_NAMES:
-                old[_ENGINE_FIELDS[_OLD_ENGINE_NAMES[sample.name]]] += float(sample.value)
-            elif (name := _ENGINE_FIELDS.get(sample.name)) is not None:
-                found[name] += float(sample.value)
-    return {**old, **found}  # an engine that exports both names is read by the new one
 
 
 def _engine_points(session: Session, client: httpx.Client, now: datetime) -> list[Point]:

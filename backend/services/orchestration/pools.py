@@ -5,9 +5,11 @@ set; tenants see their own queues, usage and waiting jobs."""
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 from sqlmodel import Session, select
 
 from backend.errors import ErrorCode, MedAIError
@@ -15,9 +17,26 @@ from backend.models import JobQueue, ResourcePool, Tenant, TrainingJob
 from backend.services.identity import audit
 from backend.services.identity.access import Principal, authorize
 from backend.services.identity.permissions import Action, Area
-from backend.services.training.jobs import local_pool
 
+LOCAL_POOL = "local"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def local_pool(session: Session) -> ResourcePool:
+    """The machine the platform runs on, as a pool (made on first use; GPUs arrive with NVML)."""
+    pool = session.exec(select(ResourcePool).where(ResourcePool.name == LOCAL_POOL)).first()
+    if pool is None:
+        node = {
+            "name": socket.gethostname(),
+            "gpus": 0,
+            "cpu": float(psutil.cpu_count() or 1),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "gpu_type": "",
+        }
+        pool = ResourcePool(name=LOCAL_POOL, compute="local", nodes=[node])
+        session.add(pool)
+        session.flush()
+    return pool
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from backend.services.assets import lineage
 from backend.services.identity import audit, platform_assets
 from backend.services.identity.access import Principal, authorize, in_tenant
 from backend.services.identity.permissions import Action, Area
-from backend.services.ops.metrics import engine_fields
 from backend.services.serving import replica_failures, vllm_options
+from backend.services.serving.engine_metrics import engine_fields
 from backend.settings import get_settings
 
 logger = logging.getLogger(__name__)

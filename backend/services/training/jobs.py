@@ -8,13 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
 from sqlmodel import Session, select
 
 from backend.adapters.compute import Compute, Launch
@@ -37,11 +35,11 @@ from backend.services.identity import audit, platform_assets
 from backend.services.identity.access import Principal, authorize, in_tenant, on_behalf_of
 from backend.services.identity.permissions import Action, Area
 from backend.services.orchestration import scheduling
+from backend.services.orchestration.pools import local_pool
 from backend.services.training import presets as training_presets
 
 logger = logging.getLogger(__name__)
 
-LOCAL_POOL = "local"
 DEFAULT_QUEUE = "default"
 ACTIVE = ("queued", "running")
 AVAILABLE_TYPES = ("sft", "dpo", "grpo", "reward", "eval", "batch_inference", "custom")
@@ -76,23 +74,6 @@ def _audit(session: Session, actor: Principal | None, job: TrainingJob, action: 
 
 
 # pools and queues ------------------------------------------------------------------------
-
-
-def local_pool(session: Session) -> ResourcePool:
-    """The machine the platform runs on, as a pool (made on first use; GPUs arrive with NVML)."""
-    pool = session.exec(select(ResourcePool).where(ResourcePool.name == LOCAL_POOL)).first()
-    if pool is None:
-        node = {
-            "name": socket.gethostname(),
-            "gpus": 0,
-            "cpu": float(psutil.cpu_count() or 1),
-            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "gpu_type": "",
-        }
-        pool = ResourcePool(name=LOCAL_POOL, compute="local", nodes=[node])
-        session.add(pool)
-        session.flush()
-    return pool
 
 
 def _queue(session: Session, tenant_id: str, name: str) -> JobQueue:
