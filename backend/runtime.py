@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -45,6 +44,7 @@ from backend.services.orchestration.controller import Controller
 from backend.services.serving import deployments as serving
 from backend.services.serving import starter_model
 from backend.services.serving.metering import UsageWriter
+from backend.services.serving.proxy import RouteCache
 from backend.services.space import runtime as workbench_runtime
 from backend.services.training import jobs as training
 from backend.settings import Settings, get_settings
@@ -67,7 +67,7 @@ class Runtime:
     logs: LogIndex  # operations: the job, service and platform log index
     notifier: Notifier  # operations: alert e-mail and webhooks
     replicas: ReplicaClients = field(default_factory=ReplicaClients, repr=False)  # the gateway's pools to replicas
-    route_cache: dict[tuple, tuple[float, Any]] = field(default_factory=dict, repr=False)  # the gateway's, 1 s
+    route_cache: RouteCache = field(default_factory=RouteCache, repr=False)  # the gateway's routes, 1 s
     usage: UsageWriter = field(init=False, repr=False)  # the gateway's usage rows, written in batches
 
     def __post_init__(self) -> None:

@@ -3,10 +3,10 @@ The account page uses it for personal keys; the admin page for the tenant's keys
 
 import reflex as rx
 
-from backend.services.identity.permissions import SCOPES
-from components.forms import field, shown_once, when
+from components.display import when
+from components.forms import field, shown_once
 from components.i18n import t, t_choice
-from state.api_keys import DEFAULT_EXPIRY_DAYS, ApiKeysState
+from state.api_keys import DEFAULT_EXPIRY_DAYS, SCOPES, ApiKeysState
 
 _STATE_COLOR = {"active": "green", "expired": "gray", "revoked": "red"}
 

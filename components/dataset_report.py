@@ -5,15 +5,10 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from backend.services.assets import phi
-from backend.services.assets.dataset_formats import MAX_ISSUES_LISTED, Shape
 from components.i18n import t, t_choice
 from components.tables import headers
-from state.asset_views import TOKEN_STATS
+from state.asset_views import MAX_ISSUES_LISTED, PHI_KINDS, SHAPES, TOKEN_STATS
 from state.assets import APPROXIMATE
-
-SHAPES = [s.value for s in Shape]
-PHI_KINDS = sorted({kind.name for kind in phi.KINDS})
 
 
 def _fact(label_key: str, value: rx.Var | rx.Component, fact_id: str) -> rx.Component:

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from components.i18n import t
+from components.badges import status_badge as badge
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 _COLOR = {"queued": "amber", "running": "blue", "succeeded": "green", "failed": "red", "cancelled": "gray"}
@@ -16,24 +16,9 @@ _ICON = {
 
 
 def status_badge(status: rx.Var, badge_id: str = "") -> rx.Component:
+    """A training job's status: icon, translated label, colour and ``data-status``."""
     props = {"id": badge_id} if badge_id else {}
-    return rx.match(
-        status,
-        *[
-            (
-                name,
-                rx.badge(
-                    rx.icon(_ICON[name], size=12),
-                    t(f"job.status.{name}"),
-                    color_scheme=_COLOR[name],
-                    data_status=name,
-                    **props,
-                ),
-            )
-            for name in STATUSES
-        ],
-        rx.badge(status, data_status=status, **props),
-    )
+    return badge(status, _COLOR, "job.status", mark=True, icons=_ICON, **props)
 
 
 def progress_bar(percent: rx.Var, label: rx.Var | str = "", bar_id: str = "") -> rx.Component:

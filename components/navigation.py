@@ -1,6 +1,11 @@
-"""The areas the sidebar lists. Each area's issue adds its entry when its page exists."""
+"""The areas the sidebar lists (each area's issue adds its entry when its page exists) and the
+tabs between the pages of one area."""
 
 from dataclasses import dataclass
+
+import reflex as rx
+
+from components.i18n import t
 
 
 @dataclass(frozen=True)
@@ -14,9 +19,9 @@ class Area:
 AREAS: tuple[Area, ...] = (
     Area("nav.home", "/", "activity"),
     Area("nav.space", "/space", "laptop"),
-    Area("nav.research", "/training", "flask-conical"),
+    Area("nav.training", "/training", "flask-conical"),
     Area("nav.assets", "/assets", "package"),
-    Area("nav.deploy", "/serving", "rocket"),
+    Area("nav.serving", "/serving", "rocket"),
     Area("nav.playground", "/playground", "message-square"),
     Area("nav.agents", "/agents", "bot"),
     Area("nav.knowledge", "/knowledge", "library"),
@@ -24,3 +29,20 @@ AREAS: tuple[Area, ...] = (
     Area("nav.ops", "/ops", "gauge"),
     Area("nav.admin", "/admin", "shield-check", admin_only=True),
 )
+
+
+def area_tabs(current: str) -> rx.Component:
+    """The Orchestration area's two pages."""
+    return rx.hstack(
+        *[
+            rx.link(
+                rx.button(rx.icon(icon, size=14), t(key), variant="solid" if route == current else "soft", size="2"),
+                href=route,
+            )
+            for route, key, icon in (
+                ("/orchestration", "orch.pools_and_queues", "server-cog"),
+                ("/orchestration/pipelines", "pipe.title", "workflow"),
+            )
+        ],
+        spacing="2",
+    )

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from components.i18n import t
+from components.badges import status_badge
 
 STATUSES = ("pending", "starting", "ready", "failed", "stopped")
 _COLOR = {"pending": "amber", "starting": "blue", "ready": "green", "failed": "red", "stopped": "gray"}
@@ -10,21 +10,6 @@ _ICON = {"pending": "hourglass", "starting": "loader", "ready": "circle-check", 
 
 
 def service_badge(status: rx.Var, badge_id: str = "") -> rx.Component:
+    """A model service's status: icon, translated label, colour and ``data-status``."""
     props = {"id": badge_id} if badge_id else {}
-    return rx.match(
-        status,
-        *[
-            (
-                name,
-                rx.badge(
-                    rx.icon(_ICON[name], size=12),
-                    t(f"service.status.{name}"),
-                    color_scheme=_COLOR[name],
-                    data_status=name,
-                    **props,
-                ),
-            )
-            for name in STATUSES
-        ],
-        rx.badge(status, data_status=status, **props),
-    )
+    return status_badge(status, _COLOR, "service.status", mark=True, icons=_ICON, **props)

@@ -3,10 +3,9 @@ language switch, theme toggle and user menu."""
 
 import reflex as rx
 
-from backend.services.identity.permissions import Role
 from components.i18n import t, t_choice
 from components.navigation import AREAS, Area
-from state.auth import AuthState
+from state.auth import AuthState, Role
 from state.preferences import PreferencesState
 
 

@@ -2,12 +2,11 @@
 
 import reflex as rx
 
-from backend.services.identity.users import PASSWORD_MIN_LENGTH
 from components.api_keys import key_panel
-from components.forms import field, section
+from components.forms import copy_with_toast, field, section
 from components.i18n import t
 from components.shell import page_shell
-from state.account import AccountState
+from state.account import PASSWORD_MIN_LENGTH, AccountState
 
 
 def _password_input(name: str, control_id: str, label_key: str, autocomplete: str) -> rx.Component:
@@ -174,10 +173,7 @@ def _recovery_codes() -> rx.Component:
                 rx.button(
                     rx.icon("copy", size=14),
                     t("common.copy"),
-                    on_click=[
-                        rx.set_clipboard(AccountState.recovery_codes.join("\n")),
-                        rx.toast.info(t("common.copied"), position="top-center"),
-                    ],
+                    on_click=copy_with_toast(AccountState.recovery_codes.join("\n")),
                     variant="soft",
                     size="1",
                 ),

@@ -3,27 +3,20 @@ keys (tenant owners and admins), the permission matrix and the audit trail."""
 
 import reflex as rx
 
-from backend.services.identity.permissions import TENANT_ROLES, Role
 from components.api_keys import key_panel
-from components.forms import field, shown_once, when
+from components.badges import status_badge
+from components.display import when
+from components.forms import field, options, select, shown_once
 from components.i18n import t, t_choice
 from components.shell import page_shell
 from components.tables import headers
 from pages.admin_audit import audit_tab, permissions_tab
-from state.admin import AdminState
+from state.admin import TENANT_ROLES, AdminState, Role
 from state.auth import AuthState
 
 ROLES = [r.value for r in Role]
 _ROLE_CHOICES = [r.value for r in TENANT_ROLES]
 _STATUS_COLOR = {"active": "green", "suspended": "amber", "disabled": "red"}
-
-
-def _status_badge(status: rx.Var) -> rx.Component:
-    return rx.match(
-        status,
-        *[(name, rx.badge(t(f"admin.status.{name}"), color_scheme=color)) for name, color in _STATUS_COLOR.items()],
-        rx.badge(status),
-    )
 
 
 def _yes_no(flag: rx.Var) -> rx.Component:
@@ -64,7 +57,7 @@ def _tenant_row(tenant: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(tenant["name"], weight="medium")),
         rx.table.cell(rx.code(tenant["slug"], size="1")),
-        rx.table.cell(_status_badge(tenant["status"])),
+        rx.table.cell(status_badge(tenant["status"], _STATUS_COLOR, "admin.status")),
         rx.table.cell(tenant["members"]),
         rx.table.cell(when(tenant["created"])),
         rx.table.cell(
@@ -121,12 +114,7 @@ def _tenants_tab() -> rx.Component:
 
 
 def _role_select(name: str, control_id: str) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(id=control_id, width="100%"),
-        rx.select.content(*[rx.select.item(t(f"role.{r}"), value=r) for r in _ROLE_CHOICES]),
-        name=name,
-        default_value=Role.DEVELOPER.value,
-    )
+    return select(control_id, options("role", _ROLE_CHOICES), name=name, default=Role.DEVELOPER.value)
 
 
 def _invite_form() -> rx.Component:
@@ -184,7 +172,7 @@ def _member_row(member: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(member["email"], weight="medium")),
         rx.table.cell(member["name"]),
         rx.table.cell(_member_role(member)),
-        rx.table.cell(_status_badge(member["status"])),
+        rx.table.cell(status_badge(member["status"], _STATUS_COLOR, "admin.status")),
         rx.table.cell(_yes_no(member["mfa"])),
         rx.table.cell(when(member["last_login"])),
         rx.table.cell(
@@ -239,7 +227,7 @@ def _user_row(user: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(user["email"], weight="medium")),
         rx.table.cell(user["name"]),
-        rx.table.cell(_status_badge(user["status"])),
+        rx.table.cell(status_badge(user["status"], _STATUS_COLOR, "admin.status")),
         rx.table.cell(_yes_no(user["platform_admin"])),
         rx.table.cell(_yes_no(user["mfa"])),
         rx.table.cell(_yes_no(user["locked"])),

@@ -2,10 +2,12 @@
 
 import reflex as rx
 
-from backend.services.identity.permissions import Action, matrix_rows
+from components.badges import status_badge
 from components.forms import field
 from components.i18n import t
-from state.audit import OUTCOMES, AuditState
+from components.tables import data_table
+from state.audit import OUTCOMES, Action, AuditState, matrix_rows
+from state.audit import PAGE_SIZE as AUDIT_PAGE_SIZE
 
 _OUTCOME_COLOR = {"ok": "green", "denied": "amber", "failed": "red"}
 
@@ -102,11 +104,7 @@ def _outcome_filter() -> rx.Component:
 
 
 def _outcome_badge(outcome: rx.Var) -> rx.Component:
-    return rx.match(
-        outcome,
-        *[(o, rx.badge(t(f"audit.outcome.{o}"), color_scheme=color)) for o, color in _OUTCOME_COLOR.items()],
-        rx.badge(outcome),
-    )
+    return status_badge(outcome, _OUTCOME_COLOR, "audit.outcome")
 
 
 def _event_row(event: rx.Var) -> rx.Component:
@@ -159,20 +157,14 @@ def audit_tab() -> rx.Component:
             spacing="3",
             width="100%",
         ),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(t(f"audit.column.{c}"))
-                        for c in ("at", "actor", "tenant", "action", "target", "outcome", "address")
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(AuditState.events, _event_row)),
-            variant="surface",
+        # the server pages the trail; the table sorts the page it shows
+        data_table(
+            AuditState.events,
+            _event_row,
+            [(f"audit.column.{c}", c) for c in ("at", "actor", "tenant", "action", "target", "outcome", "address")],
+            "audit-table",
+            page_size=AUDIT_PAGE_SIZE,
             size="1",
-            width="100%",
-            id="audit-table",
         ),
         rx.text(t("audit.utc_note"), size="1", color=rx.color("gray", 10)),
         spacing="4",

@@ -8,18 +8,18 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from backend.services.agents.nodes import catalogue
 from components.agent_canvas import agent_canvas, canvas_labels
 from components.i18n import t
 from components.shell import page_shell
 from pages.agent_logs import logs_panel
 from pages.agent_run import run_panel
 from state.agent_builder import AgentBuilderState as S
+from state.agent_graph import NODE_CATALOGUE
 from state.preferences import PreferencesState
 
 Setter = Callable[[rx.Var, rx.Var], rx.event.EventSpec]
 Toggler = Callable[[rx.Var, rx.Var, rx.Var], rx.event.EventSpec]
-SPECS = catalogue()  # the palette and the forms come from backend.services.agents.nodes.NODE_SPECS
+SPECS = NODE_CATALOGUE  # the palette and the forms come from backend.services.agents.nodes.NODE_SPECS
 
 
 def _label(item: rx.Var) -> rx.Var:

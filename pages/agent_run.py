@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import reflex as rx
 
+from components.badges import status_badge
 from components.i18n import t
 from state.agent_run import AgentRunState as S
 
 _STATUS_COLORS = {"running": "blue", "succeeded": "green", "failed": "red", "skipped": "gray"}
 
 
-def _status_badge(status: rx.Var) -> rx.Component:
-    return rx.badge(
-        status,
-        color_scheme=rx.match(status, *[(k, v) for k, v in _STATUS_COLORS.items()], "gray"),
-        variant="soft",
-    )
-
-
 def _progress_item(step: rx.Var) -> rx.Component:
     return rx.hstack(
         rx.code(step["node_id"], size="1"),
-        _status_badge(step["status"]),
+        status_badge(step["status"], _STATUS_COLORS),
         spacing="1",
         align="center",
         data_progress=step["node_id"],
@@ -59,7 +52,7 @@ def _pre(text: rx.Var) -> rx.Component:
 def _trace_row(step: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.vstack(rx.code(step["node_id"]), rx.text(step["type"], size="1"), spacing="1")),
-        rx.table.cell(_status_badge(step["status"])),
+        rx.table.cell(status_badge(step["status"], _STATUS_COLORS)),
         rx.table.cell(_pre(step["input"])),
         rx.table.cell(
             rx.cond(

@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.forms import field, section
+from components.forms import bound_input, code_area, field, section
 from components.i18n import t
 from state.agent_tools import AgentToolsState as S
 
 
 def _input(key: str, control_id: str, **props: object) -> rx.Component:
-    return rx.input(value=S.form[key], on_change=lambda v: S.set_field(key, v), id=control_id, width="100%", **props)
+    return bound_input(S.form, S.set_field, key, control_id, **props)
 
 
 def _area(key: str, control_id: str) -> rx.Component:
-    return rx.text_area(
-        value=S.form[key],
-        on_change=lambda v: S.set_field(key, v),
-        id=control_id,
-        rows="3",
-        width="100%",
-        font_family="var(--code-font-family)",
-    )
+    return code_area(control_id, "3", value=S.form[key], on_change=lambda v: S.set_field(key, v))
 
 
 def _tool_row(tool: rx.Var) -> rx.Component:

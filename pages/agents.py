@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from components.forms import field, section
+from components.forms import bound_input, field, section, select
 from components.i18n import t, t_choice
 from components.samples import sample_agent
 from components.shell import page_shell
@@ -71,7 +71,7 @@ def agents_table() -> rx.Component:
 
 
 def _input(key: str, control_id: str) -> rx.Component:
-    return rx.input(value=S.form[key], on_change=lambda v: S.set_field(key, v), id=control_id, width="100%")
+    return bound_input(S.form, S.set_field, key, control_id)
 
 
 def _template_item(tpl: rx.Var) -> rx.Component:
@@ -91,14 +91,11 @@ def create_form() -> rx.Component:
         rx.hstack(
             field(
                 "agents.template",
-                rx.select.root(
-                    rx.select.trigger(id="agent-new-template", width="100%"),
-                    rx.select.content(
-                        rx.select.item(t("agents.template_blank"), value=BLANK),
-                        rx.foreach(S.templates, _template_item),
-                    ),
-                    value=S.form["template"],
-                    on_change=lambda v: S.set_field("template", v),
+                select(
+                    "agent-new-template",
+                    [rx.select.item(t("agents.template_blank"), value=BLANK), rx.foreach(S.templates, _template_item)],
+                    S.form["template"],
+                    lambda v: S.set_field("template", v),
                 ),
                 "agent-new-template",
             ),

@@ -4,12 +4,15 @@ and lineage."""
 
 import reflex as rx
 
+from components.assets import asset_status, platform_badge
 from components.dataset_report import SHAPES, dataset_report
-from components.forms import when
+from components.dialogs import confirm_dialog
+from components.display import when
+from components.forms import select
 from components.i18n import t, t_choice
 from components.lineage import lineage_panel
 from components.shell import page_shell
-from pages.assets import headers, platform_badge, status_badge
+from components.tables import headers
 from state.asset_detail import DatasetDetailState, LineageState, ModelDetailState
 from state.auth import AuthState
 
@@ -25,23 +28,13 @@ def _back() -> rx.Component:
 
 def _confirm_delete(on_confirm: rx.event.EventSpec, button_id: rx.Var) -> rx.Component:
     """Delete asks first: a version's files go for good."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.button(t("assets.delete"), color_scheme="red", variant="soft", size="1", id=button_id)
-        ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(t("assets.delete_title")),
-            rx.alert_dialog.description(t("assets.delete_text")),
-            rx.hstack(
-                rx.alert_dialog.cancel(rx.button(t("common.cancel"), variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(t("assets.delete"), color_scheme="red", on_click=on_confirm, id="confirm-delete")
-                ),
-                justify="end",
-                spacing="3",
-                padding_top="12px",
-            ),
-        ),
+    return confirm_dialog(
+        rx.button(t("assets.delete"), color_scheme="red", variant="soft", size="1", id=button_id),
+        "assets.delete_title",
+        "assets.delete_text",
+        "assets.delete",
+        on_confirm,
+        "confirm-delete",
     )
 
 
@@ -75,7 +68,7 @@ def _dataset_version_row(version: rx.Var) -> rx.Component:
         rx.table.cell(version["size"], white_space="nowrap"),
         rx.table.cell(rx.code(version["sha256"].to(str)[:12], size="1", title=version["sha256"])),
         rx.table.cell(rx.cond(version["masked"] == "yes", rx.badge(t("assets.masked"), color_scheme="teal"), "—")),
-        rx.table.cell(status_badge(version["status"])),
+        rx.table.cell(asset_status(version["status"])),
         rx.table.cell(when(version["created"]), rx.text(version["created_by"], size="1")),
         rx.table.cell(
             rx.hstack(
@@ -212,7 +205,7 @@ def _model_version_row(version: rx.Var) -> rx.Component:
                 spacing="2",
             )
         ),
-        rx.table.cell(status_badge(version["status"])),
+        rx.table.cell(asset_status(version["status"])),
         rx.table.cell(version["framework"]),
         rx.table.cell(rx.code(version["format"], size="1")),
         rx.table.cell(rx.cond(version["base_model"] != "", version["base_model"], "—")),
@@ -256,14 +249,8 @@ def _model_version_row(version: rx.Var) -> rx.Component:
 
 
 def _version_select(value: rx.Var, on_change: rx.EventHandler, control_id: str) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(id=control_id, min_width="100px"),
-        rx.select.content(
-            rx.foreach(ModelDetailState.versions, lambda v: rx.select.item("v" + v["version"], value=v["id"]))
-        ),
-        value=value,
-        on_change=on_change,
-    )
+    items = [rx.foreach(ModelDetailState.versions, lambda v: rx.select.item("v" + v["version"], value=v["id"]))]
+    return select(control_id, items, value, on_change, min_width="100px")
 
 
 def _diff() -> rx.Component:

@@ -3,9 +3,8 @@ shown here) and register a model version from files, one archive or a server fol
 
 import reflex as rx
 
-from backend.services.assets.model_registry import FRAMEWORKS
 from components.dataset_report import dataset_report
-from components.forms import field
+from components.forms import code_area, field, select
 from components.i18n import t
 from state.asset_uploads import (
     DATASET_UPLOAD,
@@ -15,7 +14,7 @@ from state.asset_uploads import (
     DatasetUploadState,
     ModelRegisterState,
 )
-from state.assets import APPROXIMATE, AssetsState
+from state.assets import APPROXIMATE, FRAMEWORKS, AssetsState
 
 
 def _dropzone(upload_id: str, multiple: bool, prompt_key: str, hint_key: str) -> rx.Component:
@@ -75,12 +74,7 @@ def _progress(busy: rx.Var, percent: rx.Var, progress_id: str) -> rx.Component:
 
 
 def _select(name: str, control_id: str, default: str, *items: rx.Component) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(id=control_id, width="100%"),
-        rx.select.content(*items),
-        name=name,
-        default_value=default,
-    )
+    return select(control_id, items, name=name, default=default)
 
 
 # datasets -----------------------------------------------------------------------------------------
@@ -254,19 +248,8 @@ def _registered() -> rx.Component:
 
 
 def _textarea(name: str, control_id: str, label_key: str, placeholder: str, hint_key: str = "") -> rx.Component:
-    return field(
-        label_key,
-        rx.text_area(
-            name=name,
-            id=control_id,
-            placeholder=placeholder,
-            width="100%",
-            rows="4",
-            style={"font_family": "var(--code-font-family)", "font_size": "12px"},
-        ),
-        control_id,
-        hint_key,
-    )
+    area = code_area(control_id, name=name, placeholder=placeholder, style={"font_size": "12px"})
+    return field(label_key, area, control_id, hint_key)
 
 
 def model_form() -> rx.Component:

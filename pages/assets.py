@@ -5,52 +5,28 @@ from collections.abc import Sequence
 
 import reflex as rx
 
-from backend.services.assets.images import PURPOSES
-from backend.services.assets.model_registry import STATUSES
+from components.assets import asset_status, platform_badge
 from components.dataset_report import SHAPES
-from components.forms import field, when
+from components.display import when
+from components.forms import field, options, select
 from components.i18n import t, t_choice
 from components.samples import sample_datasets
 from components.shell import page_shell
+from components.tables import empty_state, headers
 from pages.asset_forms import dataset_form, model_form
-from state.assets import ALL, AssetsState
-
-STATUS_COLORS = {"pending_deploy": "amber", "deployed": "green", "retired": "gray", "active": "green"}
-
-
-def status_badge(status: rx.Var) -> rx.Component:
-    return rx.match(
-        status,
-        *[(name, rx.badge(t(f"asset_status.{name}"), color_scheme=color)) for name, color in STATUS_COLORS.items()],
-        rx.badge(status),
-    )
-
-
-def platform_badge(name: rx.Var) -> rx.Component:
-    """A model the platform provides to every tenant, read-only (the starter model)."""
-    return rx.tooltip(
-        rx.badge(
-            rx.icon("shield-check", size=10), t("assets.platform"), color_scheme="violet", id="platform-badge-" + name
-        ),
-        content=t("assets.platform_hint"),
-    )
-
-
-def headers(*keys: str) -> rx.Component:
-    return rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k) if k else "") for k in keys]))
+from state.assets import ALL, PURPOSES, STATUSES, AssetsState
 
 
 def _filter_select(
-    value: rx.Var, on_change: rx.EventHandler, control_id: str, prefix: str, options: Sequence[str]
+    value: rx.Var, on_change: rx.EventHandler, control_id: str, prefix: str, values: Sequence[str]
 ) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(id=control_id, min_width="160px", aria_label=t("assets.filter")),
-        rx.select.content(
-            rx.select.item(t("assets.all"), value=ALL),
-            *[rx.select.item(t(f"{prefix}.{o}"), value=o) for o in options],
-        ),
-        value=value,
-        on_change=on_change,
+    return select(
+        control_id,
+        [rx.select.item(t("assets.all"), value=ALL), *options(prefix, values)],
+        value,
+        on_change,
+        min_width="160px",
+        aria_label=t("assets.filter"),
     )
 
 
@@ -69,10 +45,6 @@ def _toolbar(search: rx.Var, on_search: rx.EventHandler, search_id: str, select:
         spacing="3",
         align="center",
     )
-
-
-def _empty(key: str, empty_id: str) -> rx.Component:
-    return rx.text(t(key), size="2", color=rx.color("gray", 10), id=empty_id, padding="8px")
 
 
 # datasets -----------------------------------------------------------------------------------------
@@ -109,7 +81,9 @@ def _datasets_tab() -> rx.Component:
             width="100%",
             id="dataset-list",
         ),
-        rx.cond(AssetsState.datasets.length() == 0, _empty("assets.no_datasets", "dataset-list-empty")),
+        rx.cond(
+            AssetsState.datasets.length() == 0, empty_state("assets.no_datasets", "dataset-list-empty", padding="8px")
+        ),
         rx.cond(
             (AssetsState.datasets.length() == 0)
             & (AssetsState.dataset_search == "")
@@ -136,7 +110,7 @@ def _model_row(model: rx.Var) -> rx.Component:
         ),
         rx.table.cell(rx.code("v" + model["latest"], size="1"), " / ", model["versions"]),
         rx.table.cell(rx.cond(model["promoted"] != "", rx.badge("v" + model["promoted"], color_scheme="teal"), "—")),
-        rx.table.cell(status_badge(model["status"])),
+        rx.table.cell(asset_status(model["status"])),
         rx.table.cell(model["framework"]),
         rx.table.cell(rx.code(model["format"], size="1")),
         rx.table.cell(model["size"], white_space="nowrap"),
@@ -172,7 +146,7 @@ def _models_tab() -> rx.Component:
             width="100%",
             id="model-list",
         ),
-        rx.cond(AssetsState.models.length() == 0, _empty("assets.no_models", "model-list-empty")),
+        rx.cond(AssetsState.models.length() == 0, empty_state("assets.no_models", "model-list-empty", padding="8px")),
         spacing="4",
         width="100%",
     )
@@ -255,7 +229,7 @@ def _image_row(image: rx.Var) -> rx.Component:
         rx.table.cell(rx.badge(t_choice("asset_purpose", image["purpose"], PURPOSES), variant="soft")),
         rx.table.cell(rx.cond(image["cuda"] != "", image["cuda"], "—")),
         rx.table.cell(rx.cond(image["framework"] != "", image["framework"], "—")),
-        rx.table.cell(status_badge(image["status"])),
+        rx.table.cell(asset_status(image["status"])),
         rx.table.cell(when(image["created"])),
         rx.table.cell(
             rx.cond(
@@ -300,7 +274,7 @@ def _images_tab() -> rx.Component:
             width="100%",
             id="image-list",
         ),
-        rx.cond(AssetsState.images.length() == 0, _empty("assets.no_images", "image-list-empty")),
+        rx.cond(AssetsState.images.length() == 0, empty_state("assets.no_images", "image-list-empty", padding="8px")),
         spacing="4",
         width="100%",
     )

@@ -2,20 +2,16 @@
 
 import reflex as rx
 
-from backend.services.ops.health import COMPONENTS
+from components.badges import status_badge
 from components.i18n import t
 from components.shell import page_shell
-from state.home import HomeState
+from state.home import COMPONENTS, HomeState
 
 _STATUS_COLOR = {"ok": "green", "down": "red", "off": "gray"}
 
 
 def _status_badge(status: rx.Var) -> rx.Component:
-    return rx.match(
-        status,
-        *[(name, rx.badge(t(f"status.{name}"), color_scheme=color)) for name, color in _STATUS_COLOR.items()],
-        rx.badge("…", color_scheme="gray"),
-    )
+    return status_badge(status, _STATUS_COLOR, "status", fallback=rx.badge("…", color_scheme="gray"))
 
 
 def _field(label_key: str, value: rx.Var) -> rx.Component:

@@ -3,55 +3,25 @@ visibility, embedding model, PHI masking)."""
 
 import reflex as rx
 
-from components.forms import field, section
+from components.forms import field, form_input, form_select, options, section
 from components.i18n import t, t_choice
+from components.knowledge import RETRIEVAL_MODES, embedding_select
 from components.samples import sample_knowledge_base
 from components.shell import page_shell
-from state.knowledge import EMBEDDING_CHOICES, OTHER_MODEL, KnowledgeState
+from state.knowledge import OTHER_MODEL, KnowledgeState
 
 CHUNK_MODES = ("general", "qa", "parent_child")
 VISIBILITIES = ("only_me", "members", "tenant")
-RETRIEVAL_MODES = ("hybrid", "vector", "text")
 
 
 def _input(key: str, label_key: str, hint_key: str = "", placeholder: str = "") -> rx.Component:
-    control_id = f"kb-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        rx.input(
-            value=KnowledgeState.form[key],
-            on_change=lambda value: KnowledgeState.set_field(key, value),
-            id=control_id,
-            placeholder=placeholder,
-            width="100%",
-        ),
-        control_id,
-        hint_key,
+    return form_input(
+        KnowledgeState.form, KnowledgeState.set_field, key, label_key, "kb", hint_key, placeholder=placeholder
     )
 
 
-def _choice(key: str, label_key: str, options: tuple[str, ...], prefix: str) -> rx.Component:
-    control_id = f"kb-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        rx.select.root(
-            rx.select.trigger(id=control_id, width="100%"),
-            rx.select.content(*[rx.select.item(t(f"{prefix}.{o}"), value=o) for o in options]),
-            value=KnowledgeState.form[key],
-            on_change=lambda value: KnowledgeState.set_field(key, value),
-        ),
-        control_id,
-    )
-
-
-def embedding_select(control_id: str, value: rx.Var, on_change: rx.event.EventType) -> rx.Component:
-    """The built-in embedding models (multilingual-e5-small first, the default), or "other"."""
-    return rx.select.root(
-        rx.select.trigger(id=control_id, width="100%"),
-        rx.select.content(*[rx.select.item(t(f"kb.embedding.{c}"), value=c) for c in EMBEDDING_CHOICES]),
-        value=value,
-        on_change=on_change,
-    )
+def _choice(key: str, label_key: str, values: tuple[str, ...], prefix: str) -> rx.Component:
+    return form_select(KnowledgeState.form, KnowledgeState.set_field, key, label_key, "kb", options(prefix, values))
 
 
 def _embedding_choice() -> rx.Component:

@@ -8,33 +8,10 @@ import reflex as rx
 
 from components.forms import field, section
 from components.i18n import t, t_choice
+from components.knowledge import RETRIEVAL_MODES, document_status, embedding_select, mode_select
 from components.shell import page_shell
 from components.tables import headers
-from pages.knowledge import RETRIEVAL_MODES, embedding_select
 from state.knowledge import DOCUMENT_UPLOAD, OTHER_MODEL, KnowledgeDetailState
-
-STATUSES = ("queued", "parsing", "chunking", "embedding", "ready", "failed")
-_COLOR = {"queued": "gray", "parsing": "blue", "chunking": "blue", "embedding": "blue", "ready": "green"}
-
-
-def _status(status: rx.Var) -> rx.Component:
-    return rx.match(
-        status,
-        *[
-            (s, rx.badge(t(f"kb.status.{s}"), color_scheme=_COLOR.get(s, "red"), data_status=s, class_name="status"))
-            for s in STATUSES
-        ],
-        rx.badge(status),
-    )
-
-
-def _mode_select(control_id: str, value: rx.Var, on_change: rx.event.EventType) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(id=control_id, width="100%"),
-        rx.select.content(*[rx.select.item(t(f"kb.mode.{m}"), value=m) for m in RETRIEVAL_MODES]),
-        value=value,
-        on_change=on_change,
-    )
 
 
 def _doc_row(doc: rx.Var) -> rx.Component:
@@ -44,7 +21,7 @@ def _doc_row(doc: rx.Var) -> rx.Component:
         rx.table.cell(rx.badge(doc["format"], variant="outline")),
         rx.table.cell(
             rx.vstack(
-                _status(doc["status"]),
+                document_status(doc["status"]),
                 rx.cond(moving, rx.progress(value=doc["progress"].to(int), max=100, width="120px")),
                 spacing="1",
             )
@@ -181,7 +158,7 @@ def settings_panel() -> rx.Component:
         rx.grid(
             field(
                 "kb.retrieval_mode",
-                _mode_select(
+                mode_select(
                     "kb-setting-mode",
                     form["retrieval_mode"],
                     lambda v: KnowledgeDetailState.set_setting("retrieval_mode", v),
@@ -343,7 +320,7 @@ def recall_panel() -> rx.Component:
             ),
             field(
                 "kb.retrieval_mode",
-                _mode_select("kb-mode", KnowledgeDetailState.mode, KnowledgeDetailState.set_mode),
+                mode_select("kb-mode", KnowledgeDetailState.mode, KnowledgeDetailState.set_mode),
                 "kb-mode",
             ),
             field(

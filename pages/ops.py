@@ -4,7 +4,7 @@ resource-hours), log search with a live tail, alerts and work orders."""
 import plotly.graph_objects as go
 import reflex as rx
 
-from components.forms import section
+from components.forms import section, select
 from components.i18n import t
 from components.shell import page_shell
 from components.tables import headers
@@ -196,12 +196,8 @@ def _select(
     on_change: rx.EventHandler,
     *extra: rx.Component,
 ) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(id=control_id),
-        rx.select.content(*[rx.select.item(t(label), value=v) for v, label in options], *extra),
-        value=value,
-        on_change=on_change,
-    )
+    items = [*[rx.select.item(t(label), value=v) for v, label in options], *extra]
+    return select(control_id, items, value, on_change, width=None)
 
 
 def _log_line(line: rx.Var) -> rx.Component:

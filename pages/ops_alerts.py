@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from components.forms import field, section
+from components.forms import field, form_input, form_select, plain_options, section
 from components.i18n import t
 from components.tables import headers
 from state.ops_alerts import OpsAlertsState
@@ -11,27 +11,8 @@ MEASUREMENTS = ("host", "gpu", "gateway", "engine", "jobs", "train")
 EVENTS = ("job_failed", "service_unhealthy", "quota_exhausted")
 
 
-def _input(form: rx.Var, setter: rx.EventHandler, key: str, label_key: str, prefix: str) -> rx.Component:
-    control_id = f"{prefix}-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        rx.input(value=form[key], on_change=lambda value: setter(key, value), id=control_id, width="100%"),
-        control_id,
-    )
-
-
 def _choice(form: rx.Var, setter: rx.EventHandler, key: str, label_key: str, prefix: str, values) -> rx.Component:  # noqa: ANN001
-    control_id = f"{prefix}-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        rx.select.root(
-            rx.select.trigger(id=control_id, width="100%"),
-            rx.select.content(*[rx.select.item(v, value=v) for v in values]),
-            value=form[key],
-            on_change=lambda value: setter(key, value),
-        ),
-        control_id,
-    )
+    return form_select(form, setter, key, label_key, prefix, plain_options(values))
 
 
 def _grid(*children: rx.Component) -> rx.Component:
@@ -54,7 +35,7 @@ def rule_form() -> rx.Component:
         "ops.new_rule",
         "ops.new_rule_intro",
         _grid(
-            _input(form, setter, "name", "ops.rule_name", "rule"),
+            form_input(form, setter, "name", "ops.rule_name", "rule"),
             _choice(form, setter, "kind", "ops.rule_kind", "rule", ("metric", "event")),
             _choice(form, setter, "severity", "ops.severity", "rule", ("info", "warning", "critical")),
         ),
@@ -62,10 +43,10 @@ def rule_form() -> rx.Component:
             metric,
             _grid(
                 _choice(form, setter, "measurement", "ops.measurement", "rule", MEASUREMENTS),
-                _input(form, setter, "field", "ops.field", "rule"),
+                form_input(form, setter, "field", "ops.field", "rule"),
                 _choice(form, setter, "comparison", "ops.comparison", "rule", (">", ">=", "<", "<=")),
-                _input(form, setter, "threshold", "ops.threshold", "rule"),
-                _input(form, setter, "duration_s", "ops.duration", "rule"),
+                form_input(form, setter, "threshold", "ops.threshold", "rule"),
+                form_input(form, setter, "duration_s", "ops.duration", "rule"),
             ),
             _grid(_choice(form, setter, "event", "ops.event", "rule", EVENTS)),
         ),
@@ -76,8 +57,8 @@ def rule_form() -> rx.Component:
             spacing="4",
         ),
         _grid(
-            _input(form, setter, "emails", "ops.emails", "rule"),
-            _input(form, setter, "webhook_url", "ops.webhook_url", "rule"),
+            form_input(form, setter, "emails", "ops.emails", "rule"),
+            form_input(form, setter, "webhook_url", "ops.webhook_url", "rule"),
         ),
         rx.button(t("ops.create_rule"), on_click=OpsAlertsState.create_rule, id="rule-create"),
     )
@@ -196,7 +177,7 @@ def order_form() -> rx.Component:
         "ops.new_order",
         "ops.new_order_intro",
         _grid(
-            _input(form, setter, "title", "ops.order_title", "order"),
+            form_input(form, setter, "title", "ops.order_title", "order"),
             _choice(form, setter, "type", "ops.order_type", "order", ("incident", "change", "request", "maintenance")),
             _choice(form, setter, "priority", "ops.priority", "order", ("low", "medium", "high", "urgent")),
             _choice(form, setter, "action", "ops.order_action", "order", ("none", "scale", "stop", "delete", "drain")),
@@ -229,7 +210,7 @@ def order_form() -> rx.Component:
                         "order-deployment",
                     ),
                 ),
-                rx.cond(form["action"] == "scale", _input(form, setter, "replicas", "ops.replicas", "order")),
+                rx.cond(form["action"] == "scale", form_input(form, setter, "replicas", "ops.replicas", "order")),
                 rx.checkbox(
                     t("ops.emergency"),
                     checked=OpsAlertsState.emergency,

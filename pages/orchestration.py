@@ -4,11 +4,11 @@ position and reason; platform admins create or change pools and tenant queue quo
 
 import reflex as rx
 
-from components.forms import field, section
+from components.forms import field, form_input, section
 from components.i18n import t
+from components.navigation import area_tabs
 from components.shell import page_shell
 from components.tables import headers
-from pages.pipelines import area_tabs
 from state.auth import AuthState
 from state.orchestration import OrchestrationState
 
@@ -164,13 +164,13 @@ def _waiting() -> rx.Component:
             OrchestrationState.waiting.length() > 0,
             rx.table.root(
                 headers(
-                    "research.position",
-                    "research.job_name",
+                    "training.position",
+                    "training.job_name",
                     "orch.queue",
                     "res.priority",
                     "orch.request",
-                    "research.reason",
-                    "research.created",
+                    "training.reason",
+                    "training.created",
                 ),
                 rx.table.body(rx.foreach(OrchestrationState.waiting, _waiting_row)),
                 variant="surface",
@@ -185,22 +185,9 @@ def _waiting() -> rx.Component:
 # the platform admin's forms ---------------------------------------------------------------------
 
 
-def _input(
-    label_key: str, control_id: str, value: rx.Var, on_change: rx.event.EventType, **props: object
-) -> rx.Component:
-    return field(
-        label_key, rx.input(value=value, on_change=on_change, id=control_id, width="100%", **props), control_id
-    )
-
-
 def _pool_field(key: str, label_key: str, **props: object) -> rx.Component:
-    return _input(
-        label_key,
-        f"pool-{key.replace('_', '-')}",
-        OrchestrationState.pool_form[key],
-        lambda v: OrchestrationState.set_pool_field(key, v),
-        **props,
-    )
+    form, setter = OrchestrationState.pool_form, OrchestrationState.set_pool_field
+    return form_input(form, setter, key, label_key, "pool", **props)
 
 
 def _node_input(index: rx.Var, node: rx.Var, key: str, label_key: str) -> rx.Component:
@@ -313,12 +300,7 @@ def _pool_form() -> rx.Component:
 
 
 def _queue_field(key: str, label_key: str) -> rx.Component:
-    return _input(
-        label_key,
-        f"queue-{key.replace('_', '-')}",
-        OrchestrationState.queue_form[key],
-        lambda v: OrchestrationState.set_queue_field(key, v),
-    )
+    return form_input(OrchestrationState.queue_form, OrchestrationState.set_queue_field, key, label_key, "queue")
 
 
 def _tenant_item(tenant: rx.Var) -> rx.Component:
@@ -395,7 +377,7 @@ def orchestration() -> rx.Component:
                     rx.spacer(),
                     rx.cond(
                         OrchestrationState.live,
-                        rx.badge(rx.icon("radio", size=12), t("deploy.live"), color_scheme="green", id="orch-live"),
+                        rx.badge(rx.icon("radio", size=12), t("serving.live"), color_scheme="green", id="orch-live"),
                     ),
                     width="100%",
                     align="center",
@@ -403,7 +385,7 @@ def orchestration() -> rx.Component:
                 _pools(),
                 rx.cond(
                     AuthState.tenant_id == "",
-                    rx.callout(t("research.pick_tenant"), icon="info", width="100%"),
+                    rx.callout(t("training.pick_tenant"), icon="info", width="100%"),
                     rx.fragment(_queues(), _waiting()),
                 ),
                 rx.cond(AuthState.is_platform_admin, rx.fragment(_pool_form(), _queue_form())),

@@ -4,38 +4,18 @@ deploy) in a form, see it drawn, save it, run it, follow each step live and reru
 import plotly.graph_objects as go
 import reflex as rx
 
-from backend.services import pipelines
-from backend.services.training import presets as training_presets
-from components.forms import section, when
+from components.badges import status_badge
+from components.display import when
+from components.forms import section
 from components.i18n import t
+from components.navigation import area_tabs
 from components.shell import page_shell
 from state.auth import AuthState
-from state.pipelines import PipelinesState, RunStep, StepView
+from state.pipelines import KINDS, STEP_PRESETS, PipelinesState, RunStep, StepView
 
 TYPES = ("sft", "dpo", "grpo", "reward")
 ENGINES = ("local", "vllm")
 STATUS_SCHEME = {"pending": "gray", "running": "blue", "succeeded": "green", "failed": "red", "skipped": "amber"}
-
-
-def area_tabs(current: str) -> rx.Component:
-    """The Orchestration area's two pages."""
-    return rx.hstack(
-        *[
-            rx.link(
-                rx.button(rx.icon(icon, size=14), t(key), variant="solid" if route == current else "soft", size="2"),
-                href=route,
-            )
-            for route, key, icon in (
-                ("/orchestration", "orch.pools_and_queues", "server-cog"),
-                ("/orchestration/pipelines", "pipe.title", "workflow"),
-            )
-        ],
-        spacing="2",
-    )
-
-
-def _status(status: rx.Var) -> rx.Component:
-    return rx.badge(status, color_scheme=rx.match(status, *STATUS_SCHEME.items(), "gray"), variant="soft")
 
 
 def _label(key: str, control: rx.Component) -> rx.Component:
@@ -112,7 +92,7 @@ def _step(view: StepView) -> rx.Component:
                     custom_attrs={"data-field": "name"},
                 ),
                 rx.select(
-                    list(pipelines.KINDS),
+                    list(KINDS),
                     value=view.row["kind"],
                     on_change=lambda v: PipelinesState.set_step(view.index, "kind", v),
                     size="2",
@@ -134,7 +114,7 @@ def _step(view: StepView) -> rx.Component:
                 _choice(view, "type", "pipe.type", list(TYPES)),
                 _choice(view, "base_model_version_id", "pipe.base_model", PipelinesState.models, labelled=True),
                 _choice(view, "model_from", "pipe.model_from", view.train_steps),
-                _choice(view, "preset", "pipe.preset", list(training_presets.PRESETS)),
+                _choice(view, "preset", "pipe.preset", list(STEP_PRESETS)),
                 _text(view, "hyperparameters", "pipe.hyperparameters"),
                 _text(view, "shapes", "pipe.shapes"),
                 _text(view, "service", "pipe.service"),
@@ -218,7 +198,7 @@ def _builder() -> rx.Component:
                     on_click=PipelinesState.add_step(kind),
                     custom_attrs={"data-add": kind},
                 )
-                for kind in pipelines.KINDS
+                for kind in KINDS
             ],
             wrap="wrap",
             align="center",
@@ -257,7 +237,7 @@ def _run_step(step: RunStep) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(step.name, weight="medium")),
         rx.table.cell(step.kind),
-        rx.table.cell(_status(step.status)),
+        rx.table.cell(status_badge(step.status, STATUS_SCHEME)),
         rx.table.cell(rx.text(step.reason, size="1")),
         rx.table.cell(
             rx.cond(
@@ -282,7 +262,7 @@ def _runs() -> rx.Component:
                         PipelinesState.runs,
                         lambda r: rx.button(
                             when(r["created"]),
-                            _status(r["status"]),
+                            status_badge(r["status"], STATUS_SCHEME),
                             rx.text("#" + r["attempt"], size="1"),
                             size="1",
                             variant=rx.cond(PipelinesState.run_id == r["id"], "solid", "soft"),
@@ -308,7 +288,7 @@ def _runs() -> rx.Component:
                     id="run-steps",
                 ),
                 rx.hstack(
-                    rx.cond(PipelinesState.following, rx.badge(rx.icon("radio", size=12), t("deploy.live"))),
+                    rx.cond(PipelinesState.following, rx.badge(rx.icon("radio", size=12), t("serving.live"))),
                     rx.spacer(),
                     rx.button(
                         rx.icon("rotate-ccw", size=14),
@@ -335,7 +315,7 @@ def pipelines_page() -> rx.Component:
             area_tabs("/orchestration/pipelines"),
             rx.cond(
                 AuthState.tenant_id == "",
-                rx.callout(t("research.pick_tenant"), icon="info", width="100%"),
+                rx.callout(t("training.pick_tenant"), icon="info", width="100%"),
                 rx.cond(
                     PipelinesState.allowed,
                     rx.vstack(

@@ -228,7 +228,7 @@ def playground() -> rx.Component:
         "playground.title",
         rx.cond(
             PlaygroundState.tenant_id == "",
-            rx.callout(t("deploy.pick_tenant"), icon="info", width="100%"),
+            rx.callout(t("serving.pick_tenant"), icon="info", width="100%"),
             rx.hstack(_settings(), _chat(), spacing="5", width="100%", align="start"),
         ),
     )

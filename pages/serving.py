@@ -4,37 +4,17 @@ a form to deploy a model version on the local engine or vLLM; the clusters work 
 import plotly.graph_objects as go
 import reflex as rx
 
-from components.forms import field, section
+from components.forms import field, form_input, section, select
 from components.i18n import t
 from components.services import service_badge
 from components.shell import page_shell
-from components.tables import headers
+from components.tables import data_table, empty_state, headers
 from state.serving import ServingState
 
 
-def _select(control_id: str, items: list[rx.Component], value: rx.Var, on_change: rx.event.EventType) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(id=control_id, width="100%"),
-        rx.select.content(*items),
-        value=value,
-        on_change=on_change,
-    )
-
-
 def _input(key: str, label_key: str, hint_key: str = "", placeholder: str = "") -> rx.Component:
-    control_id = f"deploy-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        rx.input(
-            value=ServingState.form[key],
-            on_change=lambda value: ServingState.set_field(key, value),
-            id=control_id,
-            placeholder=placeholder,
-            width="100%",
-        ),
-        control_id,
-        hint_key,
-    )
+    form, setter = ServingState.form, ServingState.set_field
+    return form_input(form, setter, key, label_key, "deploy", hint_key, placeholder=placeholder)
 
 
 def _grid(*children: rx.Component) -> rx.Component:
@@ -43,18 +23,18 @@ def _grid(*children: rx.Component) -> rx.Component:
 
 def deploy_form() -> rx.Component:
     return section(
-        "deploy.new",
-        "deploy.new_intro",
+        "serving.new",
+        "serving.new_intro",
         rx.cond(
             ServingState.models.length() > 0,
             rx.fragment(),
-            rx.callout(t("deploy.no_models"), icon="info", color_scheme="amber", width="100%", id="deploy-no-models"),
+            rx.callout(t("serving.no_models"), icon="info", color_scheme="amber", width="100%", id="deploy-no-models"),
         ),
         _grid(
-            _input("name", "deploy.name", "deploy.name_hint", "bp-advice-chat"),
+            _input("name", "serving.name", "serving.name_hint", "bp-advice-chat"),
             field(
-                "deploy.model",
-                _select(
+                "serving.model",
+                select(
                     "deploy-model",
                     [rx.foreach(ServingState.models, lambda m: rx.select.item(m["name"], value=m["id"]))],
                     ServingState.model_id,
@@ -63,8 +43,8 @@ def deploy_form() -> rx.Component:
                 "deploy-model",
             ),
             field(
-                "deploy.version",
-                _select(
+                "serving.version",
+                select(
                     "deploy-version",
                     [
                         rx.foreach(
@@ -78,12 +58,12 @@ def deploy_form() -> rx.Component:
                 "deploy-version",
             ),
             field(
-                "deploy.engine",
-                _select(
+                "serving.engine",
+                select(
                     "deploy-engine",
                     [
-                        rx.select.item(t("deploy.engine_local"), value="local"),
-                        rx.select.item(t("deploy.engine_vllm"), value="vllm"),
+                        rx.select.item(t("serving.engine_local"), value="local"),
+                        rx.select.item(t("serving.engine_vllm"), value="vllm"),
                     ],
                     ServingState.form["engine"],
                     lambda v: ServingState.set_field("engine", v),
@@ -91,38 +71,42 @@ def deploy_form() -> rx.Component:
                 "deploy-engine",
             ),
         ),
-        rx.heading(t("deploy.resources"), size="3"),
+        rx.heading(t("serving.resources"), size="3"),
         _grid(
-            _input("replicas", "deploy.replicas"),
-            _input("cpu", "deploy.cpu"),
-            _input("memory_gb", "deploy.memory_gb"),
-            _input("gpus", "deploy.gpus"),
-            _input("max_model_len", "deploy.max_model_len"),
-            _input("gpu_memory_utilization", "deploy.gpu_memory_utilization", "deploy.memory_share_hint"),
-            _input("tensor_parallel_size", "deploy.tensor_parallel_size", "deploy.vllm_only"),
-            _input("requests_per_minute", "deploy.requests_per_minute", "deploy.rpm_hint"),
-            _input("engine_args", "deploy.engine_args", "deploy.engine_args_hint", "--enforce-eager --max-num-seqs 64"),
+            _input("replicas", "serving.replicas"),
+            _input("cpu", "serving.cpu"),
+            _input("memory_gb", "serving.memory_gb"),
+            _input("gpus", "serving.gpus"),
+            _input("max_model_len", "serving.max_model_len"),
+            _input("gpu_memory_utilization", "serving.gpu_memory_utilization", "serving.memory_share_hint"),
+            _input("tensor_parallel_size", "serving.tensor_parallel_size", "serving.vllm_only"),
+            _input("requests_per_minute", "serving.requests_per_minute", "serving.rpm_hint"),
+            _input(
+                "engine_args", "serving.engine_args", "serving.engine_args_hint", "--enforce-eager --max-num-seqs 64"
+            ),
             field(
-                "deploy.standby",
-                _select(
+                "serving.standby",
+                select(
                     "deploy-standby",
                     [
                         rx.foreach(
                             ServingState.standby_choices,
-                            lambda name: rx.select.item(rx.cond(name == "-", t("deploy.no_standby"), name), value=name),
+                            lambda name: rx.select.item(
+                                rx.cond(name == "-", t("serving.no_standby"), name), value=name
+                            ),
                         )
                     ],
                     rx.cond(ServingState.form["standby"] == "", "-", ServingState.form["standby"]),
                     lambda v: ServingState.set_field("standby", v),
                 ),
                 "deploy-standby",
-                "deploy.standby_hint",
+                "serving.standby_hint",
             ),
         ),
         rx.hstack(
             rx.button(
                 rx.icon("rocket", size=16),
-                t("deploy.submit"),
+                t("serving.submit"),
                 on_click=ServingState.deploy,
                 loading=ServingState.deploying,
                 disabled=ServingState.models.length() == 0,
@@ -156,41 +140,37 @@ def _service_row(service: rx.Var) -> rx.Component:
 
 def service_list() -> rx.Component:
     return section(
-        "deploy.services",
-        "deploy.services_intro",
+        "serving.services",
+        "serving.services_intro",
         rx.cond(
             ServingState.live,
             rx.badge(
-                rx.icon("radio", size=12), t("deploy.live"), color_scheme="green", variant="soft", id="deploy-live"
+                rx.icon("radio", size=12), t("serving.live"), color_scheme="green", variant="soft", id="deploy-live"
             ),
         ),
-        rx.cond(
-            ServingState.services.length() > 0,
-            rx.table.root(
-                headers(
-                    "deploy.name",
-                    "deploy.status",
-                    "deploy.ready_replicas",
-                    "deploy.version",
-                    "deploy.engine",
-                    "deploy.requests",
-                    "deploy.tokens",
-                    "deploy.latency",
-                    "deploy.errors",
-                    "deploy.traffic",
-                    "deploy.reason",
-                ),
-                rx.table.body(rx.foreach(ServingState.services, _service_row)),
-                variant="surface",
-                width="100%",
-                id="service-list",
-            ),
-            rx.text(t("deploy.no_services"), size="2", color=rx.color("gray", 10), id="no-services"),
+        data_table(
+            ServingState.services,
+            _service_row,
+            [
+                ("serving.name", "name"),
+                ("serving.status", "status"),
+                ("serving.ready_replicas", "replicas"),
+                ("serving.version", "version"),
+                ("serving.engine", "engine"),
+                ("serving.requests", "requests"),
+                ("serving.tokens", "tokens"),
+                ("serving.latency", "latency"),
+                ("serving.errors", "errors"),
+                "serving.traffic",
+                ("serving.reason", "reason"),
+            ],
+            "service-list",
+            empty=empty_state("serving.no_services", "no-services"),
         ),
         rx.cond(
             ServingState.has_traffic,
             rx.vstack(
-                rx.text(t("deploy.traffic_chart"), size="2", weight="medium"),
+                rx.text(t("serving.traffic_chart"), size="2", weight="medium"),
                 rx.plotly(
                     data=ServingState.traffic_chart.to(go.Figure),
                     config={"displaylogo": False, "responsive": True},
@@ -213,7 +193,7 @@ def _platform_actions(service: rx.Var) -> rx.Component:
             service.status == "stopped",
             rx.button(
                 rx.icon("play", size=14),
-                t("deploy.platform_start"),
+                t("serving.platform_start"),
                 on_click=ServingState.scale_platform(service.id, 1),
                 loading=busy,
                 size="1",
@@ -222,7 +202,7 @@ def _platform_actions(service: rx.Var) -> rx.Component:
             ),
             rx.button(
                 rx.icon("square", size=14),
-                t("deploy.platform_stop"),
+                t("serving.platform_stop"),
                 on_click=ServingState.scale_platform(service.id, 0),
                 loading=busy,
                 size="1",
@@ -231,7 +211,7 @@ def _platform_actions(service: rx.Var) -> rx.Component:
                 id="platform-service-stop-" + service.name,
             ),
         ),
-        rx.badge(t("deploy.platform_read_only"), variant="outline", color_scheme="gray"),
+        rx.badge(t("serving.platform_read_only"), variant="outline", color_scheme="gray"),
     )
 
 
@@ -240,7 +220,7 @@ def _platform_row(service: rx.Var) -> rx.Component:
         rx.table.cell(rx.text(service.name, weight="medium")),
         rx.table.cell(service_badge(service.status), class_name="platform-service-status"),
         rx.table.cell(rx.text(service.model, size="2")),
-        rx.table.cell(rx.text(t("deploy.platform_callable"), " ", rx.code(service.name), size="2")),
+        rx.table.cell(rx.text(t("serving.platform_callable"), " ", rx.code(service.name), size="2")),
         rx.table.cell(rx.text(service.reason, size="1", color=rx.color("gray", 11)), max_width="320px"),
         rx.table.cell(_platform_actions(service)),
         data_name=service.name,
@@ -251,15 +231,15 @@ def _platform_row(service: rx.Var) -> rx.Component:
 def platform_services() -> rx.Component:
     """The platform's own services every tenant may call (the starter model)."""
     return section(
-        "deploy.platform_services",
-        "deploy.platform_services_intro",
+        "serving.platform_services",
+        "serving.platform_services_intro",
         rx.table.root(
             headers(
-                "deploy.name",
-                "deploy.status",
-                "deploy.model",
-                "deploy.platform_how",
-                "deploy.reason",
+                "serving.name",
+                "serving.status",
+                "serving.model",
+                "serving.platform_how",
+                "serving.reason",
                 "",
             ),
             rx.table.body(rx.foreach(ServingState.platform_services, _platform_row)),
@@ -273,7 +253,7 @@ def platform_services() -> rx.Component:
 def starter_hint() -> rx.Component:
     """No service of the tenant's own yet: the starter model answers already; how to deploy one's own."""
     return rx.callout(
-        rx.text(t("deploy.starter_hint"), " ", rx.link(t("deploy.starter_try"), href="/playground?service=starter")),
+        rx.text(t("serving.starter_hint"), " ", rx.link(t("serving.starter_try"), href="/playground?service=starter")),
         icon="sparkles",
         color_scheme="teal",
         width="100%",
@@ -304,7 +284,8 @@ def _step(step: rx.Var) -> rx.Component:
             rx.hstack(
                 rx.text(step["name"], weight="bold", size="2"),
                 rx.badge(
-                    rx.cond(ok, t("deploy.step_ok"), t("deploy.step_failed")), color_scheme=rx.cond(ok, "green", "red")
+                    rx.cond(ok, t("serving.step_ok"), t("serving.step_failed")),
+                    color_scheme=rx.cond(ok, "green", "red"),
                 ),
                 align="center",
             ),
@@ -320,17 +301,17 @@ def _step(step: rx.Var) -> rx.Component:
 
 def cluster_panel() -> rx.Component:
     return section(
-        "deploy.clusters",
-        "deploy.clusters_intro",
+        "serving.clusters",
+        "serving.clusters_intro",
         rx.table.root(
             headers(
-                "deploy.cluster",
-                "deploy.kind",
-                "deploy.node",
-                "deploy.cpu",
-                "deploy.memory_gb",
-                "deploy.gpus",
-                "deploy.detail",
+                "serving.cluster",
+                "serving.kind",
+                "serving.node",
+                "serving.cpu",
+                "serving.memory_gb",
+                "serving.gpus",
+                "serving.detail",
             ),
             rx.table.body(rx.foreach(ServingState.clusters, _cluster_row)),
             variant="surface",
@@ -339,7 +320,7 @@ def cluster_panel() -> rx.Component:
         ),
         rx.button(
             rx.icon("plug-zap", size=14),
-            t("deploy.test_connection"),
+            t("serving.test_connection"),
             on_click=ServingState.test_connection,
             loading=ServingState.testing,
             variant="soft",
@@ -354,10 +335,10 @@ def cluster_panel() -> rx.Component:
 
 def serving() -> rx.Component:
     return page_shell(
-        "deploy.title",
+        "serving.title",
         rx.cond(
             ServingState.tenant_id == "",
-            rx.callout(t("deploy.pick_tenant"), icon="info", width="100%"),
+            rx.callout(t("serving.pick_tenant"), icon="info", width="100%"),
             rx.cond(
                 ServingState.may_view,
                 rx.vstack(
@@ -369,7 +350,7 @@ def serving() -> rx.Component:
                     spacing="5",
                     width="100%",
                 ),
-                rx.callout(t("deploy.not_allowed"), icon="lock", color_scheme="amber", width="100%"),
+                rx.callout(t("serving.not_allowed"), icon="lock", color_scheme="amber", width="100%"),
             ),
         ),
     )

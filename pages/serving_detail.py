@@ -3,6 +3,8 @@ rollback), scale and stop, a replica's log tail, its gateway usage and how to ca
 
 import reflex as rx
 
+from components.dialogs import confirm_dialog
+from components.display import fact
 from components.forms import section
 from components.i18n import t, t_choice
 from components.services import service_badge
@@ -11,14 +13,6 @@ from components.tables import headers
 from state.serving_detail import ServiceState
 
 REPLICA_STATUSES = ("starting", "ready", "unhealthy", "failed", "draining")
-
-
-def _fact(label_key: str, value: rx.Var | str, fact_id: str = "") -> rx.Component:
-    props = {"id": fact_id} if fact_id else {}
-    return rx.data_list.item(
-        rx.data_list.label(t(label_key)),
-        rx.data_list.value(rx.text(value, size="2", **props)),
-    )
 
 
 def _heading() -> rx.Component:
@@ -31,7 +25,7 @@ def _heading() -> rx.Component:
             rx.badge(service["engine"], variant="outline"),
             rx.cond(
                 ServiceState.following,
-                rx.badge(rx.icon("radio", size=12), t("deploy.live"), color_scheme="green", variant="soft"),
+                rx.badge(rx.icon("radio", size=12), t("serving.live"), color_scheme="green", variant="soft"),
             ),
             rx.spacer(),
             rx.cond(
@@ -44,34 +38,19 @@ def _heading() -> rx.Component:
             ),
             rx.cond(
                 ServiceState.may_deploy & (service["status"] != "stopped"),
-                rx.alert_dialog.root(
-                    rx.alert_dialog.trigger(
-                        rx.button(
-                            rx.icon("square", size=14),
-                            t("service.stop"),
-                            color_scheme="red",
-                            variant="soft",
-                            id="service-stop",
-                        )
+                confirm_dialog(
+                    rx.button(
+                        rx.icon("square", size=14),
+                        t("service.stop"),
+                        color_scheme="red",
+                        variant="soft",
+                        id="service-stop",
                     ),
-                    rx.alert_dialog.content(
-                        rx.alert_dialog.title(t("service.stop_title")),
-                        rx.alert_dialog.description(t("service.stop_detail")),
-                        rx.hstack(
-                            rx.alert_dialog.cancel(rx.button(t("common.cancel"), variant="soft", color_scheme="gray")),
-                            rx.alert_dialog.action(
-                                rx.button(
-                                    t("service.stop"),
-                                    color_scheme="red",
-                                    on_click=ServiceState.stop,
-                                    id="service-stop-confirm",
-                                )
-                            ),
-                            justify="end",
-                            spacing="3",
-                            margin_top="16px",
-                        ),
-                    ),
+                    "service.stop_title",
+                    "service.stop_detail",
+                    "service.stop",
+                    ServiceState.stop,
+                    "service-stop-confirm",
                 ),
             ),
             align="center",
@@ -88,16 +67,16 @@ def _overview() -> rx.Component:
     return rx.card(
         rx.grid(
             rx.data_list.root(
-                _fact("deploy.version", service["version"], "service-version"),
-                _fact("service.previous", rx.cond(service["previous"] != "", service["previous"], "—")),
-                _fact("deploy.ready_replicas", service["ready"] + "/" + service["replicas"], "service-replicas"),
+                fact("serving.version", service["version"], "service-version"),
+                fact("service.previous", rx.cond(service["previous"] != "", service["previous"], "—")),
+                fact("serving.ready_replicas", service["ready"] + "/" + service["replicas"], "service-replicas"),
             ),
             rx.data_list.root(
-                _fact("service.resources", service["resources"]),
-                _fact("deploy.max_model_len", service["max_model_len"]),
-                _fact("deploy.requests_per_minute", service["requests_per_minute"]),
-                _fact("deploy.engine_args", service["engine_args"]),
-                _fact("service.created", service["created"]),
+                fact("service.resources", service["resources"]),
+                fact("serving.max_model_len", service["max_model_len"]),
+                fact("serving.requests_per_minute", service["requests_per_minute"]),
+                fact("serving.engine_args", service["engine_args"]),
+                fact("service.created", service["created"]),
             ),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="5",
@@ -152,8 +131,8 @@ def _replicas() -> rx.Component:
             rx.table.root(
                 headers(
                     "service.ordinal",
-                    "deploy.status",
-                    "deploy.version",
+                    "serving.status",
+                    "serving.version",
                     "service.restarts",
                     "service.started",
                     "service.ready_at",
@@ -224,7 +203,7 @@ def _versions() -> rx.Component:
             ),
         ),
         rx.table.root(
-            headers("deploy.version", "deploy.status", "service.format", "service.created", ""),
+            headers("serving.version", "serving.status", "service.format", "service.created", ""),
             rx.table.body(rx.foreach(ServiceState.versions, _version_row)),
             variant="surface",
             width="100%",
@@ -250,7 +229,9 @@ def _usage() -> rx.Component:
         rx.cond(
             ServiceState.usage.length() > 0,
             rx.table.root(
-                headers("service.caller", "deploy.requests", "service.tokens_split", "deploy.latency", "deploy.errors"),
+                headers(
+                    "service.caller", "serving.requests", "service.tokens_split", "serving.latency", "serving.errors"
+                ),
                 rx.table.body(rx.foreach(ServiceState.usage, _usage_row)),
                 variant="surface",
                 width="100%",

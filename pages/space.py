@@ -4,40 +4,18 @@ month's cost against the budget for tenant admins."""
 
 import reflex as rx
 
-from components.forms import field, section
+from components.forms import form_input, section
 from components.i18n import t, t_choice
 from components.shell import page_shell
+from components.space import workbench_status
 from components.tables import headers
 from state.space import SpaceState
-
-STATUSES = ("pending_approval", "rejected", "starting", "running", "stopping", "stopped", "failed")
-_COLOR = {
-    "pending_approval": "amber",
-    "rejected": "gray",
-    "starting": "blue",
-    "running": "green",
-    "stopping": "blue",
-    "stopped": "gray",
-    "failed": "red",
-}
-
-
-def status_badge(status: rx.Var, badge_id: str = "") -> rx.Component:
-    props = {"id": badge_id} if badge_id else {}
-    return rx.match(
-        status,
-        *[
-            (name, rx.badge(t(f"space.status.{name}"), color_scheme=_COLOR[name], data_status=name, **props))
-            for name in STATUSES
-        ],
-        rx.badge(status, data_status=status, **props),
-    )
 
 
 def _row(wb: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link(wb["name"], href="/space/" + wb["id"], weight="medium")),
-        rx.table.cell(status_badge(wb["status"])),
+        rx.table.cell(workbench_status(wb["status"])),
         rx.table.cell(rx.text(wb["resources"], size="2")),
         rx.table.cell(
             rx.cond(wb["role"] != "", t_choice("space.role", wb["role"], ("owner", "editor", "viewer")), "—")
@@ -56,7 +34,7 @@ def workbench_list() -> rx.Component:
         "space.workbenches_intro",
         rx.cond(
             SpaceState.live,
-            rx.badge(rx.icon("radio", size=12), t("deploy.live"), color_scheme="green", variant="soft"),
+            rx.badge(rx.icon("radio", size=12), t("serving.live"), color_scheme="green", variant="soft"),
         ),
         rx.cond(
             SpaceState.workbenches.length() > 0,
@@ -81,19 +59,7 @@ def workbench_list() -> rx.Component:
 
 
 def _input(key: str, label_key: str, hint_key: str = "", placeholder: str | rx.Var = "") -> rx.Component:
-    control_id = f"wb-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        rx.input(
-            value=SpaceState.form[key],
-            on_change=lambda value: SpaceState.set_field(key, value),
-            id=control_id,
-            placeholder=placeholder,
-            width="100%",
-        ),
-        control_id,
-        hint_key,
-    )
+    return form_input(SpaceState.form, SpaceState.set_field, key, label_key, "wb", hint_key, placeholder=placeholder)
 
 
 def create_form() -> rx.Component:
@@ -106,9 +72,9 @@ def create_form() -> rx.Component:
             _input("description", "space.description"),
             _input("image", "space.image", "space.image_hint"),
             _input("idle_timeout_min", "space.idle_timeout", "space.idle_hint", SpaceState.default_idle),
-            _input("cpu", "deploy.cpu"),
-            _input("memory_gb", "deploy.memory_gb"),
-            _input("gpus", "deploy.gpus"),
+            _input("cpu", "serving.cpu"),
+            _input("memory_gb", "serving.memory_gb"),
+            _input("gpus", "serving.gpus"),
             _input("storage_gb", "space.storage_gb"),
             columns=rx.breakpoints(initial="2", md="4"),
             spacing="4",
@@ -222,7 +188,7 @@ def space() -> rx.Component:
         "space.title",
         rx.cond(
             SpaceState.tenant_id == "",
-            rx.callout(t("deploy.pick_tenant"), icon="info", width="100%"),
+            rx.callout(t("serving.pick_tenant"), icon="info", width="100%"),
             rx.vstack(
                 workbench_list(),
                 rx.cond(SpaceState.may_create, create_form()),

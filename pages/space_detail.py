@@ -3,20 +3,16 @@ the dependency panel and the activity trail."""
 
 import reflex as rx
 
+from components.display import fact
 from components.forms import section
 from components.i18n import t, t_choice
 from components.shell import page_shell
+from components.space import workbench_status
 from components.tables import headers
-from pages.space import status_badge
 from state.space_detail import WorkbenchState
 
 ROLES = ("owner", "editor", "viewer")
 PACKAGE_STATUSES = ("pending", "installing", "installed", "failed")
-
-
-def _fact(label_key: str, value: rx.Var | str, fact_id: str = "") -> rx.Component:
-    props = {"id": fact_id} if fact_id else {}
-    return rx.data_list.item(rx.data_list.label(t(label_key)), rx.data_list.value(rx.text(value, size="2", **props)))
 
 
 def _actions() -> rx.Component:
@@ -65,10 +61,10 @@ def _heading() -> rx.Component:
         rx.link(rx.hstack(rx.icon("arrow-left", size=14), t("space.back"), align="center"), href="/space"),
         rx.hstack(
             rx.heading(wb["name"], size="5", id="wb-title"),
-            status_badge(wb["status"], "wb-status"),
+            workbench_status(wb["status"], "wb-status"),
             rx.cond(
                 WorkbenchState.following,
-                rx.badge(rx.icon("radio", size=12), t("deploy.live"), color_scheme="green", variant="soft"),
+                rx.badge(rx.icon("radio", size=12), t("serving.live"), color_scheme="green", variant="soft"),
             ),
             rx.spacer(),
             _actions(),
@@ -87,15 +83,15 @@ def _overview() -> rx.Component:
     return rx.card(
         rx.grid(
             rx.data_list.root(
-                _fact("space.resources", wb["resources"], "wb-resources"),
-                _fact("space.image", wb["image"]),
-                _fact("space.idle_timeout", wb["idle_timeout"]),
+                fact("space.resources", wb["resources"], "wb-resources"),
+                fact("space.image", wb["image"]),
+                fact("space.idle_timeout", wb["idle_timeout"]),
             ),
             rx.data_list.root(
-                _fact("space.last_activity", rx.cond(wb["activity"] != "", wb["activity"], "—")),
-                _fact("space.started", rx.cond(wb["started"] != "", wb["started"], "—")),
-                _fact("space.cost_month", wb["cost"] + " · " + wb["hours"] + " h", "wb-cost"),
-                _fact("space.created", wb["created"]),
+                fact("space.last_activity", rx.cond(wb["activity"] != "", wb["activity"], "—")),
+                fact("space.started", rx.cond(wb["started"] != "", wb["started"], "—")),
+                fact("space.cost_month", wb["cost"] + " · " + wb["hours"] + " h", "wb-cost"),
+                fact("space.created", wb["created"]),
             ),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="5",

@@ -4,72 +4,31 @@ status, waiting reason and progress, and several runs' loss curves overlaid."""
 
 import reflex as rx
 
-from backend.services.training import jobs
-from backend.services.training import presets as training_presets
 from components.charts import chart
-from components.forms import field, section
+from components.forms import field, form_input, form_select, plain_options, section, select
 from components.i18n import TEXT, t
 from components.jobs import progress_bar, status_badge
 from components.samples import sample_datasets
 from components.shell import page_shell
-from components.tables import headers
-from state.training import TrainingState
+from components.tables import data_table, empty_state
+from state.training import AVAILABLE_TYPES, JOB_TYPES, PRESETS, TrainingState
 
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "polynomial")
 PRECISIONS = ("bf16", "fp16", "fp32")
 DPO_LOSSES = ("sigmoid", "ipo", "hinge", "robust")
 
 
-def _select(control_id: str, items: list[rx.Component], value: rx.Var, on_change: rx.event.EventType) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(id=control_id, width="100%"),
-        rx.select.content(*items),
-        value=value,
-        on_change=on_change,
-    )
-
-
-def _plain_items(values: tuple[str, ...]) -> list[rx.Component]:
-    return [rx.select.item(v, value=v) for v in values]
-
-
 def _hp_input(key: str, label_key: str, hint_key: str = "") -> rx.Component:
-    control_id = f"hp-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        rx.input(
-            value=TrainingState.hp[key],
-            on_change=lambda value: TrainingState.set_hp(key, value),
-            id=control_id,
-            width="100%",
-        ),
-        control_id,
-        hint_key,
-    )
+    return form_input(TrainingState.hp, TrainingState.set_hp, key, label_key, "hp", hint_key)
 
 
 def _hp_select(key: str, label_key: str, values: tuple[str, ...]) -> rx.Component:
-    control_id = f"hp-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        _select(control_id, _plain_items(values), TrainingState.hp[key], lambda v: TrainingState.set_hp(key, v)),
-        control_id,
-    )
+    return form_select(TrainingState.hp, TrainingState.set_hp, key, label_key, "hp", plain_options(values))
 
 
 def _resource_input(key: str, label_key: str, placeholder: str = "") -> rx.Component:
-    control_id = f"res-{key.replace('_', '-')}"
-    return field(
-        label_key,
-        rx.input(
-            value=TrainingState.resources[key],
-            on_change=lambda value: TrainingState.set_resource(key, value),
-            id=control_id,
-            placeholder=placeholder,
-            width="100%",
-        ),
-        control_id,
-    )
+    form, setter = TrainingState.resources, TrainingState.set_resource
+    return form_input(form, setter, key, label_key, "res", placeholder=placeholder)
 
 
 # the form ---------------------------------------------------------------------------------------
@@ -81,10 +40,10 @@ def _label(prefix: str, name: str) -> rx.Var | str:
 
 
 def _type_item(job_type: str) -> rx.Component:
-    if job_type in jobs.AVAILABLE_TYPES:
+    if job_type in AVAILABLE_TYPES:
         return rx.select.item(_label("job_type", job_type), value=job_type)
     return rx.select.item(
-        rx.fragment(_label("job_type", job_type), " · ", t("research.coming")), value=job_type, disabled=True
+        rx.fragment(_label("job_type", job_type), " · ", t("training.coming")), value=job_type, disabled=True
     )
 
 
@@ -93,7 +52,7 @@ def _starter_hint() -> rx.Component:
     return rx.text(
         rx.code(TrainingState.starter_names, size="1"),
         " ",
-        t("research.starter_available"),
+        t("training.starter_available"),
         size="1",
         color=rx.color("gray", 11),
         id="research-starter-hint",
@@ -103,7 +62,7 @@ def _starter_hint() -> rx.Component:
 def _basics() -> rx.Component:
     return rx.grid(
         field(
-            "research.job_name",
+            "training.job_name",
             rx.input(
                 value=TrainingState.job_name,
                 on_change=TrainingState.set_job_name,
@@ -115,27 +74,27 @@ def _basics() -> rx.Component:
             "job-name",
         ),
         field(
-            "research.job_type",
-            _select(
+            "training.job_type",
+            select(
                 "job-type",
-                [_type_item(k) for k in training_presets.JOB_TYPES],
+                [_type_item(k) for k in JOB_TYPES],
                 TrainingState.job_type,
                 TrainingState.set_job_type,
             ),
             "job-type",
         ),
         field(
-            "research.base_model",
+            "training.base_model",
             rx.vstack(
                 rx.cond(
                     TrainingState.models.length() > 0,
-                    _select(
+                    select(
                         "job-base-model",
                         [rx.foreach(TrainingState.models, lambda m: rx.select.item(m["label"], value=m["id"]))],
                         TrainingState.base_model,
                         TrainingState.set_base_model,
                     ),
-                    rx.text(t("research.no_models"), size="2", color=rx.color("amber", 11), id="no-models"),
+                    rx.text(t("training.no_models"), size="2", color=rx.color("amber", 11), id="no-models"),
                 ),
                 rx.cond(TrainingState.platform_models.length() > 0, _starter_hint()),
                 spacing="1",
@@ -144,15 +103,15 @@ def _basics() -> rx.Component:
             "job-base-model",
         ),
         field(
-            "research.preset",
-            _select(
+            "training.preset",
+            select(
                 "job-preset",
-                [rx.select.item(_label("preset", name), value=name) for name in training_presets.PRESETS],
+                [rx.select.item(_label("preset", name), value=name) for name in PRESETS],
                 TrainingState.preset,
                 TrainingState.set_preset,
             ),
             "job-preset",
-            "research.preset_hint",
+            "training.preset_hint",
         ),
         columns=rx.breakpoints(initial="1", md="2", lg="4"),
         spacing="4",
@@ -169,7 +128,7 @@ def _dataset_choice(dataset: rx.Var, chosen: rx.Var, on_toggle: rx.event.EventTy
             ),
             rx.text(dataset["label"], weight="medium", size="2"),
             rx.badge(dataset["shape"], variant="soft"),
-            rx.text(dataset["rows"], " ", t("research.rows"), size="1", color=rx.color("gray", 10)),
+            rx.text(dataset["rows"], " ", t("training.rows"), size="1", color=rx.color("gray", 10)),
             spacing="2",
             align="center",
         ),
@@ -187,7 +146,7 @@ def _dataset_picker(label_key: str, picker_id: str, chosen: rx.Var, on_toggle: r
                 rx.foreach(TrainingState.usable_datasets, lambda d: _dataset_choice(d, chosen, on_toggle)),
                 spacing="2",
             ),
-            rx.text(t("research.no_datasets"), size="2", color=rx.color("amber", 11)),
+            rx.text(t("training.no_datasets"), size="2", color=rx.color("amber", 11)),
         ),
         spacing="2",
         flex="1",
@@ -197,13 +156,13 @@ def _dataset_picker(label_key: str, picker_id: str, chosen: rx.Var, on_toggle: r
 
 def _data() -> rx.Component:
     return rx.vstack(
-        rx.text(t("research.shapes_accepted"), " ", rx.code(TrainingState.accepted_shapes), size="2"),
+        rx.text(t("training.shapes_accepted"), " ", rx.code(TrainingState.accepted_shapes), size="2"),
         rx.hstack(
             _dataset_picker(
-                "research.train_datasets", "train-datasets", TrainingState.train_ids, TrainingState.toggle_train
+                "training.train_datasets", "train-datasets", TrainingState.train_ids, TrainingState.toggle_train
             ),
             _dataset_picker(
-                "research.eval_datasets", "eval-datasets", TrainingState.eval_ids, TrainingState.toggle_eval
+                "training.eval_datasets", "eval-datasets", TrainingState.eval_ids, TrainingState.toggle_eval
             ),
             spacing="6",
             width="100%",
@@ -239,7 +198,7 @@ def _hyperparameters() -> rx.Component:
             _hp_input("seed", "hp.seed"),
             field(
                 "hp.finetuning",
-                _select(
+                select(
                     "hp-finetuning",
                     [rx.select.item(t("hp.lora"), value="lora"), rx.select.item(t("hp.full"), value="full")],
                     TrainingState.hp["finetuning"],
@@ -286,7 +245,7 @@ def _resources() -> rx.Component:
         _resource_input("priority", "res.priority"),
         field(
             "res.queue",
-            _select(
+            select(
                 "res-queue",
                 [rx.foreach(TrainingState.queues, lambda q: rx.select.item(q, value=q))],
                 TrainingState.resources["queue"],
@@ -304,18 +263,18 @@ def _subheading(key: str) -> rx.Component:
 
 def new_job_form() -> rx.Component:
     return section(
-        "research.new_job",
-        "research.new_job_intro",
+        "training.new_job",
+        "training.new_job_intro",
         _basics(),
         rx.divider(),
-        _subheading("research.data"),
+        _subheading("training.data"),
         _data(),
         rx.divider(),
         rx.cond(
             TrainingState.job_type == "custom",
             rx.fragment(
-                _subheading("research.script"),
-                rx.text(t("research.script_intro"), size="2", color=rx.color("gray", 11)),
+                _subheading("training.script"),
+                rx.text(t("training.script_intro"), size="2", color=rx.color("gray", 11)),
                 rx.text_area(
                     value=TrainingState.script,
                     on_change=TrainingState.set_script,
@@ -327,15 +286,15 @@ def new_job_form() -> rx.Component:
                 rx.divider(),
             ),
         ),
-        _subheading("research.hyperparameters"),
+        _subheading("training.hyperparameters"),
         _hyperparameters(),
         rx.divider(),
-        _subheading("research.resources"),
+        _subheading("training.resources"),
         _resources(),
         rx.hstack(
             rx.button(
                 rx.icon("rocket", size=14),
-                t("research.submit"),
+                t("training.submit"),
                 on_click=TrainingState.submit,
                 loading=TrainingState.submitting,
                 id="job-submit",
@@ -357,7 +316,7 @@ def _job_row(job: rx.Var) -> rx.Component:
             rx.checkbox(
                 checked=TrainingState.compare_ids.contains(job.id),
                 on_change=lambda checked: TrainingState.toggle_compare(job.id, checked),
-                aria_label=t("research.compare_pick"),
+                aria_label=t("training.compare_pick"),
             )
         ),
         rx.table.cell(rx.link(job.name, href="/training/jobs/" + job.id, weight="medium")),
@@ -366,7 +325,7 @@ def _job_row(job: rx.Var) -> rx.Component:
         rx.table.cell(progress_bar(job.progress, job.steps), min_width="160px"),
         rx.table.cell(
             rx.vstack(
-                rx.cond(job.position != "", rx.badge(t("research.position"), " ", job.position, color_scheme="amber")),
+                rx.cond(job.position != "", rx.badge(t("training.position"), " ", job.position, color_scheme="amber")),
                 rx.text(job.reason, size="1", color=rx.color("gray", 11)),
                 spacing="1",
             ),
@@ -382,12 +341,12 @@ def _job_row(job: rx.Var) -> rx.Component:
 
 def job_list() -> rx.Component:
     return section(
-        "research.jobs",
-        "research.jobs_intro",
+        "training.jobs",
+        "training.jobs_intro",
         rx.hstack(
             rx.button(
                 rx.icon("git-compare", size=14),
-                t("research.compare"),
+                t("training.compare"),
                 " (",
                 TrainingState.compare_ids.length(),
                 ")",
@@ -398,7 +357,7 @@ def job_list() -> rx.Component:
             ),
             rx.cond(
                 TrainingState.has_active_jobs,
-                rx.badge(rx.icon("radio", size=12), t("research.live"), color_scheme="green", variant="soft"),
+                rx.badge(rx.icon("radio", size=12), t("training.live"), color_scheme="green", variant="soft"),
             ),
             align="center",
             spacing="3",
@@ -407,7 +366,7 @@ def job_list() -> rx.Component:
             TrainingState.comparing,
             rx.card(
                 rx.hstack(
-                    rx.heading(t("research.compare_title"), size="3"),
+                    rx.heading(t("training.compare_title"), size="3"),
                     rx.spacer(),
                     rx.icon_button(
                         rx.icon("x", size=14),
@@ -421,40 +380,36 @@ def job_list() -> rx.Component:
                 width="100%",
             ),
         ),
-        rx.cond(
-            TrainingState.jobs.length() > 0,
-            rx.table.root(
-                headers(
-                    "",
-                    "research.job_name",
-                    "research.job_type",
-                    "research.status",
-                    "research.progress",
-                    "research.reason",
-                    "research.attempts",
-                    "research.created",
-                    "research.created_by",
-                ),
-                rx.table.body(rx.foreach(TrainingState.jobs, _job_row)),
-                variant="surface",
-                width="100%",
-                id="job-list",
-            ),
-            rx.text(t("research.no_jobs"), size="2", color=rx.color("gray", 10), id="no-jobs"),
+        data_table(
+            TrainingState.jobs,
+            _job_row,
+            [
+                "",
+                ("training.job_name", "name"),
+                ("training.job_type", "type"),
+                ("training.status", "status"),
+                ("training.progress", "progress"),
+                ("training.reason", "reason"),
+                ("training.attempts", "attempts"),
+                ("training.created", "created"),
+                ("training.created_by", "created_by"),
+            ],
+            "job-list",
+            empty=empty_state("training.no_jobs", "no-jobs"),
         ),
     )
 
 
 def training() -> rx.Component:
     return page_shell(
-        "research.title",
+        "training.title",
         rx.cond(
             TrainingState.tenant_id == "",
-            rx.callout(t("research.pick_tenant"), icon="info", width="100%"),
+            rx.callout(t("training.pick_tenant"), icon="info", width="100%"),
             rx.cond(
                 TrainingState.may_view,
                 rx.vstack(rx.cond(TrainingState.may_submit, new_job_form()), job_list(), spacing="5", width="100%"),
-                rx.callout(t("research.not_allowed"), icon="lock", color_scheme="amber", width="100%"),
+                rx.callout(t("training.not_allowed"), icon="lock", color_scheme="amber", width="100%"),
             ),
         ),
     )

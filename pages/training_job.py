@@ -5,6 +5,7 @@ cancel and retry."""
 import reflex as rx
 
 from components.charts import chart
+from components.display import fact
 from components.i18n import t
 from components.jobs import progress_bar, status_badge
 from components.shell import page_shell
@@ -22,14 +23,6 @@ _EVENT_ICON = {
 }
 
 
-def _fact(label_key: str, value: rx.Var | str, fact_id: str = "") -> rx.Component:
-    props = {"id": fact_id} if fact_id else {}
-    return rx.data_list.item(
-        rx.data_list.label(t(label_key)),
-        rx.data_list.value(rx.text(value, size="2", **props)),
-    )
-
-
 def _heading() -> rx.Component:
     job = JobState.job
     return rx.vstack(
@@ -44,7 +37,7 @@ def _heading() -> rx.Component:
             rx.cond(
                 JobState.following,
                 rx.badge(
-                    rx.icon("radio", size=12), t("research.live"), color_scheme="green", variant="soft", id="job-live"
+                    rx.icon("radio", size=12), t("training.live"), color_scheme="green", variant="soft", id="job-live"
                 ),
             ),
             rx.spacer(),
@@ -76,7 +69,7 @@ def _heading() -> rx.Component:
         rx.hstack(
             rx.cond(
                 job["position"] != "",
-                rx.badge(t("research.position"), " ", job["position"], color_scheme="amber", id="job-position"),
+                rx.badge(t("training.position"), " ", job["position"], color_scheme="amber", id="job-position"),
             ),
             rx.text(job["reason"], size="2", color=rx.color("gray", 11), id="job-reason"),
             align="center",
@@ -180,20 +173,20 @@ def _facts() -> rx.Component:
         rx.vstack(
             rx.heading(t("job.details"), size="3"),
             rx.data_list.root(
-                _fact(
-                    "research.attempts",
+                fact(
+                    "training.attempts",
                     rx.fragment(job["attempts"], " · ", t("job.retries_allowed"), " ", job["max_retries"]),
                     "job-attempts",
                 ),
-                _fact("job.last_checkpoint", job["checkpoint"], "job-checkpoint"),
-                _fact("job.node", job["node"]),
-                _fact("research.preset", job["preset"]),
-                _fact("research.resources", job["resources"]),
-                _fact("res.priority", job["priority"]),
-                _fact("research.created_by", job["created_by"]),
-                _fact("research.created", job["created"]),
-                _fact("job.started", job["started"]),
-                _fact("job.finished", job["finished"]),
+                fact("job.last_checkpoint", job["checkpoint"], "job-checkpoint"),
+                fact("job.node", job["node"]),
+                fact("training.preset", job["preset"]),
+                fact("training.resources", job["resources"]),
+                fact("res.priority", job["priority"]),
+                fact("training.created_by", job["created_by"]),
+                fact("training.created", job["created"]),
+                fact("job.started", job["started"]),
+                fact("job.finished", job["finished"]),
                 size="2",
             ),
             rx.cond(
@@ -288,7 +281,7 @@ def _detail() -> rx.Component:
         rx.grid(_facts(), _timeline(), columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%"),
         rx.card(
             rx.vstack(
-                rx.heading(t("research.hyperparameters"), size="3"),
+                rx.heading(t("training.hyperparameters"), size="3"),
                 rx.flex(rx.foreach(JobState.hyperparameters, _hyperparameter), wrap="wrap", gap="2"),
                 spacing="3",
             ),

@@ -6,11 +6,12 @@ from typing import Any
 
 import reflex as rx
 
-from backend.services.identity import mfa
+from backend.services.identity import mfa, views
 from backend.services.identity import users as identity
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
 
+PASSWORD_MIN_LENGTH = identity.PASSWORD_MIN_LENGTH  # for pages.account
 PASSWORD_FIELDS = ("current-password", "new-password", "confirm-password")
 
 
@@ -29,9 +30,8 @@ class AccountState(AuthState):
         self.enrolling, self.mfa_secret, self.mfa_qr, self.recovery_codes, self.manage_code = False, "", "", [], ""
         if not self.signed_in or self.must_change_password:
             return
-        self.mfa_enabled, self.recovery_left = await self._as_user(
-            lambda _rt, session, who: (mfa.is_enabled(session, who), mfa.remaining_recovery_codes(session, who))
-        )
+        status = await self._as_user(lambda _rt, session, principal: views.mfa_status(session, principal))
+        self.mfa_enabled, self.recovery_left = status.enabled, status.recovery_left
 
     @rx.event
     async def change_password(self, form: dict[str, Any]):  # noqa: ANN201 (Reflex event generator)
@@ -40,7 +40,9 @@ class AccountState(AuthState):
             yield await input_toast(self, "account.password_mismatch")
             return
         token, forced = self.session_token, self.must_change_password
-        await self._as_user(lambda _rt, session, who: identity.change_password(session, who, token, current, new))
+        await self._as_user(
+            lambda _rt, session, principal: identity.change_password(session, principal, token, current, new)
+        )
         self.must_change_password = False
         yield [rx.set_value(field, "") for field in PASSWORD_FIELDS]
         yield await success_toast(self, "account.password_changed")
@@ -51,7 +53,9 @@ class AccountState(AuthState):
 
     @rx.event
     async def start_enrollment(self) -> None:
-        enrollment = await self._as_user(lambda rt, session, who: mfa.begin_enrollment(session, rt.keys, who))
+        enrollment = await self._as_user(
+            lambda rt, session, principal: mfa.begin_enrollment(session, rt.keys, principal)
+        )
         self.enrolling, self.mfa_secret, self.mfa_qr = True, enrollment.secret, enrollment.qr_svg
 
     @rx.event
@@ -62,7 +66,7 @@ class AccountState(AuthState):
     async def confirm_enrollment(self, form: dict[str, Any]):  # noqa: ANN201 (Reflex event generator)
         code = str(form.get("code", ""))
         self.recovery_codes = await self._as_user(
-            lambda rt, session, who: mfa.confirm_enrollment(session, rt.cache, rt.keys, who, code)
+            lambda rt, session, principal: mfa.confirm_enrollment(session, rt.cache, rt.keys, principal, code)
         )
         self.enrolling, self.mfa_secret, self.mfa_qr = False, "", ""
         self.mfa_enabled, self.recovery_left = True, len(self.recovery_codes)
@@ -76,14 +80,14 @@ class AccountState(AuthState):
     async def regenerate_codes(self) -> None:
         code = self.manage_code
         self.recovery_codes = await self._as_user(
-            lambda rt, session, who: mfa.regenerate_recovery_codes(session, rt.cache, rt.keys, who, code)
+            lambda rt, session, principal: mfa.regenerate_recovery_codes(session, rt.cache, rt.keys, principal, code)
         )
         self.recovery_left, self.manage_code = len(self.recovery_codes), ""
 
     @rx.event
     async def disable_mfa(self):  # noqa: ANN201 (Reflex event generator)
         code = self.manage_code
-        await self._as_user(lambda rt, session, who: mfa.disable(session, rt.cache, rt.keys, who, code))
+        await self._as_user(lambda rt, session, principal: mfa.disable(session, rt.cache, rt.keys, principal, code))
         self.mfa_enabled, self.recovery_left, self.recovery_codes, self.manage_code = False, 0, [], ""
         yield await success_toast(self, "account.mfa_off")
 

@@ -10,13 +10,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
-from backend.runtime import Runtime
 from backend.services.agents import definitions as agents
 from backend.services.agents import nodes as agent_nodes
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
+from backend.services.agents import views as agent_views
 from state.agent_graph import (
     CHAT_BY_NAME,
     CHAT_SETTINGS,
@@ -34,6 +31,7 @@ from state.agent_graph import (
 from state.agent_options import setting_options
 from state.auth import AuthState
 from state.feedback import error_toast, success_toast
+from state.format import when
 
 ROUTE = "/agents/"
 
@@ -59,62 +57,40 @@ def embed_snippet(public_url: str, agent_id: str) -> str:
     return f'<iframe src="{src}" width="420" height="640" style="border:0" title="MedAI agent"></iframe>'
 
 
-def version_rows(session: Session, who: Principal, agent_id: str) -> list[dict[str, str]]:
-    return [
-        {
-            "id": v.id,
-            "number": str(v.number),
-            "note": v.note,
-            "active": "yes" if v.active else "",
-            "by": v.published_by,
-            "at": v.published_at.strftime("%Y-%m-%d %H:%M"),
-        }
-        for v in agents.list_versions(session, who, agent_id)
-    ]
+def version_row(version: agent_views.VersionRow) -> dict[str, str]:
+    return {
+        "id": version.id,
+        "number": str(version.number),
+        "note": version.note,
+        "active": "yes" if version.active else "",
+        "by": version.published_by,
+        "at": when(version.published_at),
+    }
 
 
-def load_draft(rt: Runtime, session: Session, who: Principal, agent_id: str) -> Draft:
-    agent = agents.get_agent(session, who, agent_id)
-    versions = version_rows(session, who, agent_id)
+def active_number(versions: list[dict[str, str]]) -> str:
+    return next((v["number"] for v in versions if v["active"]), "")
+
+
+def as_draft(view: agent_views.BuilderView, public_url: str) -> Draft:
+    versions = [version_row(v) for v in view.versions]
     return Draft(
-        id=agent.id,
-        name=agent.name,
-        slug=agent.slug,
-        mode=agent.mode,
-        graph=agent.graph or dict(EMPTY_GRAPH),
-        chat_config=dict(agent.chat_config or {}),
-        active_version=next((v["number"] for v in versions if v["active"]), ""),
-        may_edit=may(session, who, Area.AGENTS, Action.UPDATE),
-        options=setting_options(rt, session, who),
+        id=view.id,
+        name=view.name,
+        slug=view.slug,
+        mode=view.mode,
+        graph=view.graph or dict(EMPTY_GRAPH),
+        chat_config=view.chat_config,
+        active_version=active_number(versions),
+        may_edit=view.may_edit,
+        options=setting_options(view.choices),
         versions=versions,
-        embed=embed_snippet(rt.settings.public_url, agent.id),
+        embed=embed_snippet(public_url, view.id),
     )
 
 
 def problem_rows(problems: list[agent_nodes.Problem]) -> list[dict[str, Any]]:
     return [{k: v or "" for k, v in asdict(p).items()} for p in problems]
-
-
-def check_unsaved(session: Session, who: Principal, agent_id: str, mode: str, graph: dict, chat: dict) -> list:
-    """What keeps the canvas's (unsaved) draft from running: the graph's problems and the
-    models, knowledge bases and tools it names that the tenant does not have."""
-    agent = agents.get_agent(session, who, agent_id)
-    runnable = agents.runnable_graph(mode, graph, chat)
-    return agent_nodes.validate(runnable) + agents.tenant_problems(session, agent.tenant_id, runnable)
-
-
-def save(session: Session, who: Principal, agent_id: str, mode: str, graph: dict, chat: dict) -> list:
-    if mode == "chat":
-        return agents.save_draft(session, who, agent_id, chat_config=chat).problems
-    return agents.save_draft(session, who, agent_id, graph=graph).problems
-
-
-def version_draft(session: Session, who: Principal, agent_id: str, version_id: str) -> tuple[dict, dict]:
-    """A published version's graph and chat config, to edit again."""
-    version = next((v for v in agents.list_versions(session, who, agent_id) if v.id == version_id), None)
-    if version is None:
-        return dict(EMPTY_GRAPH), {}
-    return dict(version.graph), dict(version.chat_config or {})
 
 
 class AgentBuilderState(AuthState):
@@ -169,18 +145,30 @@ class AgentBuilderState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id or not self.agent_id:
             return
         try:
-            draft = await self._as_user(lambda rt, session, who: load_draft(rt, session, who, self.agent_id))
+            agent_id = self.agent_id
+            view, public_url = await self._as_user(
+                lambda rt, session, principal: (
+                    agent_views.builder_view(session, principal, agent_id),
+                    rt.settings.public_url,
+                )
+            )
         except Exception as error:  # shown on the page and as a toast; the canvas stays empty
             self.load_error = str(getattr(error, "message", error))
             self.graph, self.revision = dict(EMPTY_GRAPH), self.revision + 1
             raise
-        self._show(draft)
+        self._show(as_draft(view, public_url))
 
     def _show(self, draft: Draft) -> None:
         self.name, self.slug, self.mode, self.may_edit = draft.name, draft.slug, draft.mode, draft.may_edit
         self.graph, self.revision, self.chat_config = draft.graph, self.revision + 1, draft.chat_config
         self.options, self.versions, self.active_version = draft.options, draft.versions, draft.active_version
         self.embed = draft.embed
+
+    async def _reload_versions(self) -> None:
+        agent_id = self.agent_id
+        found = await self._as_user(lambda _rt, s, principal: agent_views.version_rows(s, principal, agent_id))
+        self.versions = [version_row(v) for v in found]
+        self.active_version = active_number(self.versions)
 
     @rx.event
     def canvas_changed(self, graph: dict[str, Any]) -> None:
@@ -229,7 +217,9 @@ class AgentBuilderState(AuthState):
     @rx.event
     async def validate(self):  # noqa: ANN201 (Reflex event generator)
         agent_id, mode, graph, chat = self.agent_id, self.mode, self.graph, self.chat_config
-        found = await self._as_user(lambda _rt, s, who: check_unsaved(s, who, agent_id, mode, graph, chat))
+        found = await self._as_user(
+            lambda _rt, s, principal: agents.check_unsaved(s, principal, agent_id, mode, graph, chat)
+        )
         self.problems = problem_rows(found)
         if not self.problems:
             yield await success_toast(self, "agents.builder.valid")
@@ -240,7 +230,9 @@ class AgentBuilderState(AuthState):
         self.busy = True
         yield
         try:
-            found = await self._as_user(lambda _rt, s, who: save(s, who, agent_id, mode, graph, chat))
+            found = await self._as_user(
+                lambda _rt, s, principal: agents.save_editor_draft(s, principal, agent_id, mode, graph, chat)
+            )
         except Exception as error:  # shown here: a raising handler would leave the button spinning
             self.busy = False
             yield error_toast(error)
@@ -255,35 +247,40 @@ class AgentBuilderState(AuthState):
         self.busy = True
         yield
         try:
-            found = await self._as_user(lambda _rt, s, who: save(s, who, agent_id, mode, graph, chat))
+            found = await self._as_user(
+                lambda _rt, s, principal: agents.save_editor_draft(s, principal, agent_id, mode, graph, chat)
+            )
             self.dirty, self.problems = False, problem_rows(found)
-            await self._as_user(lambda _rt, s, who: agents.publish(s, who, agent_id, note=note))
-            self.versions = await self._as_user(lambda _rt, s, who: version_rows(s, who, agent_id))
+            await self._as_user(lambda _rt, s, principal: agents.publish(s, principal, agent_id, note=note))
+            await self._reload_versions()
         except Exception as error:  # the problems stay marked on the canvas
             self.busy = False
             yield error_toast(error)
             return
         self.busy, self.publish_note = False, ""
-        self.active_version = next((v["number"] for v in self.versions if v["active"]), "")
         yield await success_toast(self, "agents.builder.published")
 
     @rx.event
     async def rollback(self, version_id: str):  # noqa: ANN201 (Reflex event generator)
         agent_id = self.agent_id
         try:
-            await self._as_user(lambda _rt, session, who: agents.rollback(session, who, agent_id, version_id))
-            self.versions = await self._as_user(lambda _rt, session, who: version_rows(session, who, agent_id))
+            await self._as_user(
+                lambda _rt, session, principal: agents.rollback(session, principal, agent_id, version_id)
+            )
+            await self._reload_versions()
         except Exception as error:
             yield error_toast(error)
             return
-        self.active_version = next((v["number"] for v in self.versions if v["active"]), "")
         yield await success_toast(self, "agents.builder.rolled_back")
 
     @rx.event
     async def restore(self, version_id: str) -> None:
         """Put a version's graph back on the canvas as the draft (kept when saved)."""
         agent_id = self.agent_id
-        graph, chat = await self._as_user(lambda _rt, s, who: version_draft(s, who, agent_id, version_id))
+        found = await self._as_user(
+            lambda _rt, s, principal: agent_views.version_draft(s, principal, agent_id, version_id)
+        )
+        graph, chat = (found.graph, found.chat_config) if found else (dict(EMPTY_GRAPH), {})
         self.graph, self.revision, self.selected_id, self.dirty = graph, self.revision + 1, "", True
         self.chat_config = chat if self.mode == "chat" else self.chat_config
         self.problems = []

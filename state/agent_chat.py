@@ -7,16 +7,11 @@ from typing import Any
 
 import reflex as rx
 
-from backend.services.agents import definitions as agents
 from backend.services.agents import runs as agent_runs
+from backend.services.agents import views as agent_views
 from state.agent_run import RunView, follow_run
 from state.auth import AuthState
 from state.feedback import error_toast
-
-
-def chat_header(session: Any, who: Any, agent_id: str) -> dict[str, str]:
-    agent = agents.get_agent(session, who, agent_id)
-    return {"name": agent.name, "slug": agent.slug, "live": "yes" if agent.active_version_id else ""}
 
 
 class AgentChatState(AuthState):
@@ -35,8 +30,10 @@ class AgentChatState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             return
         agent_id = self.agent_id
-        header = await self._as_user(lambda _rt, session, who: chat_header(session, who, agent_id))
-        self.agent_name, self.live = header["name"], header["live"] == "yes"
+        header = await self._as_user(
+            lambda _rt, session, principal: agent_views.chat_header(session, principal, agent_id)
+        )
+        self.agent_name, self.live = header.name, header.live
 
     @rx.event
     def set_draft(self, text: str) -> None:

@@ -1,6 +1,7 @@
 """What the builder page does with a graph between the canvas and the service, without I/O:
 merge what the canvas sends with the settings the side panel owns, describe the selected node's
-settings as form fields (from NODE_SPECS), and turn a field's text back into a setting value."""
+settings as form fields (from NODE_SPECS, labelled from ui_text.agent_nodes), and turn a field's
+text back into a setting value."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from backend.services.agents.nodes import SPECS, Setting
+from backend.services.agents.nodes import SPECS, Setting, catalogue, label_key, option_key
+from ui_text.agent_nodes import TEXT
 
 EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
+NODE_CATALOGUE: list[dict[str, Any]] = catalogue(TEXT)  # what the canvas renders its palette and forms from
+
+
+def label(key: str, fallback: str) -> tuple[str, str]:
+    """The (English, Chinese) text of ``key``; ``fallback`` in both when the table lacks it."""
+    return TEXT.get(key, (fallback, fallback))
 
 
 def merge_canvas(server: dict[str, Any], canvas: dict[str, Any]) -> dict[str, Any]:
@@ -152,11 +160,19 @@ CHAT_SETTINGS: tuple[Setting, ...] = (
     _node_setting("llm", "tools"),
     _node_setting("llm", "temperature"),
     _node_setting("llm", "max_tokens"),
-    Setting(
-        "history_turns", "number", "Conversation turns remembered", "记忆的对话轮数", default=5, minimum=0, maximum=50
-    ),
+    Setting("history_turns", "number", default=5, minimum=0, maximum=50),
 )
 CHAT_BY_NAME = {s.name: s for s in CHAT_SETTINGS}
+CHAT_LABELS = {  # each chat setting's text: the node setting it compiles to, else the chat form's own
+    "model": label_key("llm", "model"),
+    "system_prompt": label_key("llm", "system_prompt"),
+    "knowledge_bases": label_key("knowledge", "knowledge_bases"),
+    "top_k": label_key("knowledge", "top_k"),
+    "tools": label_key("llm", "tools"),
+    "temperature": label_key("llm", "temperature"),
+    "max_tokens": label_key("llm", "max_tokens"),
+    "history_turns": label_key("chat", "history_turns"),
+}
 
 
 def panel_fields(
@@ -167,22 +183,29 @@ def panel_fields(
     if node is None or node.get("type") not in SPECS:
         return []
     found = {p.get("field"): p.get("message", "") for p in problems if p.get("node_id") == node["id"]}
-    return setting_fields(SPECS[node["type"]].settings, node.get("data") or {}, options, found)
+    return setting_fields(SPECS[node["type"]].settings, node.get("data") or {}, options, found, node["type"])
 
 
 def setting_fields(
-    settings: tuple[Setting, ...], data: dict[str, Any], options: dict[str, list[dict[str, str]]], found: dict
+    settings: tuple[Setting, ...],
+    data: dict[str, Any],
+    options: dict[str, list[dict[str, str]]],
+    found: dict,
+    node_type: str = "chat",
 ) -> list[PanelField]:
-    """``settings`` with their values in ``data`` as form fields; ``found`` maps a field to its problem."""
+    """``settings`` (of a ``node_type`` node, or the simple chat form's) with their values in ``data``
+    as form fields; ``found`` maps a field to its problem."""
     fields = []
     for setting in settings:
         value = data.get(setting.name)
+        key = CHAT_LABELS.get(setting.name, "") if node_type == "chat" else label_key(node_type, setting.name)
+        label_en, label_zh = label(key, setting.name)
         fields.append(
             PanelField(
                 name=setting.name,
                 kind=setting.kind,
-                label_en=setting.label_en,
-                label_zh=setting.label_zh,
+                label_en=label_en,
+                label_zh=label_zh,
                 required=setting.required,
                 value=as_text(setting, value),
                 hint=setting.hint if setting.hint != "code" else "",
@@ -199,7 +222,7 @@ def _choices(setting: Setting, value: Any, options: dict[str, list[dict[str, str
         return []
     chosen = {v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)}
     if setting.options:
-        return [Choice(v, en, zh, v in chosen) for v, en, zh in setting.options]
+        return [Choice(v, *label(option_key(v), v), v in chosen) for v in setting.options]
     rows = options.get(setting.options_source, []) if setting.options_source else []
     found = [Choice(r["value"], r["label"], r["label"], r["value"] in chosen) for r in rows]
     known = {c.value for c in found}

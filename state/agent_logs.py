@@ -4,40 +4,31 @@ their question, answer, status, latency and tokens; thumbs up/down and an annota
 from __future__ import annotations
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.services.agents import runs as agent_runs
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
+from backend.services.agents import views as agent_views
 from state.agent_builder import AgentBuilderState
 from state.feedback import success_toast
+from state.format import when
 
 RUN_LIMIT = 50
 
 
-def run_rows(session: Session, who: Principal, agent_id: str) -> list[dict[str, str]]:
-    given = agent_runs.list_feedback(session, who, agent_id) if may(session, who, Area.AGENTS, Action.UPDATE) else []
-    mine = {f.run_id: f for f in given if f.user_id == who.user_id}
-    rows = []
-    for run in agent_runs.list_runs(session, who, agent_id, limit=RUN_LIMIT):
-        feedback = mine.get(run.id)
-        rows.append(
-            {
-                "id": run.id,
-                "when": run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                "conversation": run.conversation_id or "",
-                "status": run.status,
-                "question": run.query[:300],
-                "answer": run.answer[:600],
-                "error": run.error,
-                "latency": f"{run.latency_ms:.0f} ms",
-                "tokens": str(run.prompt_tokens + run.completion_tokens),
-                "by": run.started_by,
-                "rating": str(feedback.rating if feedback else 0),
-                "annotation": feedback.annotation if feedback else "",
-            }
-        )
-    return rows
+def run_row(run: agent_views.RunLogRow) -> dict[str, str]:
+    return {
+        "id": run.id,
+        "when": when(run.created_at),
+        "conversation": run.conversation_id,
+        "status": run.status,
+        "question": run.query[:300],
+        "answer": run.answer[:600],
+        "error": run.error,
+        "latency": f"{run.latency_ms:.0f} ms",
+        "tokens": str(run.tokens),
+        "by": run.started_by,
+        "rating": str(run.rating),
+        "annotation": run.annotation,
+    }
 
 
 class AgentLogsState(AgentBuilderState):
@@ -49,7 +40,10 @@ class AgentLogsState(AgentBuilderState):
         agent_id = self.agent_id
         if not agent_id:
             return
-        self.runs = await self._as_user(lambda _rt, session, who: run_rows(session, who, agent_id))
+        found = await self._as_user(
+            lambda _rt, session, principal: agent_views.run_log(session, principal, agent_id, RUN_LIMIT)
+        )
+        self.runs = [run_row(r) for r in found]
         self.notes = {r["id"]: r["annotation"] for r in self.runs}
 
     @rx.event
@@ -60,7 +54,9 @@ class AgentLogsState(AgentBuilderState):
     async def rate(self, run_id: str, rating: int):  # noqa: ANN201 (Reflex event generator)
         note = self.notes.get(run_id, "")
         await self._as_user(
-            lambda _rt, session, who: agent_runs.give_feedback(session, who, run_id, rating=rating, annotation=note)
+            lambda _rt, session, principal: agent_runs.give_feedback(
+                session, principal, run_id, rating=rating, annotation=note
+            )
         )
         self.runs = [{**r, "rating": str(rating)} if r["id"] == run_id else r for r in self.runs]
         yield await success_toast(self, "agents.logs.thanks")

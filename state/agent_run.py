@@ -11,13 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
-from backend.runtime import Runtime
+from backend.services.agents import definitions as agents
 from backend.services.agents import runs as agent_runs
 from backend.services.agents.runtime import RunEvent
-from backend.services.identity.access import Principal
-from state.agent_builder import AgentBuilderState, problem_rows, save
+from state.agent_builder import AgentBuilderState, problem_rows
 from state.auth import run_as_user
 from state.feedback import error_toast
 
@@ -90,22 +88,20 @@ class RunView:
 _DONE = {"node_finished": "succeeded", "node_failed": "failed", "node_skipped": "skipped"}
 
 
-def principal_and_deps(rt: Runtime, _session: Session, who: Principal) -> tuple[Principal, agent_runs.AgentDeps]:
-    return who, agent_runs.deps_from(rt)
-
-
 async def follow_run(
     token: str, address: str, agent_id: str, request: agent_runs.RunRequest
 ) -> AsyncIterator[RunEvent]:
     """Start a run as the signed-in person and yield its events as the runtime produces them
     (the run itself goes on in a worker thread, with its own short transactions)."""
-    who, deps = await asyncio.to_thread(run_as_user, token, address, principal_and_deps)
+    principal, deps = await asyncio.to_thread(
+        run_as_user, token, address, lambda rt, _session, principal: (principal, agent_runs.deps_from(rt))
+    )
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[RunEvent | BaseException | None] = asyncio.Queue()
 
     def work() -> None:
         try:
-            for event in agent_runs.start_run(deps, who, agent_id, request).events:
+            for event in agent_runs.start_run(deps, principal, agent_id, request).events:
                 loop.call_soon_threadsafe(queue.put_nowait, event)
         except BaseException as error:  # handed to the page, which shows it as a toast
             loop.call_soon_threadsafe(queue.put_nowait, error)
@@ -157,7 +153,10 @@ class AgentRunState(AgentBuilderState):
         view, started = RunView(), time.monotonic()
         try:  # a test run runs the saved draft: what is on the canvas is saved first
             problems = await asyncio.to_thread(
-                run_as_user, token, address, lambda _rt, s, who: save(s, who, agent_id, mode, graph, chat)
+                run_as_user,
+                token,
+                address,
+                lambda _rt, s, principal: agents.save_editor_draft(s, principal, agent_id, mode, graph, chat),
             )
             async with self:
                 self.dirty, self.problems = False, problem_rows(problems)

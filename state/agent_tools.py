@@ -7,13 +7,10 @@ import json
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
 from backend.services.agents import tools as agent_tools
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
+from backend.services.agents import views as agent_views
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
 
@@ -59,27 +56,14 @@ def tool_spec(form: dict[str, str]) -> agent_tools.ToolSpec:
     )
 
 
-def tool_rows(session: Session, who: Principal) -> list[dict[str, str]]:
-    return [
-        {
-            "ref": t.ref,
-            "name": t.name,
-            "description": t.description,
-            "builtin": "yes" if t.builtin else "",
-            "parameters": json.dumps(t.parameters, ensure_ascii=False),
-        }
-        for t in agent_tools.list_tools(session, who)
-    ]
-
-
-def host_rows(session: Session, who: Principal) -> list[dict[str, str]]:
-    return [{"id": h.id, "host": h.host} for h in agent_tools.list_allowed_hosts(session, who)]
-
-
-def tools_overview(_rt: Runtime, session: Session, who: Principal) -> tuple[bool, list, list]:
-    if not may(session, who, Area.AGENTS, Action.VIEW):
-        return False, [], []
-    return may(session, who, Area.AGENTS, Action.UPDATE), tool_rows(session, who), host_rows(session, who)
+def tool_row(tool: agent_tools.ToolInfo) -> dict[str, str]:
+    return {
+        "ref": tool.ref,
+        "name": tool.name,
+        "description": tool.description,
+        "builtin": "yes" if tool.builtin else "",
+        "parameters": json.dumps(tool.parameters, ensure_ascii=False),
+    }
 
 
 def _shown(result: Any) -> str:
@@ -103,7 +87,13 @@ class AgentToolsState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             self.tools, self.hosts = [], []
             return
-        self.may_edit, self.tools, self.hosts = await self._as_user(tools_overview)
+        await self._reload()
+
+    async def _reload(self) -> None:
+        found = await self._as_user(lambda _rt, session, principal: agent_views.tools_view(session, principal))
+        self.may_edit = found.may_edit
+        self.tools = [tool_row(t) for t in found.tools]
+        self.hosts = [{"id": h.id, "host": h.host} for h in found.hosts]
 
     @rx.event
     def set_field(self, key: str, value: str) -> None:
@@ -132,23 +122,27 @@ class AgentToolsState(AuthState):
             yield await input_toast(self, "agents.incomplete")
             return
         form = dict(self.form)
-        await self._as_user(lambda rt, session, who: agent_tools.create_tool(session, rt.keys, who, tool_spec(form)))
+        await self._as_user(
+            lambda rt, session, principal: agent_tools.create_tool(session, rt.keys, principal, tool_spec(form))
+        )
         self.form = dict(FORM_DEFAULTS)
-        self.tools = await self._as_user(lambda _rt, session, who: tool_rows(session, who))
+        await self._reload()
         yield await success_toast(self, "agents.tools.created")
 
     @rx.event
     async def import_openapi(self):  # noqa: ANN201 (Reflex event generator)
         document = self.openapi
-        await self._as_user(lambda rt, session, who: agent_tools.import_openapi(session, rt.keys, who, document))
+        await self._as_user(
+            lambda rt, session, principal: agent_tools.import_openapi(session, rt.keys, principal, document)
+        )
         self.openapi = ""
-        self.tools = await self._as_user(lambda _rt, session, who: tool_rows(session, who))
+        await self._reload()
         yield await success_toast(self, "agents.tools.created")
 
     @rx.event
     async def delete(self, tool_id: str) -> None:
-        await self._as_user(lambda _rt, session, who: agent_tools.delete_tool(session, who, tool_id))
-        self.tools = await self._as_user(lambda _rt, session, who: tool_rows(session, who))
+        await self._as_user(lambda _rt, session, principal: agent_tools.delete_tool(session, principal, tool_id))
+        await self._reload()
 
     @rx.event
     async def test(self):  # noqa: ANN201 (Reflex event generator)
@@ -158,8 +152,8 @@ class AgentToolsState(AuthState):
         try:
             arguments = _json_object("Arguments", text)
             result = await self._as_user(
-                lambda rt, session, who: agent_tools.try_tool(
-                    session, rt.keys, who, ref, arguments, rt.settings.agent_tool_timeout_s
+                lambda rt, session, principal: agent_tools.try_tool(
+                    session, rt.keys, principal, ref, arguments, rt.settings.agent_tool_timeout_s
                 )
             )
         except Exception as error:  # the reason shows beside the button and as a toast
@@ -173,11 +167,13 @@ class AgentToolsState(AuthState):
         host = self.new_host.strip()
         if not host:
             return
-        await self._as_user(lambda _rt, session, who: agent_tools.add_allowed_host(session, who, host))
+        await self._as_user(lambda _rt, session, principal: agent_tools.add_allowed_host(session, principal, host))
         self.new_host = ""
-        self.hosts = await self._as_user(lambda _rt, session, who: host_rows(session, who))
+        await self._reload()
 
     @rx.event
     async def remove_host(self, host_id: str) -> None:
-        await self._as_user(lambda _rt, session, who: agent_tools.remove_allowed_host(session, who, host_id))
-        self.hosts = await self._as_user(lambda _rt, session, who: host_rows(session, who))
+        await self._as_user(
+            lambda _rt, session, principal: agent_tools.remove_allowed_host(session, principal, host_id)
+        )
+        await self._reload()

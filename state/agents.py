@@ -4,54 +4,45 @@ delete), the app market (install a copy) and the Tools tab (state.agent_tools)."
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import reflex as rx
-from sqlmodel import Session
 
-from backend.runtime import Runtime
 from backend.services.agents import definitions as agents
 from backend.services.agents import market as agent_market
 from backend.services.agents import templates as agent_templates
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
+from backend.services.agents import views as agent_views
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
+from state.format import when
 
 ROUTE = "/agents"
 BLANK = "blank"
 FORM_DEFAULTS = {"name": "", "slug": "", "description": "", "mode": "graph", "template": BLANK}
 
 
-def agent_rows(session: Session, who: Principal) -> list[dict[str, str]]:
-    return [
-        {
-            "id": a.id,
-            "name": a.name,
-            "slug": a.slug,
-            "mode": a.mode,
-            "description": a.description,
-            "live": "yes" if a.active_version_id else "",
-            "updated": a.updated_at.strftime("%Y-%m-%d %H:%M"),
-        }
-        for a in agents.list_agents(session, who)
-    ]
+def agent_row(row: agent_views.AgentRow) -> dict[str, str]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "slug": row.slug,
+        "mode": row.mode,
+        "description": row.description,
+        "live": "yes" if row.live else "",
+        "updated": when(row.updated_at),
+    }
 
 
-def market_rows(session: Session, who: Principal) -> list[dict[str, str]]:
-    return [
-        {
-            "id": item.id,
-            "name": item.name,
-            "description": item.description,
-            "mode": item.mode,
-            "scope": item.scope,
-            "publisher": item.published_by,
-            "installs": str(item.installs),
-            "ours": "yes" if item.tenant_id == who.tenant_id else "",  # ours to withdraw
-        }
-        for item in agent_market.list_listings(session, who)
-    ]
+def market_row(row: agent_views.ListingRow) -> dict[str, str]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "mode": row.mode,
+        "scope": row.scope,
+        "publisher": row.publisher,
+        "installs": str(row.installs),
+        "ours": "yes" if row.ours else "",  # ours to withdraw
+    }
 
 
 def install_slug(name: str, listing_id: str, wanted: str) -> str:
@@ -69,31 +60,6 @@ def template_rows() -> list[dict[str, str]]:
     ]
 
 
-def create(session: Session, who: Principal, form: dict[str, str]) -> str:
-    """A new agent from the form: blank (graph or chat) or from a starter template; its id."""
-    if form["template"] != BLANK:
-        return agents.create_from_template(session, who, form["template"], form["name"], form["slug"]).id
-    spec = agents.AgentSpec(form["name"], form["slug"], form["mode"], form["description"])
-    return agents.create_agent(session, who, spec).id
-
-
-@dataclass
-class Overview:
-    may_view: bool = False
-    may_create: bool = False
-    rows: list[dict[str, str]] = field(default_factory=list)
-    market: list[dict[str, str]] = field(default_factory=list)
-
-
-def overview(_rt: Runtime, session: Session, who: Principal) -> Overview:
-    found = Overview(may_view=may(session, who, Area.AGENTS, Action.VIEW))
-    if not found.may_view:
-        return found
-    found.may_create = may(session, who, Area.AGENTS, Action.CREATE)
-    found.rows, found.market = agent_rows(session, who), market_rows(session, who)
-    return found
-
-
 class AgentsState(AuthState):
     may_view: bool = True
     may_create: bool = False
@@ -109,13 +75,13 @@ class AgentsState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             self.rows, self.market = [], []
             return
-        found = await self._as_user(overview)
-        self.may_view, self.may_create, self.rows, self.market = (
-            found.may_view,
-            found.may_create,
-            found.rows,
-            found.market,
-        )
+        await self._reload()
+
+    async def _reload(self) -> None:
+        found = await self._as_user(lambda _rt, session, principal: agent_views.agents_overview(session, principal))
+        self.may_view, self.may_create = found.may_view, found.may_create
+        self.rows = [agent_row(a) for a in found.agents]
+        self.market = [market_row(m) for m in found.market]
 
     @rx.event
     def set_field(self, key: str, value: str | list[str]) -> None:
@@ -137,15 +103,19 @@ class AgentsState(AuthState):
         if not form["name"] or not form["slug"]:
             yield await input_toast(self, "agents.incomplete")
             return
-        agent_id = await self._as_user(lambda _rt, session, who: create(session, who, form))
+        spec = agents.AgentSpec(form["name"], form["slug"], form["mode"], form["description"])
+        template = "" if form["template"] == BLANK else form["template"]
+        agent_id = await self._as_user(
+            lambda _rt, session, principal: agent_views.create_new_agent(session, principal, spec, template)
+        )
         self.form = dict(FORM_DEFAULTS)
         yield await success_toast(self, "agents.created")
         yield rx.redirect(f"{ROUTE}/{agent_id}")
 
     @rx.event
     async def delete(self, agent_id: str):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda _rt, session, who: agents.delete_agent(session, who, agent_id))
-        self.rows = await self._as_user(lambda _rt, session, who: agent_rows(session, who))
+        await self._as_user(lambda _rt, session, principal: agents.delete_agent(session, principal, agent_id))
+        await self._reload()
         yield await success_toast(self, "agents.deleted")
 
     @rx.event
@@ -155,24 +125,30 @@ class AgentsState(AuthState):
     @rx.event
     async def offer(self, agent_id: str):  # noqa: ANN201 (Reflex event generator)
         scope = self.list_scope
-        await self._as_user(lambda _rt, session, who: agent_market.publish_listing(session, who, agent_id, scope=scope))
-        self.market = await self._as_user(lambda _rt, session, who: market_rows(session, who))
+        await self._as_user(
+            lambda _rt, session, principal: agent_market.publish_listing(session, principal, agent_id, scope=scope)
+        )
+        await self._reload()
         yield await success_toast(self, "agents.listed")
 
     @rx.event
     async def withdraw(self, listing_id: str):  # noqa: ANN201 (Reflex event generator)
         """Take this tenant's listing out of the market; copies already installed stay."""
-        await self._as_user(lambda _rt, session, who: agent_market.withdraw_listing(session, who, listing_id))
-        self.market = await self._as_user(lambda _rt, session, who: market_rows(session, who))
+        await self._as_user(
+            lambda _rt, session, principal: agent_market.withdraw_listing(session, principal, listing_id)
+        )
+        await self._reload()
         yield await success_toast(self, "agents.withdrawn")
 
     @rx.event
     async def install(self, listing_id: str):  # noqa: ANN201 (Reflex event generator)
         row = next((m for m in self.market if m["id"] == listing_id), {"name": ""})
         slug = install_slug(row["name"], listing_id, self.install_as)
-        agent = await self._as_user(
-            lambda _rt, session, who: agent_market.install_listing(session, who, listing_id, row["name"], slug)
+        agent_id = await self._as_user(
+            lambda _rt, session, principal: (
+                agent_market.install_listing(session, principal, listing_id, row["name"], slug).id
+            )
         )
         self.install_as = ""
         yield await success_toast(self, "agents.installed")
-        yield rx.redirect(f"{ROUTE}/{agent.id}")
+        yield rx.redirect(f"{ROUTE}/{agent_id}")

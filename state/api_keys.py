@@ -3,24 +3,18 @@ tenant's keys: tenant keys to create, every key of the tenant to review and revo
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
-from backend.runtime import Runtime
-from backend.services.identity import api_keys
-from backend.services.identity.access import Principal
+from backend.services.identity import api_keys, permissions, views
 from backend.services.identity.api_keys import KeyView
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
+from state.format import when
 
 DEFAULT_EXPIRY_DAYS = 90
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+SCOPES = permissions.SCOPES  # for components.api_keys (components do not import the backend)
 
 
 def _row(key: KeyView) -> dict[str, str]:
@@ -32,9 +26,9 @@ def _row(key: KeyView) -> dict[str, str]:
         "owner": key.owner_email,
         "scopes": ", ".join(key.scopes),
         "state": key.state,
-        "created": _when(key.created_at),
-        "expires": _when(key.expires_at),
-        "last_used": _when(key.last_used_at),
+        "created": when(key.created_at),
+        "expires": when(key.expires_at),
+        "last_used": when(key.last_used_at),
     }
 
 
@@ -52,15 +46,9 @@ class ApiKeysState(AuthState):
         await self._reload()
 
     async def _reload(self) -> None:
-        mine, email = self.kind == "personal", self.user_name
-
-        def work(_rt: Runtime, session: Session, who: Principal) -> list[dict[str, str]]:
-            views = api_keys.list_api_keys(session, who)
-            if mine:  # admins see the whole tenant's keys on the admin page, only their own here
-                views = [k for k in views if k.kind == "personal" and k.owner_email == email]
-            return [_row(k) for k in views]
-
-        self.keys = await self._as_user(work)
+        mine = self.kind == "personal"  # admins see the whole tenant's keys on the admin page, only their own here
+        found = await self._as_user(lambda _rt, session, principal: views.listed_keys(session, principal, mine))
+        self.keys = [_row(k) for k in found]
 
     @rx.event
     async def load_personal(self) -> None:
@@ -88,8 +76,8 @@ class ApiKeysState(AuthState):
             return
         days = int(days_text)
         _view, self.new_token = await self._as_user(
-            lambda _rt, session, who: api_keys.create_api_key(
-                session, who, kind=kind, name=name, scopes=scopes, expires_in_days=days
+            lambda _rt, session, principal: api_keys.create_api_key(
+                session, principal, kind=kind, name=name, scopes=scopes, expires_in_days=days
             )
         )
         self.chosen_scopes = []
@@ -102,6 +90,6 @@ class ApiKeysState(AuthState):
 
     @rx.event
     async def revoke(self, key_id: str):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda _rt, session, who: api_keys.revoke_api_key(session, who, key_id))
+        await self._as_user(lambda _rt, session, principal: api_keys.revoke_api_key(session, principal, key_id))
         await self._reload()
         yield await success_toast(self, "keys.revoked")

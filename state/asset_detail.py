@@ -9,38 +9,17 @@ from typing import Any
 
 import plotly.graph_objects as go
 import reflex as rx
-from sqlmodel import Session
 
-from backend.services.assets import datasets, images, lineage, model_registry
-from backend.services.identity import platform_assets
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
-from components.lineage import lineage_figure
-from state.asset_views import ReportView, edge_rows, pretty_json, report_view, size_label, users_of, when
+from backend.services.assets import datasets, lineage, model_registry, views
+from state.asset_views import ReportView, edge_rows, pretty_json, report_view, size_label, users_of
 from state.auth import AuthState
 from state.feedback import success_toast
+from state.figures import lineage_figure
+from state.format import when
 
 
-def _labels(session: Session, who: Principal, edges: list[lineage.Edge]) -> dict[tuple[str, str], str]:
-    """Readable names for the dataset versions, model versions and images in ``edges``."""
-    kinds = {n.type for e in edges for n in (e.source, e.target)}
-    labels: dict[tuple[str, str], str] = {}
-    if "dataset_version" in kinds:
-        for summary in datasets.list_datasets(session, who):
-            _, dataset_versions = datasets.get_dataset(session, who, summary.id)
-            labels |= {("dataset_version", v.id): f"{summary.name} v{v.version}" for v in dataset_versions}
-    if "model_version" in kinds:
-        for model in model_registry.list_models(session, who):
-            _, model_versions = model_registry.get_model(session, who, model.id)
-            labels |= {("model_version", v.id): f"{model.name} v{v.version}" for v in model_versions}
-    if "image" in kinds:
-        labels |= {("image", i.id): i.reference for i in images.list_images(session, who)}
-    return labels
-
-
-def _lineage_rows(session: Session, who: Principal, node: lineage.Node) -> list[dict[str, str]]:
-    edges = lineage.graph(session, who, node)
-    return edge_rows(edges, _labels(session, who, edges) if edges else {})
+def lineage_rows(found: views.LineageView) -> list[dict[str, str]]:
+    return edge_rows(found.edges, found.labels)
 
 
 class LineageState(AuthState):
@@ -56,7 +35,9 @@ class LineageState(AuthState):
         return bool(self.lineage_rows)
 
     async def _load_lineage(self, node: lineage.Node) -> None:
-        rows = await self._as_user(lambda _rt, session, who: _lineage_rows(session, who, node))
+        rows = lineage_rows(
+            await self._as_user(lambda _rt, session, principal: views.lineage_view(session, principal, node))
+        )
         self.lineage_rows, self.used_by = rows, users_of(rows, node)
         focus = (node.type, node.id)
         self.lineage_en = lineage_figure(rows, focus, "en") if rows else go.Figure()
@@ -78,13 +59,12 @@ class DatasetPage:
     may_delete: bool
 
 
-def _dataset_page(session: Session, who: Principal, dataset_id: str) -> DatasetPage:
-    dataset, versions = datasets.get_dataset(session, who, dataset_id)
+def dataset_page(found: views.DatasetPage) -> DatasetPage:
     return DatasetPage(
-        name=dataset.name,
-        description=dataset.description,
-        created_by=dataset.created_by,
-        created=when(dataset.created_at),
+        name=found.name,
+        description=found.description,
+        created_by=found.created_by,
+        created=when(found.created_at),
         versions=[
             {
                 "id": v.id,
@@ -100,11 +80,11 @@ def _dataset_page(session: Session, who: Principal, dataset_id: str) -> DatasetP
                 "created": when(v.created_at),
                 "created_by": v.created_by,
             }
-            for v in versions
+            for v in found.versions
         ],
-        reports={v.id: v.report for v in versions},
-        may_update=may(session, who, Area.ASSETS, Action.UPDATE),
-        may_delete=may(session, who, Area.ASSETS, Action.DELETE),
+        reports={v.id: v.report for v in found.versions},
+        may_update=found.may_update,
+        may_delete=found.may_delete,
     )
 
 
@@ -138,7 +118,9 @@ class DatasetDetailState(LineageState):
     async def _refresh(self, select_latest: bool = False) -> None:
         dataset_id = self.current_dataset
         self.found = False
-        page = await self._as_user(lambda _rt, session, who: _dataset_page(session, who, dataset_id))
+        page = dataset_page(
+            await self._as_user(lambda _rt, session, principal: views.dataset_page(session, principal, dataset_id))
+        )
         self.found = True
         self.name, self.description, self.created_by, self.created = (
             page.name,
@@ -170,19 +152,21 @@ class DatasetDetailState(LineageState):
     @rx.event
     async def make_download_link(self, version_id: str) -> None:
         self.download_link = await self._as_user(
-            lambda rt, session, who: datasets.download_url(session, rt.objects, who, version_id)
+            lambda rt, session, principal: datasets.download_url(session, rt.objects, principal, version_id)
         )
         self.download_version = next((v["version"] for v in self.versions if v["id"] == version_id), "")
 
     @rx.event
     async def retire_version(self, version_id: str):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda _rt, session, who: datasets.retire_version(session, who, version_id))
+        await self._as_user(lambda _rt, session, principal: datasets.retire_version(session, principal, version_id))
         await self._refresh()
         yield await success_toast(self, "assets.version_retired")
 
     @rx.event
     async def delete_version(self, version_id: str):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda rt, session, who: datasets.delete_version(session, rt.objects, who, version_id))
+        await self._as_user(
+            lambda rt, session, principal: datasets.delete_version(session, rt.objects, principal, version_id)
+        )
         self.download_link = ""
         await self._refresh()
         yield await success_toast(self, "assets.version_deleted")
@@ -203,13 +187,11 @@ class ModelPage:
     provided_by_platform: bool = False  # read-only here: no promote, retire or delete
 
 
-def _model_page(session: Session, who: Principal, model_id: str) -> ModelPage:
-    model, versions = model_registry.get_model(session, who, model_id)
-    provided = platform_assets.is_platform_owned(session, model.tenant_id)
+def model_page(found: views.ModelPage) -> ModelPage:
     return ModelPage(
-        name=model.name,
-        description=model.description,
-        promoted=str(model.promoted_version or ""),
+        name=found.name,
+        description=found.description,
+        promoted=str(found.promoted_version or ""),
         versions=[
             {
                 "id": v.id,
@@ -224,7 +206,7 @@ def _model_page(session: Session, who: Principal, model_id: str) -> ModelPage:
                 "created": when(v.created_at),
                 "created_by": v.created_by,
             }
-            for v in versions
+            for v in found.versions
         ],
         details={
             v.id: {
@@ -234,11 +216,11 @@ def _model_page(session: Session, who: Principal, model_id: str) -> ModelPage:
                 "eval_results": pretty_json(v.eval_results),
                 "train_data_source": v.train_data_source,
             }
-            for v in versions
+            for v in found.versions
         },
-        may_update=not provided and may(session, who, Area.ASSETS, Action.UPDATE),
-        may_delete=not provided and may(session, who, Area.ASSETS, Action.DELETE),
-        provided_by_platform=provided,
+        may_update=found.may_update,
+        may_delete=found.may_delete,
+        provided_by_platform=found.provided_by_platform,
     )
 
 
@@ -278,7 +260,9 @@ class ModelDetailState(LineageState):
     async def _refresh(self, select_latest: bool = False) -> None:
         model_id = self.current_model
         self.found = False
-        page = await self._as_user(lambda _rt, session, who: _model_page(session, who, model_id))
+        page = model_page(
+            await self._as_user(lambda _rt, session, principal: views.model_page(session, principal, model_id))
+        )
         self.found = True
         self.name, self.description, self.promoted = page.name, page.description, page.promoted
         self.versions, self._details = page.versions, page.details
@@ -323,27 +307,29 @@ class ModelDetailState(LineageState):
     async def compare(self) -> None:
         before, after = self.diff_before, self.diff_after
         changes = await self._as_user(
-            lambda _rt, session, who: model_registry.diff_parameters(session, who, before, after)
+            lambda _rt, session, principal: model_registry.diff_parameters(session, principal, before, after)
         )
         self.diff_rows = [{"key": c.key, "before": _shown(c.before), "after": _shown(c.after)} for c in changes]
         self.diff_shown = True
 
     @rx.event
     async def promote(self, version_id: str):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda _rt, session, who: model_registry.promote(session, who, version_id))
+        await self._as_user(lambda _rt, session, principal: model_registry.promote(session, principal, version_id))
         await self._refresh()
         yield await success_toast(self, "assets.version_promoted")
 
     @rx.event
     async def retire(self, version_id: str):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda _rt, session, who: model_registry.set_status(session, who, version_id, "retired"))
+        await self._as_user(
+            lambda _rt, session, principal: model_registry.set_status(session, principal, version_id, "retired")
+        )
         await self._refresh()
         yield await success_toast(self, "assets.version_retired")
 
     @rx.event
     async def delete_version(self, version_id: str):  # noqa: ANN201 (Reflex event generator)
         await self._as_user(
-            lambda rt, session, who: model_registry.delete_version(session, rt.objects, who, version_id)
+            lambda rt, session, principal: model_registry.delete_version(session, rt.objects, principal, version_id)
         )
         await self._refresh()
         yield await success_toast(self, "assets.version_deleted")

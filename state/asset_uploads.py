@@ -10,20 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.assets import datasets, model_registry, token_counting
+from backend.services.assets import model_registry, uploads
 from backend.services.assets.datasets import DatasetRejectedError
-from backend.services.identity.access import Principal
 from state.asset_views import ReportView, report_view, size_label
 from state.assets import APPROXIMATE, AssetsState
 from state.feedback import error_toast, input_toast, success_toast
 
 DATASET_UPLOAD = "dataset-upload"
 MODEL_UPLOAD = "model-upload"
-DEFAULT_CUTOFF = 2048
+DEFAULT_CUTOFF = uploads.DEFAULT_CUTOFF
 NO_DATASET = "none"  # "trained on" left empty
 
 
@@ -99,26 +96,22 @@ class DatasetUploadState(AssetsState):
         self.dataset_progress = 100  # every byte is here: the bar says "checking" now
         yield
 
-        def work(rt: Runtime, session: Session, who: Principal) -> Imported:
-            cutoff = _cutoff(form.get("cutoff"))
-            tokenizer = None
-            if tokenizer_id and tokenizer_id != APPROXIMATE:
-                cache = rt.settings.data_dir / "cache"
-                tokenizer = token_counting.counter_for(session, rt.objects, who, tokenizer_id, cache)
-            row = datasets.import_version(
+        def work(rt, session, principal) -> Imported:  # noqa: ANN001 (runtime, session, principal)
+            imported = uploads.import_dataset(
                 session,
+                principal,
                 rt.objects,
-                who,
                 name=name,
                 filename=filename,
                 stream=upload.file,
                 scratch_dir=rt.settings.scratch_dir,
+                cache_dir=rt.settings.data_dir / "cache",
                 description=description,
                 mask_phi=mask_phi,
-                cutoff=cutoff,
-                tokenizer=tokenizer,
+                cutoff=_cutoff(form.get("cutoff")),
+                tokenizer_version_id="" if tokenizer_id == APPROXIMATE else tokenizer_id,
             )
-            return Imported(row.dataset_id, row.version, row.report)
+            return Imported(imported.dataset_id, imported.version, imported.report)
 
         try:
             imported = await self._as_user(work)
@@ -186,7 +179,16 @@ class ModelRegisterState(AssetsState):
                 description=str(form.get("description", "")).strip()[:1000],
                 dataset_version_ids=() if trained_on in ("", NO_DATASET) else (trained_on,),
             )
-            registered = await self._as_user(lambda rt, session, who: _register(rt, session, who, spec, files, folder))
+            named = [(_relative_name(u), u.file) for u in files]
+            registered = await self._as_user(
+                lambda rt, session, principal: _registered(
+                    uploads.register_model_from_folder(
+                        session, principal, rt.objects, spec, Path(folder), rt.settings.model_import_roots
+                    )
+                    if folder
+                    else uploads.register_uploaded_model(session, principal, rt.objects, spec, named)
+                )
+            )
         except Exception as error:  # shown here: a raising handler would leave the progress bar up
             self.model_busy = False
             yield error_toast(error)
@@ -209,19 +211,7 @@ class ModelRegisterState(AssetsState):
         self.registered = {}
 
 
-def _register(
-    rt: Runtime,
-    session: Session,
-    who: Principal,
-    spec: model_registry.VersionSpec,
-    uploads: list[rx.UploadFile],
-    folder: str,
-) -> Registered:
-    if folder:
-        files, source = model_registry.folder_files(Path(folder), rt.settings.model_import_roots), "path"
-    elif len(uploads) == 1 and (uploads[0].filename or "").lower().endswith(model_registry.ARCHIVE_SUFFIXES):
-        files, source = model_registry.archive_members(uploads[0].file), "archive"
-    else:
-        files, source = ((_relative_name(u), u.file) for u in uploads), "upload"
-    row = model_registry.register_version(session, rt.objects, who, spec, files, source)
-    return Registered(row.model_id, row.version, row.format, len(row.files), size_label(row.size_bytes))
+def _registered(version: model_registry.ModelVersionInfo) -> Registered:
+    return Registered(
+        version.model_id, version.version, version.format, len(version.files), size_label(version.size_bytes)
+    )

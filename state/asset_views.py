@@ -1,18 +1,21 @@
-"""How asset records are shaped for the Assets pages: sizes, times, a dataset's validation
-report as typed rows, and lineage edges. Pure functions: no I/O."""
+"""How asset records are shaped for the Assets pages: sizes, a dataset's validation report as
+typed rows, and lineage edges; and the report constants the pages need. Pure functions: no I/O."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from backend.services.assets import lineage
+from backend.services.assets import dataset_formats, lineage, phi
 
 TOKEN_STATS = ("min", "mean", "p50", "p95", "max", "cutoff", "over_cutoff")
 PREVIEW_COLUMNS = 8
 PREVIEW_CELL = 160
+# for the report component, which imports no backend
+MAX_ISSUES_LISTED = dataset_formats.MAX_ISSUES_LISTED
+SHAPES = tuple(s.value for s in dataset_formats.Shape)
+PHI_KINDS = sorted({kind.name for kind in phi.KINDS})
 
 
 def size_label(size: int) -> str:
@@ -23,10 +26,6 @@ def size_label(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def short_id(identifier: str) -> str:

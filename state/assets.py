@@ -5,33 +5,35 @@ model pages: state.asset_detail."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import MedAIError
-from backend.services.assets import datasets, images, model_registry
-from backend.services.assets.dataset_formats import Shape
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
-from state.asset_views import size_label, when
+from backend.services.assets import datasets, images, model_registry, views
+from state.asset_views import SHAPES, size_label
 from state.auth import AuthState
 from state.feedback import error_toast, success_toast
+from state.format import when
 
 TABS = ("datasets", "models", "images")
 ALL = "all"  # the "no filter" choice of a select (Radix selects cannot hold "")
-SHAPES = tuple(s.value for s in Shape)
 APPROXIMATE = "approximate"  # token lengths estimated without a tokenizer
-_TOKENIZER_MARKERS = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt")
+# for the pages, which import no backend
+PURPOSES = images.PURPOSES
+STATUSES = model_registry.STATUSES
+FRAMEWORKS = model_registry.FRAMEWORKS
 
 
 def _chosen(value: str | list[str]) -> str:
     return value if isinstance(value, str) else value[0]
 
 
-def _dataset_rows(session: Session, who: Principal, search: str, shape: str) -> list[dict[str, str]]:
+def _unless_all(choice: str) -> str:
+    return "" if choice == ALL else choice
+
+
+def dataset_rows(found: list[datasets.DatasetSummary]) -> list[dict[str, str]]:
     return [
         {
             "id": d.id,
@@ -44,11 +46,11 @@ def _dataset_rows(session: Session, who: Principal, search: str, shape: str) -> 
             "size": size_label(d.size_bytes),
             "updated": when(d.updated_at),
         }
-        for d in datasets.list_datasets(session, who, search.strip(), "" if shape == ALL else shape)
+        for d in found
     ]
 
 
-def _model_rows(session: Session, who: Principal, search: str, status: str) -> list[dict[str, str]]:
+def model_rows(found: list[model_registry.ModelSummary]) -> list[dict[str, str]]:
     return [
         {
             "id": m.id,
@@ -63,11 +65,11 @@ def _model_rows(session: Session, who: Principal, search: str, status: str) -> l
             "updated": when(m.updated_at),
             "platform": "yes" if m.provided_by_platform else "",  # read-only, provided to every tenant
         }
-        for m in model_registry.list_models(session, who, search.strip(), "" if status == ALL else status)
+        for m in found
     ]
 
 
-def _image_rows(session: Session, who: Principal, search: str, purpose: str) -> list[dict[str, str]]:
+def image_rows(found: list[views.ImageSummary]) -> list[dict[str, str]]:
     return [
         {
             "id": i.id,
@@ -78,29 +80,12 @@ def _image_rows(session: Session, who: Principal, search: str, purpose: str) -> 
             "status": i.status,
             "created": when(i.created_at),
         }
-        for i in images.list_images(session, who, "" if purpose == ALL else purpose, search.strip())
+        for i in found
     ]
 
 
-def _tokenizer_options(session: Session, who: Principal) -> list[dict[str, str]]:
-    """Model versions registered with tokenizer files: what may count a dataset's tokens."""
-    options = []
-    for summary in model_registry.list_models(session, who):
-        _, versions = model_registry.get_model(session, who, summary.id)
-        for version in versions:
-            names = {PurePosixPath(f["path"]).name for f in version.files}
-            if version.status != "retired" and names & set(_TOKENIZER_MARKERS):
-                options.append({"id": version.id, "label": f"{summary.name} v{version.version}"})
-    return options
-
-
-def _dataset_version_options(session: Session, who: Principal) -> list[dict[str, str]]:
-    """Active dataset versions, for "trained on" when a model is registered."""
-    options = []
-    for summary in datasets.list_datasets(session, who):
-        _, versions = datasets.get_dataset(session, who, summary.id)
-        options += [{"id": v.id, "label": f"{summary.name} v{v.version}"} for v in versions if v.status == "active"]
-    return options
+def options(found: list[views.VersionOption]) -> list[dict[str, str]]:
+    return [{"id": o.id, "label": o.label} for o in found]
 
 
 @dataclass
@@ -111,6 +96,17 @@ class Filters:
     model_status: str = ALL
     image_search: str = ""
     image_purpose: str = ALL
+
+    def arguments(self) -> dict[str, str]:
+        """The keyword arguments of views.assets_overview: searches trimmed, "all" as no filter."""
+        return {
+            "dataset_search": self.dataset_search.strip(),
+            "dataset_shape": _unless_all(self.dataset_shape),
+            "model_search": self.model_search.strip(),
+            "model_status": _unless_all(self.model_status),
+            "image_search": self.image_search.strip(),
+            "image_purpose": _unless_all(self.image_purpose),
+        }
 
 
 @dataclass
@@ -125,18 +121,16 @@ class AssetsView:
     dataset_versions: list[dict[str, str]] = field(default_factory=list)
 
 
-def _assets_view(filters: Filters, session: Session, who: Principal) -> AssetsView:
-    if not may(session, who, Area.ASSETS, Action.VIEW):
-        return AssetsView()  # the page says why; nothing to refuse (and audit) here
+def assets_view(found: views.AssetsOverview) -> AssetsView:
     return AssetsView(
-        may_view=True,
-        may_create=may(session, who, Area.ASSETS, Action.CREATE),
-        may_update=may(session, who, Area.ASSETS, Action.UPDATE),
-        datasets=_dataset_rows(session, who, filters.dataset_search, filters.dataset_shape),
-        models=_model_rows(session, who, filters.model_search, filters.model_status),
-        images=_image_rows(session, who, filters.image_search, filters.image_purpose),
-        tokenizers=_tokenizer_options(session, who),
-        dataset_versions=_dataset_version_options(session, who),
+        may_view=found.may_view,
+        may_create=found.may_create,
+        may_update=found.may_update,
+        datasets=dataset_rows(found.datasets),
+        models=model_rows(found.models),
+        images=image_rows(found.images),
+        tokenizers=options(found.tokenizers),
+        dataset_versions=options(found.dataset_versions),
     )
 
 
@@ -169,9 +163,13 @@ class AssetsState(AuthState):
         )
 
     async def _reload(self) -> None:
-        filters = self._filters()
+        arguments = self._filters().arguments()
         found = (
-            await self._as_user(lambda _rt, session, who: _assets_view(filters, session, who))
+            assets_view(
+                await self._as_user(
+                    lambda _rt, session, principal: views.assets_overview(session, principal, **arguments)
+                )
+            )
             if self.tenant_id
             else AssetsView()
         )
@@ -211,7 +209,7 @@ class AssetsState(AuthState):
     @rx.event
     async def filter_status(self, status: str | list[str]) -> None:
         chosen = _chosen(status)
-        self.model_status = chosen if chosen in model_registry.STATUSES else ALL
+        self.model_status = chosen if chosen in STATUSES else ALL
         await self._reload()
 
     @rx.event
@@ -222,7 +220,7 @@ class AssetsState(AuthState):
     @rx.event
     async def filter_purpose(self, purpose: str | list[str]) -> None:
         chosen = _chosen(purpose)
-        self.image_purpose = chosen if chosen in images.PURPOSES else ALL
+        self.image_purpose = chosen if chosen in PURPOSES else ALL
         await self._reload()
 
     # images ---------------------------------------------------------------------------------------
@@ -233,7 +231,9 @@ class AssetsState(AuthState):
         cuda, framework = str(form.get("cuda_version", "")).strip(), str(form.get("framework", ""))
         try:
             await self._as_user(
-                lambda _rt, session, who: images.register_image(session, who, reference, purpose, cuda, framework)
+                lambda _rt, session, principal: images.register_image(
+                    session, principal, reference, purpose, cuda, framework
+                )
             )
         except MedAIError as error:
             self.image_error = f"{error.message} {error.remedy}"
@@ -246,6 +246,6 @@ class AssetsState(AuthState):
 
     @rx.event
     async def retire_image(self, image_id: str):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda _rt, session, who: images.retire_image(session, who, image_id))
+        await self._as_user(lambda _rt, session, principal: images.retire_image(session, principal, image_id))
         await self._reload()
         yield await success_toast(self, "assets.image_retired")

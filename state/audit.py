@@ -7,16 +7,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.identity import audit_log
-from backend.services.identity.access import Principal, may
+from backend.services.identity import permissions, views
 from backend.services.identity.audit_log import AuditFilter
-from backend.services.identity.permissions import Action, Area
+from backend.services.identity.views import AuditRow
 from state.auth import AuthState
+from state.format import when
 
+Action = permissions.Action  # for pages.admin_audit's permission matrix (pages do not import the backend)
+matrix_rows = permissions.matrix_rows
 PAGE_SIZE = 25
 OUTCOMES = ("ok", "denied", "failed")
 CSV_ROUTE = "/api/audit.csv"
@@ -31,6 +31,19 @@ def _day(text: str, after: bool = False) -> datetime | None:
     except ValueError:
         raise MedAIError(ErrorCode.DATA_INVALID, f"'{text}' is not a date.", "Use the date picker.") from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + (timedelta(days=1) if after else timedelta())
+
+
+def _event_row(e: AuditRow, tenant_names: dict[str, str]) -> dict[str, str]:
+    return {
+        "id": str(e.id),
+        "at": when(e.at),
+        "actor": e.actor_label,
+        "tenant": tenant_names.get(e.tenant_id or "", e.tenant_id or ""),
+        "action": e.action,
+        "target": f"{e.target_type} {e.target_id}".strip(),
+        "outcome": e.outcome,
+        "address": e.client_address,
+    }
 
 
 def _iso(moment: datetime | None) -> str:
@@ -86,27 +99,13 @@ class AuditState(AuthState):
     async def _search(self) -> None:
         wanted, offset, names = self._filter(), self.offset, {t["id"]: t["name"] for t in self.tenants}
 
-        def work(_rt: Runtime, session: Session, who: Principal) -> tuple[list[dict[str, str]], int] | None:
-            if not may(session, who, Area.AUDIT, Action.VIEW):
-                return None  # the tab is not shown; nothing to refuse (and audit) here
-            events, total = audit_log.search(session, who, wanted, PAGE_SIZE, offset)
-            rows = [
-                {
-                    "id": str(e.id),
-                    "at": e.at.strftime("%Y-%m-%d %H:%M:%S"),
-                    "actor": e.actor_label,
-                    "tenant": names.get(e.tenant_id or "", e.tenant_id or ""),
-                    "action": e.action,
-                    "target": f"{e.target_type} {e.target_id}".strip(),
-                    "outcome": e.outcome,
-                    "address": e.client_address,
-                }
-                for e in events
-            ]
-            return rows, total
-
-        found = await self._as_user(work)
-        self.events, self.total = found if found is not None else ([], 0)
+        found = await self._as_user(
+            lambda _rt, session, principal: views.audit_page(session, principal, wanted, PAGE_SIZE, offset)
+        )
+        if found is None:  # the tab is not shown to those who may not read the trail
+            self.events, self.total = [], 0
+        else:
+            self.events, self.total = [_event_row(e, names) for e in found.rows], found.total
 
     @rx.event
     async def load(self) -> None:

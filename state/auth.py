@@ -11,42 +11,31 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime, get_runtime
-from backend.services.identity import mfa, tenancy
+from backend.services.identity import mfa, permissions, views
 from backend.services.identity import users as identity
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
+from backend.services.identity.access import Principal
 from backend.services.identity.users import SignIn
+from backend.services.identity.views import SignedIn
 from backend.settings import get_settings
 from state.feedback import error_toast
 
+Role = permissions.Role  # for components.shell (components do not import the backend)
+
 T = TypeVar("T")
-Work = Callable[[Runtime, Session, Principal], T]
+# work(runtime, session, principal): the session is the database session ``run_as_user`` opened,
+# passed on to a use case (left as Any so state never imports the database layer)
+Work = Callable[[Runtime, Any, Principal], T]
 
 SESSION_COOKIE = "medai_session"  # the same name backend.api.auth reads
 LOGIN_ROUTE = "/login"
 ACCOUNT_ROUTE = "/account"
 _COOKIE_OPTIONS = {"path": "/", "sameSite": "strict"}
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What the header and the guards need to know about the signed-in person."""
-
-    email: str
-    role: str
-    is_platform_admin: bool
-    tenant_id: str
-    tenants: list[dict[str, str]]
-    must_change_password: bool
-    can_administer: bool
 
 
 def run_as_user(token: str, address: str, work: Work[T]) -> T:
@@ -57,28 +46,18 @@ def run_as_user(token: str, address: str, work: Work[T]) -> T:
         return work(rt, session, principal)
 
 
-def _identity(rt: Runtime, session: Session, principal: Principal) -> Identity:
-    tenants = [
-        {"id": t.id, "name": t.name, "slug": t.slug, "status": t.status}
-        for t in tenancy.list_tenants(session, principal)
-    ]
-    return Identity(
-        email=principal.label,
-        role=principal.role or "",
-        is_platform_admin=principal.is_platform_admin,
-        tenant_id=principal.tenant_id or "",
-        tenants=tenants,
-        must_change_password=principal.must_change_password,
-        can_administer=not principal.must_change_password
-        and (principal.is_platform_admin or may(session, principal, Area.MEMBERS, Action.UPDATE)),
-    )
+def _run_signed_out(work: Callable[[Runtime, Any], T]) -> T:
+    """Run ``work(runtime, session)`` in one transaction for someone not (yet) signed in."""
+    rt = get_runtime()
+    with rt.session() as session:
+        return work(rt, session)
 
 
-def _who_is_signed_in(token: str, address: str) -> Identity | None:
+def _signed_in(token: str, address: str) -> SignedIn | None:
     if not token:
         return None
     try:
-        return run_as_user(token, address, _identity)
+        return run_as_user(token, address, lambda _rt, session, principal: views.signed_in(session, principal))
     except MedAIError as error:
         if error.code is ErrorCode.UNAUTHENTICATED:
             return None
@@ -86,29 +65,23 @@ def _who_is_signed_in(token: str, address: str) -> Identity | None:
 
 
 def _sign_in(email: str, password: str, address: str) -> SignIn:
-    rt = get_runtime()
-    with rt.session() as session:
-        return identity.sign_in(session, rt.cache, rt.login_limit, email, password, address, rt.session_ttl)
+    return _run_signed_out(
+        lambda rt, session: identity.sign_in(
+            session, rt.cache, rt.login_limit, email, password, address, rt.session_ttl
+        )
+    )
 
 
 def _complete_sign_in(token: str, code: str) -> None:
-    rt = get_runtime()
-    with rt.session() as session:
-        mfa.complete_sign_in(session, rt.cache, rt.keys, token, code)
+    _run_signed_out(lambda rt, session: mfa.complete_sign_in(session, rt.cache, rt.keys, token, code))
 
 
 def _waiting_for_code(token: str) -> bool:
-    with get_runtime().session() as session:
-        try:
-            identity.pending_mfa_user(session, token)
-        except MedAIError:
-            return False
-    return True
+    return _run_signed_out(lambda _rt, session: identity.waiting_for_code(session, token))
 
 
 def _revoke(token: str) -> None:
-    with get_runtime().session() as session:
-        identity.revoke_session(session, token)
+    _run_signed_out(lambda _rt, session: identity.revoke_session(session, token))
 
 
 class AuthState(rx.State):
@@ -146,14 +119,14 @@ class AuthState(rx.State):
         """Run ``work(runtime, session, principal)`` for the signed-in person, off the event loop."""
         return await asyncio.to_thread(run_as_user, self.session_token, self.router.session.client_ip, work)
 
-    def _show(self, who: Identity) -> None:
-        self.user_name = who.email
-        self.role = who.role
-        self.is_platform_admin = who.is_platform_admin
-        self.can_administer = who.can_administer
-        self.must_change_password = who.must_change_password
-        self.tenant_id = who.tenant_id
-        self.tenants = who.tenants
+    def _show(self, person: SignedIn) -> None:
+        self.user_name = person.email
+        self.role = person.role
+        self.is_platform_admin = person.is_platform_admin
+        self.can_administer = person.can_administer
+        self.must_change_password = person.must_change_password
+        self.tenant_id = person.tenant_id
+        self.tenants = [{"id": t.id, "name": t.name, "slug": t.slug, "status": t.status} for t in person.tenants]
 
     def _forget(self) -> None:
         self.user_name = self.role = self.tenant_id = ""
@@ -161,11 +134,11 @@ class AuthState(rx.State):
         self.tenants = []
 
     async def _refresh_identity(self) -> bool:
-        who = await asyncio.to_thread(_who_is_signed_in, self.session_token, self.router.session.client_ip)
-        if who is None:
+        person = await asyncio.to_thread(_signed_in, self.session_token, self.router.session.client_ip)
+        if person is None:
             self._forget()
             return False
-        self._show(who)
+        self._show(person)
         return True
 
     # events -----------------------------------------------------------------------------------
@@ -250,6 +223,8 @@ class AuthState(rx.State):
         if tenant_id == self.tenant_id:
             return None
         token = self.session_token
-        await self._as_user(lambda _rt, session, who: identity.switch_tenant(session, who, token, tenant_id))
+        await self._as_user(
+            lambda _rt, session, principal: identity.switch_tenant(session, principal, token, tenant_id)
+        )
         self.tenant_id = tenant_id
         return rx.call_script("window.location.reload()")

@@ -3,8 +3,8 @@ successes as a short toast in the browser's language."""
 
 import reflex as rx
 
+import ui_text
 from backend.errors import as_medai_error
-from components.i18n import TEXT
 from state.preferences import PreferencesState
 
 
@@ -21,10 +21,9 @@ def error_toast(exception: Exception) -> rx.event.EventSpec:
 
 
 async def text(state: rx.State, key: str) -> str:
-    """``TEXT[key]`` in the language the browser has chosen, for text a handler composes."""
-    english, chinese = TEXT[key]
+    """``ui_text.TEXT[key]`` in the language the browser has chosen, for text a handler composes."""
     preferences = await state.get_state(PreferencesState)
-    return chinese if preferences.lang == "zh" else english
+    return ui_text.text(key, preferences.lang)
 
 
 async def success_toast(state: rx.State, key: str) -> rx.event.EventSpec:

@@ -5,8 +5,10 @@ import asyncio
 import reflex as rx
 
 from backend.runtime import get_runtime
-from backend.services.ops.health import check_platform
+from backend.services.ops import health
 from state.auth import AuthState
+
+COMPONENTS = health.COMPONENTS  # for the page, which imports no backend
 
 
 class HomeState(AuthState):
@@ -22,7 +24,7 @@ class HomeState(AuthState):
         self.loading = True
         yield
         try:
-            report = await asyncio.to_thread(check_platform, get_runtime())
+            report = await asyncio.to_thread(health.check_platform, get_runtime())
         finally:
             self.loading = False
         self.overall = report.status

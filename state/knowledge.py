@@ -5,24 +5,17 @@ re-embedding with another embedding model (its progress refreshed while it runs)
 
 # No `from __future__ import annotations`: Reflex reads the upload handlers' hints at runtime.
 
-import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
-from backend.adapters.embeddings import BUILTIN_EMBEDDING_MODELS, DEFAULT_EMBEDDING_MODEL
 from backend.errors import ErrorCode, MedAIError
-from backend.models import KnowledgeBase
-from backend.runtime import Runtime
-from backend.services.identity import tenancy
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
 from backend.services.knowledge import bases as knowledge
 from backend.services.knowledge import documents as knowledge_documents
 from backend.services.knowledge import recall as knowledge_recall
 from backend.services.knowledge import reembed as knowledge_reembed
+from backend.services.knowledge import views as knowledge_views
+from backend.services.knowledge.views import DEFAULT_MODEL, KnowledgeBaseDetail, KnowledgeBaseView
 from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
@@ -32,7 +25,7 @@ DOCUMENT_UPLOAD = "kb-document-upload"
 MOVING = ("queued", "parsing", "chunking", "embedding")
 REEMBEDDING = knowledge.REEMBED_ACTIVE
 OTHER_MODEL = "other"  # the embedding choice that reveals a text box: a model folder or remote:<model>
-EMBEDDING_CHOICES = (*BUILTIN_EMBEDDING_MODELS, OTHER_MODEL)
+EMBEDDING_CHOICES = (*knowledge_views.EMBEDDING_MODELS, OTHER_MODEL)
 CREATE_DEFAULTS = {
     "name": "",
     "description": "",
@@ -40,8 +33,8 @@ CREATE_DEFAULTS = {
     "chunk_size": "500",
     "chunk_overlap": "50",
     "visibility": "tenant",
-    "embedding_choice": DEFAULT_EMBEDDING_MODEL,
-    "embedding_model": DEFAULT_EMBEDDING_MODEL,
+    "embedding_choice": DEFAULT_MODEL,
+    "embedding_model": DEFAULT_MODEL,
     "mask_phi": "",
 }
 
@@ -72,20 +65,12 @@ def create_spec(form: dict[str, str], member_ids: list[str] | None = None) -> kn
         chunk_overlap=_integer(form.get("chunk_overlap", "50"), "Overlap"),
         visibility=visibility,
         member_ids=tuple(member_ids or ()) if visibility == "members" else (),
-        embedding_model=form.get("embedding_model", "").strip() or DEFAULT_EMBEDDING_MODEL,
+        embedding_model=form.get("embedding_model", "").strip() or DEFAULT_MODEL,
         mask_phi=form.get("mask_phi", "") in ("on", "true", "1"),
     )
 
 
-def spec_of(kb: KnowledgeBase, **changes: Any) -> knowledge.KnowledgeBaseSpec:
-    """The knowledge base's current settings as a spec, with ``changes`` applied."""
-    names = {f.name for f in dataclasses.fields(knowledge.KnowledgeBaseSpec)}
-    values = {name: getattr(kb, name) for name in names}
-    values["member_ids"] = tuple(kb.member_ids)
-    return knowledge.KnowledgeBaseSpec(**{**values, **changes})
-
-
-def kb_row(kb: KnowledgeBase, documents: int = 0) -> dict[str, str]:
+def kb_row(kb: KnowledgeBaseView) -> dict[str, str]:
     return {
         "id": kb.id,
         "name": kb.name,
@@ -99,7 +84,7 @@ def kb_row(kb: KnowledgeBase, documents: int = 0) -> dict[str, str]:
         "chunk_overlap": str(kb.chunk_overlap),
         "mask_phi": "yes" if kb.mask_phi else "no",
         "embedding_model": kb.embedding_model,
-        "documents": str(documents),
+        "documents": str(kb.documents),
         "created_by": kb.created_by,
         "reembed_status": kb.reembed_status,
         "reembed_model": kb.reembed_model,
@@ -112,30 +97,6 @@ def embedding_choice(choice: str) -> dict[str, str]:
     """The create form's fields for a choice of embedding model: a built-in one is the model;
     "other" leaves the model to type."""
     return {"embedding_choice": choice, "embedding_model": "" if choice == OTHER_MODEL else choice}
-
-
-@dataclass
-class Listing:
-    may_view: bool = False
-    may_create: bool = False
-    rows: list[dict[str, str]] = field(default_factory=list)
-    members: list[dict[str, str]] = field(default_factory=list)  # whom "chosen members" may name
-
-
-def listing(_rt: Runtime, session: Session, who: Principal) -> Listing:
-    found = Listing(may(session, who, Area.KNOWLEDGE, Action.VIEW), may(session, who, Area.KNOWLEDGE, Action.CREATE))
-    if found.may_view:
-        found.rows = [
-            kb_row(kb, len(knowledge_documents.list_documents(session, who, kb.id)))
-            for kb in knowledge.list_knowledge_bases(session, who)
-        ]
-    if found.may_create and who.tenant_id and may(session, who, Area.MEMBERS, Action.VIEW):
-        found.members = [
-            {"id": m.user_id, "name": m.display_name or m.email, "email": m.email}
-            for m in tenancy.list_members(session, who, who.tenant_id)
-            if m.status == "active" and m.user_id != who.user_id  # the owner always sees it
-        ]
-    return found
 
 
 class KnowledgeState(AuthState):
@@ -152,10 +113,13 @@ class KnowledgeState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             self.bases = []
             return
-        found = await self._as_user(listing)
-        self.may_view, self.may_create, self.bases = found.may_view, found.may_create, found.rows
-        self.members = found.members
-        self.chosen = [c for c in self.chosen if any(m["id"] == c for m in found.members)]
+        found = await self._as_user(
+            lambda _rt, session, principal: knowledge_views.knowledge_listing(session, principal)
+        )
+        self.may_view, self.may_create = found.may_view, found.may_create
+        self.bases = [kb_row(kb) for kb in found.bases]
+        self.members = [{"id": m.user_id, "name": m.name, "email": m.email} for m in found.members]
+        self.chosen = [c for c in self.chosen if any(m.user_id == c for m in found.members)]
 
     @rx.event
     def set_field(self, key: str, value: str | bool) -> None:
@@ -181,7 +145,9 @@ class KnowledgeState(AuthState):
         try:
             spec = create_spec(self.form, self.chosen)
             kb_id = await self._as_user(
-                lambda rt, session, who: knowledge.create_knowledge_base(session, rt.knowledge, who, spec).id
+                lambda rt, session, principal: (
+                    knowledge.create_knowledge_base(session, rt.knowledge, principal, spec).id
+                )
             )
         except Exception as error:  # shown here: a raising handler would leave the button spinning
             self.creating = False
@@ -195,7 +161,7 @@ class KnowledgeState(AuthState):
 # one knowledge base -----------------------------------------------------------------------------
 
 
-def doc_row(doc: Any) -> dict[str, str]:
+def doc_row(doc: knowledge_views.DocumentView) -> dict[str, str]:
     return {
         "id": doc.id,
         "name": doc.name,
@@ -222,7 +188,7 @@ def result_row(chunk: knowledge.RetrievedChunk) -> dict[str, str]:
     }
 
 
-def history_figure(runs: list[Any]) -> dict[str, Any]:
+def history_figure(runs: list[knowledge_views.RecallRunView]) -> dict[str, Any]:
     labels = [f"#{n} {r.settings.get('retrieval_mode', '')}" for n, r in enumerate(runs, start=1)]
     return {
         "data": [
@@ -233,44 +199,20 @@ def history_figure(runs: list[Any]) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Detail:
-    may_edit: bool = False
-    kb: dict[str, str] = field(default_factory=dict)
-    documents: list[dict[str, str]] = field(default_factory=list)
-    queries: list[dict[str, str]] = field(default_factory=list)
-    runs: list[dict[str, str]] = field(default_factory=list)
-    figure: dict[str, Any] = field(default_factory=dict)
+def run_row(run: knowledge_views.RecallRunView) -> dict[str, str]:
+    return {
+        "k": str(run.k),
+        "hit_rate": f"{run.hit_rate:.2f}",
+        "mrr": f"{run.mrr:.3f}",
+        "mode": str(run.settings.get("retrieval_mode", "")),
+        "queries": str(run.queries),
+        "at": run.created_at.strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 def detail(kb_id: str) -> Any:
-    def work(_rt: Runtime, session: Session, who: Principal) -> Detail:
-        kb = knowledge.get_knowledge_base(session, who, kb_id)
-        documents = knowledge_documents.list_documents(session, who, kb_id)
-        runs = knowledge_recall.list_recall_runs(session, who, kb_id)
-        return Detail(
-            may_edit=may(session, who, Area.KNOWLEDGE, Action.UPDATE),
-            kb=kb_row(kb, len(documents)),
-            documents=[doc_row(d) for d in documents],
-            queries=[
-                {"id": q.id, "query": q.query, "expected": ", ".join(q.expected_documents)}
-                for q in knowledge_recall.list_recall_queries(session, who, kb_id)
-            ],
-            runs=[
-                {
-                    "k": str(r.k),
-                    "hit_rate": f"{r.hit_rate:.2f}",
-                    "mrr": f"{r.mrr:.3f}",
-                    "mode": str(r.settings.get("retrieval_mode", "")),
-                    "queries": str(r.queries),
-                    "at": r.created_at.strftime("%Y-%m-%d %H:%M"),
-                }
-                for r in reversed(runs)
-            ],
-            figure=history_figure(runs),
-        )
-
-    return work
+    """The work that reads one knowledge base's page, for ``_as_user``."""
+    return lambda _rt, session, principal: knowledge_views.knowledge_base_detail(session, principal, kb_id)
 
 
 class KnowledgeDetailState(AuthState):
@@ -316,9 +258,14 @@ class KnowledgeDetailState(AuthState):
         return sorted({d["name"] for d in self.documents if d["status"] == "ready"})
 
     async def _refresh(self) -> None:
-        found = await self._as_user(detail(self.kb_id))
-        self.kb, self.may_edit, self.documents = found.kb, found.may_edit, found.documents
-        self.queries, self.runs, self.history = found.queries, found.runs, found.figure
+        found: KnowledgeBaseDetail = await self._as_user(detail(self.kb_id))
+        self._show_documents(found)
+        self.may_edit = found.may_edit
+        self.queries = [
+            {"id": q.id, "query": q.query, "expected": ", ".join(q.expected_documents)} for q in found.queries
+        ]
+        self.runs = [run_row(r) for r in reversed(found.runs)]
+        self.history = history_figure(found.runs)
 
     @rx.event
     async def load(self):  # noqa: ANN201 (Reflex event generator)
@@ -376,7 +323,9 @@ class KnowledgeDetailState(AuthState):
         kb_id = self.kb_id
         try:
             await self._as_user(
-                lambda rt, session, who: knowledge_reembed.request_reembed(session, rt.knowledge, who, kb_id, model)
+                lambda rt, session, principal: knowledge_reembed.request_reembed(
+                    session, rt.knowledge, principal, kb_id, model
+                )
             )
             await self._refresh()
         except Exception as error:  # shown here: a raising handler would leave the button spinning
@@ -399,8 +348,8 @@ class KnowledgeDetailState(AuthState):
             for upload in files:
                 name, data = upload.filename or "document.txt", await upload.read()
                 await self._as_user(
-                    lambda rt, session, who, name=name, data=data: knowledge_documents.upload_document(
-                        session, rt.knowledge, rt.objects, who, kb_id, name, data
+                    lambda rt, session, principal, name=name, data=data: knowledge_documents.upload_document(
+                        session, rt.knowledge, rt.objects, principal, kb_id, name, data
                     )
                 )
             await self._refresh()
@@ -423,7 +372,9 @@ class KnowledgeDetailState(AuthState):
         name, data = upload.filename or "document.txt", await upload.read()
         try:
             pieces = await self._as_user(
-                lambda _rt, session, who: knowledge_documents.preview_chunks(session, who, kb_id, name, data)
+                lambda _rt, session, principal: knowledge_documents.preview_chunks(
+                    session, principal, kb_id, name, data
+                )
             )
         except Exception as error:
             yield error_toast(error)
@@ -435,7 +386,7 @@ class KnowledgeDetailState(AuthState):
         kb_id = self.kb_id
         try:
             rows = await self._as_user(
-                lambda _rt, session, who: knowledge_documents.list_chunks(session, who, kb_id, document_id)
+                lambda _rt, session, principal: knowledge_documents.list_chunks(session, principal, kb_id, document_id)
             )
         except Exception as error:
             yield error_toast(error)
@@ -448,8 +399,8 @@ class KnowledgeDetailState(AuthState):
         kb_id = self.kb_id
         try:
             await self._as_user(
-                lambda rt, session, who: knowledge_documents.delete_document(
-                    session, rt.knowledge, rt.objects, who, kb_id, document_id
+                lambda rt, session, principal: knowledge_documents.delete_document(
+                    session, rt.knowledge, rt.objects, principal, kb_id, document_id
                 )
             )
             await self._refresh()
@@ -468,12 +419,11 @@ class KnowledgeDetailState(AuthState):
                 "top_k": _integer(form.get("top_k", "5"), "top_k"),
                 "score_threshold": _number(form.get("score_threshold", "0"), "Score threshold"),
             }
-
-            def work(rt: Runtime, session: Session, who: Principal) -> None:
-                kb = knowledge.get_knowledge_base(session, who, kb_id)
-                knowledge.update_knowledge_base(session, rt.knowledge, who, kb_id, spec_of(kb, **changes))
-
-            await self._as_user(work)
+            await self._as_user(
+                lambda rt, session, principal: knowledge.update_retrieval_settings(
+                    session, rt.knowledge, principal, kb_id, **changes
+                )
+            )
             await self._refresh()
         except Exception as error:
             yield error_toast(error)
@@ -492,7 +442,9 @@ class KnowledgeDetailState(AuthState):
         try:
             top_k = _integer(self.top_k, "top_k")
             found = await self._as_user(
-                lambda rt, session, who: knowledge.retrieve(session, rt.knowledge, who, kb_id, query, top_k, mode=mode)
+                lambda rt, session, principal: knowledge.retrieve(
+                    session, rt.knowledge, principal, kb_id, query, top_k, mode=mode
+                )
             )
         except Exception as error:
             self.searching = False
@@ -509,7 +461,9 @@ class KnowledgeDetailState(AuthState):
         kb_id, query, expected = self.kb_id, self.query, [self.expected]
         try:
             await self._as_user(
-                lambda _rt, session, who: knowledge_recall.save_recall_query(session, who, kb_id, query, expected)
+                lambda _rt, session, principal: knowledge_recall.save_recall_query(
+                    session, principal, kb_id, query, expected
+                )
             )
             await self._refresh()
         except Exception as error:
@@ -522,7 +476,9 @@ class KnowledgeDetailState(AuthState):
         kb_id = self.kb_id
         try:
             await self._as_user(
-                lambda _rt, session, who: knowledge_recall.delete_recall_query(session, who, kb_id, query_id)
+                lambda _rt, session, principal: knowledge_recall.delete_recall_query(
+                    session, principal, kb_id, query_id
+                )
             )
             await self._refresh()
         except Exception as error:
@@ -536,7 +492,9 @@ class KnowledgeDetailState(AuthState):
         try:
             k = _integer(self.top_k, "k")
             await self._as_user(
-                lambda rt, session, who: knowledge_recall.evaluate_recall(session, rt.knowledge, who, kb_id, k)
+                lambda rt, session, principal: knowledge_recall.evaluate_recall(
+                    session, rt.knowledge, principal, kb_id, k
+                )
             )
             await self._refresh()
         except Exception as error:
@@ -559,5 +517,5 @@ class KnowledgeDetailState(AuthState):
             stop_on=(MedAIError,),
         )
 
-    def _show_documents(self, found: Detail) -> None:
-        self.documents, self.kb = found.documents, found.kb
+    def _show_documents(self, found: KnowledgeBaseDetail) -> None:
+        self.documents, self.kb = [doc_row(d) for d in found.documents], kb_row(found.kb)

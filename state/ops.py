@@ -6,29 +6,24 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
-from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
-from backend.services.ops import logs as ops_logs
-from backend.services.ops import metrics as ops_metrics
+from backend.errors import MedAIError
+from backend.services.ops import views as ops_views
+from backend.services.ops.views import LogFilter, OpsDashboard
 from backend.services.space import costs as workbench_costs
 from state.auth import AuthState
 from state.feedback import error_toast
 from state.live import POLL_S, connected
 
 ROUTE = "/ops"
-WINDOW_MIN = 10
-HOST_CARDS = ("cpu_pct", "mem_pct", "mem_used_gb", "disk_pct", "load_1m")
+HOST_CARDS = ops_views.HOST_CARDS
 GPU_FIELDS = ("util_pct", "mem_pct", "temperature_c", "power_w")
-TAIL_LINES = 300
-SINCE = {"15m": 15, "1h": 60, "24h": 1440, "7d": 10080, "all": 0}
+TAIL_LINES = ops_views.TAIL_LINES
+SINCE = ops_views.SINCE
 COLORS = ("#0d9488", "#6366f1", "#f59e0b", "#ef4444", "#8b5cf6", "#0ea5e9")
 
 
@@ -59,97 +54,21 @@ class Dashboard:
     latest_at: str = ""  # time of the newest host sample
 
 
-def _host(session: Session, rt: Runtime, who: Principal, found: Dashboard) -> None:
-    series = ops_metrics.query_metrics(session, rt.metrics, who, "host", HOST_CARDS, minutes=WINDOW_MIN)
-    found.points += sum(len(s.values) for s in series)
-    latest = ops_metrics.latest(series)
-    newest = max((s.times[-1] for s in series if s.times), default="")
-    found.latest_at = datetime.fromisoformat(newest).astimezone().strftime("%H:%M:%S") if newest else ""
-    found.host = {name: f"{latest[name]:.1f}" for name in HOST_CARDS if name in latest}
-    wanted = [s for s in series if s.field in ("cpu_pct", "mem_pct", "disk_pct")]
-    found.host_figure = _layout_figure(
-        [_line(f"{s.tags.get('node', '')} {s.field}", s.times, s.values, COLORS[i % 6]) for i, s in enumerate(wanted)]
-    )
-
-
-def _gpus(session: Session, rt: Runtime, who: Principal, found: Dashboard) -> None:
-    inventory = ops_metrics.gpu_inventory(session, who, rt.collectors)
-    found.gpu_available, found.gpu_driver = inventory.available, inventory.driver
-    found.gpus = [
-        {
-            "index": str(g.index),
-            "name": g.name,
-            "util": f"{g.utilization_pct}",
-            "memory": f"{g.memory_used_mib} / {g.memory_total_mib} MiB",
-            "temperature": f"{g.temperature_c}",
-            "power": f"{g.power_w:.0f}",
-        }
-        for g in inventory.gpus
-    ]
-    series = ops_metrics.query_metrics(session, rt.metrics, who, "gpu", ("util_pct", "mem_pct"), minutes=WINDOW_MIN)
-    found.points += sum(len(s.values) for s in series)
-    found.gpu_series = bool(series)  # this node's (NVML) and cluster nodes' (DCGM exporters)
-    found.gpu_figure = _layout_figure(
-        [
-            _line(f"{s.tags.get('node', '')} GPU {s.tags.get('gpu', '')} {s.field}", s.times, s.values, COLORS[i % 6])
-            for i, s in enumerate(series)
-        ]
-    )
-
-
-def _services(session: Session, rt: Runtime, who: Principal, found: Dashboard) -> None:
-    series = ops_metrics.query_metrics(session, rt.metrics, who, "gateway", minutes=60)
-    per: dict[str, dict[str, list[float]]] = {}
-    for s in series:
-        per.setdefault(s.tags.get("model", ""), {})[s.field] = s.values
-    found.services = [
-        {
-            "model": model,
-            "requests": f"{sum(fields.get('requests', [])):.0f}",
-            "errors": f"{sum(fields.get('errors', [])):.0f}",
-            "tokens": f"{sum(fields.get('prompt_tokens', [])) + sum(fields.get('completion_tokens', [])):.0f}",
-            "p95": f"{max(fields.get('latency_p95_ms', [0])):.0f} ms",
-        }
-        for model, fields in sorted(per.items())
-    ]
-    jobs = ops_metrics.latest(ops_metrics.query_metrics(session, rt.metrics, who, "jobs", minutes=1))
-    found.jobs = {k: f"{jobs.get(k, 0):.0f}" for k in ("running", "queued", "gpus_in_use")}
-
-
-def dashboard(rt: Runtime, session: Session, who: Principal, with_cost: bool = False) -> Dashboard:
-    found = Dashboard(may_view=may(session, who, Area.OPS, Action.VIEW))
-    if not found.may_view:
-        return found
-    _host(session, rt, who, found)
-    _gpus(session, rt, who, found)
-    _services(session, rt, who, found)
-    if with_cost:
-        _cost(rt, session, who, found)
-    return found
-
-
-def _cost(rt: Runtime, session: Session, who: Principal, found: Dashboard) -> None:
-    """Resource-hours of jobs and services (30 days) and of workbenches (this month), priced with the
-    workbench price table, and the month's workbench cost against the tenant's budget."""
-    prices = workbench_costs.Prices.of(rt.settings)
-
-    def priced(gpu_hours: float, cpu_hours: float) -> str:
-        return f"{gpu_hours * prices.gpu_hour + cpu_hours * prices.cpu_hour:.2f}"
-
-    found.cost = [
+def _cost_rows(found: OpsDashboard, report: Any) -> list[dict[str, str]]:
+    """Resource-hours of jobs and services (30 days) and of workbenches (this month), priced."""
+    rows = [
         {
             "kind": r.kind,
             "name": r.name,
             "gpu_hours": f"{r.gpu_hours:.2f}",
             "cpu_hours": f"{r.cpu_hours:.2f}",
-            "cost": priced(r.gpu_hours, r.cpu_hours),
+            "cost": f"{r.cost:.2f}",
         }
-        for r in ops_metrics.resource_hours(session, who)
+        for r in found.cost
     ]
-    if not may(session, who, Area.SPACE, Action.VIEW):
-        return
-    report = workbench_costs.cost_report(session, rt.settings, who)
-    found.cost += [
+    if report is None:
+        return rows
+    return rows + [
         {
             "kind": "workbench",
             "name": w.name,
@@ -160,38 +79,77 @@ def _cost(rt: Runtime, session: Session, who: Principal, found: Dashboard) -> No
         for w in report.workbenches
         if w.hours > 0
     ]
-    if report.budget:
-        found.budget = f"{report.month}: {report.total:.2f} / {report.budget:.2f}"
-        found.over_budget = report.over_budget
 
 
-@dataclass(frozen=True)
-class LogFilter:
-    text: str = ""
-    source: str = "all"
-    level: str = ""
-    since: str = "24h"
-
-
-def search(session: Session, rt: Runtime, who: Principal, wanted: LogFilter, after_id: int = 0) -> list[dict[str, Any]]:
-    if wanted.since not in SINCE:
-        raise MedAIError(ErrorCode.DATA_INVALID, "Unknown time range.", "Pick a range from the list.")
-    minutes = SINCE[wanted.since]
-    start = datetime.now(UTC) - timedelta(minutes=minutes) if minutes else None
-    sources = () if wanted.source == "all" else (wanted.source,)
-    lines = ops_logs.search_logs(
-        session,
-        rt.logs,
-        who,
-        wanted.text,
-        start,
-        None,
-        sources,
-        ops_logs.levels_from(wanted.level),
-        after_id=after_id,
-        limit=TAIL_LINES,
+def dashboard_vars(found: OpsDashboard, report: Any = None) -> Dashboard:
+    """The dashboard as the page's vars; ``report`` is the AI space's workbench cost report, if read."""
+    shown = Dashboard(may_view=found.may_view)
+    if not found.may_view:
+        return shown
+    shown.points = found.points
+    shown.latest_at = (
+        datetime.fromisoformat(found.latest_at).astimezone().strftime("%H:%M:%S") if found.latest_at else ""
     )
-    return [{**ops_logs.line_view(x), "time": x.at.astimezone().strftime("%m-%d %H:%M:%S")} for x in lines]
+    shown.host = {name: f"{value:.1f}" for name, value in found.host.items()}
+    shown.host_figure = _layout_figure(
+        [
+            _line(f"{s.tags.get('node', '')} {s.field}", s.times, s.values, COLORS[i % 6])
+            for i, s in enumerate(found.host_series)
+        ]
+    )
+    if found.gpus is not None:
+        shown.gpu_available, shown.gpu_driver = found.gpus.available, found.gpus.driver
+        shown.gpus = [
+            {
+                "index": str(g.index),
+                "name": g.name,
+                "util": f"{g.utilization_pct}",
+                "memory": f"{g.memory_used_mib} / {g.memory_total_mib} MiB",
+                "temperature": f"{g.temperature_c}",
+                "power": f"{g.power_w:.0f}",
+            }
+            for g in found.gpus.gpus
+        ]
+    shown.gpu_series = bool(found.gpu_series)
+    shown.gpu_figure = _layout_figure(
+        [
+            _line(f"{s.tags.get('node', '')} GPU {s.tags.get('gpu', '')} {s.field}", s.times, s.values, COLORS[i % 6])
+            for i, s in enumerate(found.gpu_series)
+        ]
+    )
+    shown.services = [
+        {
+            "model": t.model,
+            "requests": f"{t.requests:.0f}",
+            "errors": f"{t.errors:.0f}",
+            "tokens": f"{t.tokens:.0f}",
+            "p95": f"{t.p95_ms:.0f} ms",
+        }
+        for t in found.services
+    ]
+    shown.jobs = {k: f"{v:.0f}" for k, v in found.jobs.items()}
+    shown.cost = _cost_rows(found, report)
+    if report is not None and report.budget:
+        shown.budget = f"{report.month}: {report.total:.2f} / {report.budget:.2f}"
+        shown.over_budget = report.over_budget
+    return shown
+
+
+def _prices(rt: Any) -> tuple[float, float]:
+    prices = workbench_costs.Prices.of(rt.settings)
+    return prices.gpu_hour, prices.cpu_hour
+
+
+def log_row(line: Any) -> dict[str, Any]:
+    return {
+        "id": line.id,
+        "at": line.at.isoformat(),
+        "source": line.source,
+        "source_id": line.source_id,
+        "level": line.level,
+        "message": line.message,
+        "time": line.at.astimezone().strftime("%m-%d %H:%M:%S"),
+    }
 
 
 class OpsState(AuthState):
@@ -250,8 +208,17 @@ class OpsState(AuthState):
             return
         self._tail_round += 1
         self.tailing, self.log_lines = False, []
-        found = await self._as_user(lambda rt, session, who: dashboard(rt, session, who, with_cost=True))
-        self._show(found, with_cost=True)
+        found = await self._as_user(
+            lambda rt, session, principal: ops_views.dashboard(
+                session, principal, rt.metrics, rt.collectors, _prices(rt)
+            )
+        )
+        report = None
+        if found.may_view_workbench_cost:  # the AI space's: the operations domain does not read it
+            report = await self._as_user(
+                lambda rt, session, principal: workbench_costs.cost_report(session, rt.settings, principal)
+            )
+        self._show(dashboard_vars(found, report), with_cost=True)
         if self.may_view:
             yield OpsState.follow
 
@@ -276,11 +243,13 @@ class OpsState(AuthState):
                         return
                     if self.tab != "dashboards":
                         continue
-                found = await self._as_user(dashboard)
+                found = await self._as_user(
+                    lambda rt, session, principal: ops_views.dashboard(session, principal, rt.metrics, rt.collectors)
+                )
                 async with self:
                     if round_ != self._round:
                         return
-                    self._show(found, with_cost=False)
+                    self._show(dashboard_vars(found), with_cost=False)
         finally:
             async with self:
                 if round_ == self._round:
@@ -306,7 +275,10 @@ class OpsState(AuthState):
     async def search_logs(self):  # noqa: ANN201 (Reflex event generator)
         wanted = self._filter()
         try:
-            self.log_lines = await self._as_user(lambda rt, session, who: search(session, rt, who, wanted))
+            found = await self._as_user(
+                lambda rt, session, principal: ops_views.search_log_page(session, rt.logs, principal, wanted)
+            )
+            self.log_lines = [log_row(x) for x in found]
         except Exception as error:  # shown as a toast with the remedy
             yield error_toast(error)
 
@@ -328,9 +300,12 @@ class OpsState(AuthState):
                 if round_ != self._tail_round or not self.tailing or not connected(self):
                     return
             try:
-                found = await self._as_user(
-                    lambda rt, session, who, after=newest: search(session, rt, who, wanted, after)
+                lines = await self._as_user(
+                    lambda rt, session, principal, after=newest: ops_views.search_log_page(
+                        session, rt.logs, principal, wanted, after
+                    )
                 )
+                found = [log_row(x) for x in lines]
             except MedAIError:
                 found = []
             async with self:

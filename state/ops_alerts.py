@@ -6,18 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.identity import tenancy
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
 from backend.services.ops import alerts, work_orders
-from backend.services.orchestration import pools as orchestration
-from backend.services.serving import deployments as serving
+from backend.services.ops import views as ops_views
 from state.auth import AuthState
 from state.feedback import error_toast, success_toast
+from state.format import when
 
 RULE_DEFAULTS = {
     "name": "",
@@ -42,10 +37,6 @@ ORDER_DEFAULTS = {
     "replicas": "1",
     "node": "",  # pool/node, for a drain
 }
-
-
-def _when(value: Any) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def rule_spec(form: dict[str, str], channels: list[str]) -> alerts.RuleSpec:
@@ -103,13 +94,13 @@ class AlertsView:
     nodes: list[str] = field(default_factory=list)  # pool/node, what a drain may name
 
 
-def _describe(rule: Any) -> str:
+def _describe(rule: ops_views.RuleView) -> str:
     if rule.kind == "metric":
         return f"{rule.measurement}.{rule.field} {rule.comparison} {rule.threshold:g} for {rule.duration_s} s"
     return rule.event
 
 
-def _order_row(order: Any) -> dict[str, str]:
+def _order_row(order: ops_views.OrderView) -> dict[str, str]:
     action = order.action
     what = ""
     if action:
@@ -127,53 +118,46 @@ def _order_row(order: Any) -> dict[str, str]:
         "created_by": order.created_by,
         "approved_by": order.approved_by,
         "outcome": order.outcome,
-        "created_at": _when(order.created_at),
+        "created_at": when(order.created_at),
     }
 
 
-def alerts_view(_rt: Runtime, session: Session, who: Principal) -> AlertsView:
-    found = AlertsView(
-        may_edit=may(session, who, Area.OPS, Action.UPDATE), may_approve=may(session, who, Area.OPS, Action.APPROVE)
+def alerts_vars(found: ops_views.AlertsOverview) -> AlertsView:
+    """The alerts page's tables as its vars."""
+    return AlertsView(
+        may_edit=found.may_edit,
+        may_approve=found.may_approve,
+        rules=[
+            {
+                "id": r.id,
+                "name": r.name,
+                "condition": _describe(r),
+                "severity": r.severity,
+                "channels": ", ".join(r.channels),
+                "state": r.state if r.enabled else "disabled",
+                "enabled": "yes" if r.enabled else "",
+            }
+            for r in found.rules
+        ],
+        silences=[{"id": s.id, "rule": s.rule, "until": when(s.ends_at), "reason": s.reason} for s in found.silences],
+        history=[
+            {
+                "id": e.id,
+                "at": when(e.at),
+                "rule": e.rule,
+                "status": e.status,
+                "severity": e.severity,
+                "message": e.message,
+                "silenced": "yes" if e.silenced else "",
+                "deliveries": "; ".join(f"{k}: {v}" for k, v in e.deliveries.items()),
+                "acknowledged": "yes" if e.acknowledged else "",
+            }
+            for e in found.history
+        ],
+        orders=[_order_row(o) for o in found.orders],
+        services=[{"id": d.id, "name": d.name} for d in found.services],
+        nodes=list(found.nodes),
     )
-    if not may(session, who, Area.OPS, Action.VIEW):
-        return found
-    found.rules = [
-        {
-            "id": r.id,
-            "name": r.name,
-            "condition": _describe(r),
-            "severity": r.severity,
-            "channels": ", ".join(r.channels),
-            "state": r.state if r.enabled else "disabled",
-            "enabled": "yes" if r.enabled else "",
-        }
-        for r in alerts.list_rules(session, who)
-    ]
-    names = {r["id"]: r["name"] for r in found.rules}
-    found.silences = [
-        {"id": s.id, "rule": names.get(s.rule_id or "", "*"), "until": _when(s.ends_at), "reason": s.reason}
-        for s in alerts.list_silences(session, who)
-    ]
-    found.history = [
-        {
-            "id": e.id,
-            "at": _when(e.at),
-            "rule": e.rule_name,
-            "status": e.status,
-            "severity": e.severity,
-            "message": e.message,
-            "silenced": "yes" if e.silenced else "",
-            "deliveries": "; ".join(f"{k}: {v}" for k, v in e.deliveries.items()),
-            "acknowledged": "yes" if e.acknowledged else "",
-        }
-        for e in alerts.history(session, who, 50)
-    ]
-    found.orders = [_order_row(o) for o in work_orders.list_orders(session, who)]
-    if may(session, who, Area.SERVING, Action.VIEW):
-        found.services = [{"id": d.id, "name": d.name} for d in serving.list_deployments(session, who)]
-    if may(session, who, Area.ORCHESTRATION, Action.VIEW):
-        found.nodes = [f"{p.name}/{n.name}" for p in orchestration.list_pools(session, who) for n in p.nodes]
-    return found
 
 
 @dataclass
@@ -183,16 +167,18 @@ class OrderDetail:
     members: list[dict[str, str]]
 
 
-def order_detail(session: Session, who: Principal, order_id: str) -> OrderDetail:
-    order, comments = work_orders.get_order(session, who, order_id)
-    members = []
-    if who.tenant_id and may(session, who, Area.MEMBERS, Action.VIEW):
-        members = [{"id": m.user_id, "email": m.email} for m in tenancy.list_members(session, who, who.tenant_id)]
+def order_vars(found: ops_views.WorkOrderDetail) -> OrderDetail:
+    """One work order as the page's vars."""
     return OrderDetail(
-        {**_order_row(order), "description": order.description, "assignee_id": order.assignee_id or ""},
-        [{"author": c.author, "body": c.body, "at": _when(c.at)} for c in comments],
-        members,
+        {**_order_row(found.order), "description": found.order.description, "assignee_id": found.order.assignee_id},
+        [{"author": c.author, "body": c.body, "at": when(c.at)} for c in found.comments],
+        [{"id": m.id, "email": m.name} for m in found.members],
     )
+
+
+async def _overview(state: AuthState) -> AlertsView:
+    found = await state._as_user(lambda _rt, session, principal: ops_views.alerts_overview(session, principal))
+    return alerts_vars(found)
 
 
 class OpsAlertsState(AuthState):
@@ -227,12 +213,12 @@ class OpsAlertsState(AuthState):
     async def load(self) -> None:
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             return
-        self._show(await self._as_user(alerts_view))
+        self._show(await _overview(self))
 
     async def _act(self, work: Any, done_key: str):  # noqa: ANN202 (Reflex event generator)
         try:
             await self._as_user(work)
-            self._show(await self._as_user(alerts_view))
+            self._show(await _overview(self))
         except Exception as error:  # shown as a toast with the remedy
             yield error_toast(error)
             return
@@ -254,35 +240,41 @@ class OpsAlertsState(AuthState):
         except MedAIError as error:
             yield error_toast(error)
             return
-        async for event in self._act(lambda _rt, s, who: alerts.create_rule(s, who, spec), "ops.rule_created"):
+        async for event in self._act(
+            lambda _rt, s, principal: alerts.create_rule(s, principal, spec), "ops.rule_created"
+        ):
             yield event
         if spec.name and any(r["name"] == spec.name for r in self.rules):
             self.rule_form = {**self.rule_form, "name": ""}
 
     @rx.event
     async def set_enabled(self, rule_id: str, enabled: bool):  # noqa: ANN201 (Reflex event generator)
-        async for event in self._act(lambda _rt, s, who: alerts.set_enabled(s, who, rule_id, enabled), "ops.saved"):
+        async for event in self._act(
+            lambda _rt, s, principal: alerts.set_enabled(s, principal, rule_id, enabled), "ops.saved"
+        ):
             yield event
 
     @rx.event
     async def delete_rule(self, rule_id: str):  # noqa: ANN201 (Reflex event generator)
-        async for event in self._act(lambda _rt, s, who: alerts.delete_rule(s, who, rule_id), "ops.saved"):
+        async for event in self._act(lambda _rt, s, principal: alerts.delete_rule(s, principal, rule_id), "ops.saved"):
             yield event
 
     @rx.event
     async def silence(self, rule_id: str):  # noqa: ANN201 (Reflex event generator)
-        work = lambda _rt, s, who: alerts.silence(s, who, rule_id, 60, "silenced from the Operations page")  # noqa: E731
+        work = lambda _rt, s, principal: alerts.silence(s, principal, rule_id, 60, "silenced from the Operations page")  # noqa: E731
         async for event in self._act(work, "ops.silenced"):
             yield event
 
     @rx.event
     async def end_silence(self, silence_id: str):  # noqa: ANN201 (Reflex event generator)
-        async for event in self._act(lambda _rt, s, who: alerts.end_silence(s, who, silence_id), "ops.saved"):
+        async for event in self._act(
+            lambda _rt, s, principal: alerts.end_silence(s, principal, silence_id), "ops.saved"
+        ):
             yield event
 
     @rx.event
     async def acknowledge(self, event_id: str):  # noqa: ANN201 (Reflex event generator)
-        async for event in self._act(lambda _rt, s, who: alerts.acknowledge(s, who, event_id), "ops.saved"):
+        async for event in self._act(lambda _rt, s, principal: alerts.acknowledge(s, principal, event_id), "ops.saved"):
             yield event
 
     @rx.event
@@ -303,7 +295,7 @@ class OpsAlertsState(AuthState):
             return
         key = "ops.order_emergency" if spec.emergency else "ops.order_created"
         before = len(self.orders)
-        async for event in self._act(lambda _rt, s, who: work_orders.create_order(s, who, spec), key):
+        async for event in self._act(lambda _rt, s, principal: work_orders.create_order(s, principal, spec), key):
             yield event
         if len(self.orders) > before:
             self.order_form, self.emergency = (
@@ -313,22 +305,30 @@ class OpsAlertsState(AuthState):
 
     @rx.event
     async def approve(self, order_id: str):  # noqa: ANN201 (Reflex event generator)
-        async for event in self._act(lambda _rt, s, who: work_orders.approve(s, who, order_id), "ops.approved"):
+        async for event in self._act(
+            lambda _rt, s, principal: work_orders.approve(s, principal, order_id), "ops.approved"
+        ):
             yield event
 
     @rx.event
     async def reject(self, order_id: str):  # noqa: ANN201 (Reflex event generator)
-        async for event in self._act(lambda _rt, s, who: work_orders.reject(s, who, order_id), "ops.rejected"):
+        async for event in self._act(
+            lambda _rt, s, principal: work_orders.reject(s, principal, order_id), "ops.rejected"
+        ):
             yield event
 
     @rx.event
     async def set_status(self, order_id: str, status: str):  # noqa: ANN201 (Reflex event generator)
-        work = lambda _rt, s, who: work_orders.set_status(s, who, order_id, status)  # noqa: E731
+        work = lambda _rt, s, principal: work_orders.set_status(s, principal, order_id, status)  # noqa: E731
         async for event in self._act(work, "ops.saved"):
             yield event
 
     async def _show_order(self, order_id: str) -> None:
-        found = await self._as_user(lambda _rt, s, who: order_detail(s, who, order_id))
+        found = order_vars(
+            await self._as_user(
+                lambda _rt, session, principal: ops_views.work_order_detail(session, principal, order_id)
+            )
+        )
         self.order, self.comments, self.members = found.order, found.comments, found.members
         self.order_open = True
 
@@ -350,7 +350,9 @@ class OpsAlertsState(AuthState):
     @rx.event
     async def add_comment(self):  # noqa: ANN201 (Reflex event generator)
         order_id, body = self.order.get("id", ""), self.comment_text
-        async for event in self._act(lambda _rt, s, who: work_orders.comment(s, who, order_id, body), "ops.commented"):
+        async for event in self._act(
+            lambda _rt, s, principal: work_orders.comment(s, principal, order_id, body), "ops.commented"
+        ):
             yield event
         await self._show_order(order_id)
         if any(c["body"] == body for c in self.comments):
@@ -359,6 +361,8 @@ class OpsAlertsState(AuthState):
     @rx.event
     async def assign(self, user_id: str):  # noqa: ANN201 (Reflex event generator)
         order_id = self.order.get("id", "")
-        async for event in self._act(lambda _rt, s, who: work_orders.assign(s, who, order_id, user_id), "ops.saved"):
+        async for event in self._act(
+            lambda _rt, s, principal: work_orders.assign(s, principal, order_id, user_id), "ops.saved"
+        ):
             yield event
         await self._show_order(order_id)

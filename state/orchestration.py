@@ -9,19 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
 from backend.services.orchestration import pools as orchestration
+from backend.services.orchestration import views
 from backend.services.training import jobs as training
 from state import live
 from state.auth import AuthState
 from state.feedback import success_toast
+from state.format import when
 from state.live import POLL_S
-from state.training import when
 
 NODE_FIELDS = ("name", "gpus", "gpu_type", "cpu", "memory_gb")
 ROUTE = "/orchestration"
@@ -109,15 +106,10 @@ def _pools(view: OrchestrationView, pools: list[orchestration.PoolView]) -> None
         }
 
 
-def orchestration_view(_rt: Runtime, session: Session, who: Principal) -> OrchestrationView:
-    view = OrchestrationView(allowed=may(session, who, Area.ORCHESTRATION, Action.VIEW))
-    if not view.allowed:
-        return view
-    _pools(view, orchestration.list_pools(session, who))
-    if who.tenant_id is None:
-        return view
-    queues = orchestration.list_queues(session, who)
-    names = {q.id: q.name for q in queues}
+def orchestration_view(found: views.Overview) -> OrchestrationView:
+    """The page's rows from what the orchestration overview read."""
+    view = OrchestrationView(allowed=found.allowed)
+    _pools(view, found.pools)
     view.queues = [
         {
             "name": q.name,
@@ -131,23 +123,21 @@ def orchestration_view(_rt: Runtime, session: Session, who: Principal) -> Orches
             "running": str(q.running),
             "waiting": str(q.waiting),
         }
-        for q in queues
+        for q in found.queues
     ]
-    if may(session, who, Area.TRAINING, Action.VIEW):
-        queued = sorted(training.list_jobs(session, who, "queued"), key=lambda j: (j.queue_id, j.queue_position))
-        view.waiting = [
-            {
-                "id": j.id,
-                "name": j.name,
-                "queue": names.get(j.queue_id, ""),
-                "position": str(j.queue_position or ""),
-                "reason": j.reason,
-                "priority": str(j.priority),
-                "request": f"{j.gpus} GPU · {j.cpu:g} CPU · {j.memory_gb:g} GB",
-                "created": when(j.created_at),
-            }
-            for j in queued
-        ]
+    view.waiting = [
+        {
+            "id": j.id,
+            "name": j.name,
+            "queue": j.queue,
+            "position": str(j.queue_position or ""),
+            "reason": j.reason,
+            "priority": str(j.priority),
+            "request": f"{j.gpus} GPU · {j.cpu:g} CPU · {j.memory_gb:g} GB",
+            "created": when(j.created_at),
+        }
+        for j in found.waiting
+    ]
     return view
 
 
@@ -221,10 +211,15 @@ class OrchestrationState(AuthState):
     async def follow(self) -> None:
         """Usage, queues and waiting jobs change with every controller pass: refresh them while the page is open."""
         wanted = lambda: live.on_page(self, ROUTE)  # noqa: E731
-        await live.follow(self, lambda: self._as_user(orchestration_view), self._show, wanted, 2 * POLL_S, "live")
+        await live.follow(self, self._read, self._show, wanted, 2 * POLL_S, "live")
+
+    async def _read(self) -> OrchestrationView:
+        return await self._as_user(
+            lambda _rt, session, principal: orchestration_view(views.overview(session, principal))
+        )
 
     async def _reload(self) -> None:
-        self._show(await self._as_user(orchestration_view))
+        self._show(await self._read())
 
     def _show(self, view: OrchestrationView) -> None:
         self.allowed = view.allowed
@@ -262,7 +257,7 @@ class OrchestrationState(AuthState):
     @rx.event
     async def set_draining(self, pool: str, node: str, draining: bool):  # noqa: ANN201 (Reflex event generator)
         await self._as_user(
-            lambda _rt, session, who: orchestration.set_node_draining(session, who, pool, node, draining)
+            lambda _rt, session, principal: orchestration.set_node_draining(session, principal, pool, node, draining)
         )
         await self._reload()
         yield await success_toast(self, "orch.drained" if draining else "orch.undrained")
@@ -277,9 +272,9 @@ class OrchestrationState(AuthState):
         nodes = pool_nodes(self.node_rows)
         selector, tolerated = node_selector(form["node_selector"]), tolerations(form["tolerations"])
         await self._as_user(
-            lambda _rt, session, who: orchestration.save_pool(
+            lambda _rt, session, principal: orchestration.save_pool(
                 session,
-                who,
+                principal,
                 form["name"].strip(),
                 form["compute"],
                 nodes,
@@ -323,9 +318,9 @@ class OrchestrationState(AuthState):
             "per_user_gpus": _number("GPUs per user", form["per_user_gpus"], integer=True),
         }
         await self._as_user(
-            lambda _rt, session, who: orchestration.save_queue(
+            lambda _rt, session, principal: orchestration.save_queue(
                 session,
-                who,
+                principal,
                 tenant_id,
                 form["name"].strip(),
                 form["pool"],

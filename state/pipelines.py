@@ -9,18 +9,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
 from backend.services import pipelines
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
 from backend.services.training import jobs as training
 from state import live
 from state.auth import AuthState
 from state.feedback import input_toast, success_toast
-from state.training import Choices, job_choices, when
+from state.format import when
+from state.training import PRESETS, Choices
+
+# what the builder offers, re-exported so that pages need not import the backend
+KINDS = pipelines.KINDS
+STEP_PRESETS = tuple(PRESETS)
 
 ROUTE = "/orchestration/pipelines"
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -255,35 +256,24 @@ class PipelinePage:
     run_steps: dict[str, list[RunStep]] = field(default_factory=dict)
 
 
-def pipeline_page(rt: Runtime, session: Session, who: Principal, pipeline_id: str) -> PipelinePage:
-    page = PipelinePage(allowed=may(session, who, Area.TRAINING, Action.VIEW))
-    if not page.allowed or who.tenant_id is None:
-        return page
-    page.may_edit = may(session, who, Area.TRAINING, Action.CREATE)
-    page.choices = job_choices(rt, session, who)
-    page.pipelines = [
-        {"id": p.id, "name": p.name, "steps": str(len(p.steps)), "created": when(p.created_at)}
-        for p in pipelines.list_pipelines(session, who)
-    ]
-    if pipeline_id and any(p["id"] == pipeline_id for p in page.pipelines):
-        saved = {p.id: p for p in pipelines.list_pipelines(session, who)}[pipeline_id]
-        kinds = {s["name"]: s["kind"] for s in saved.steps}
-        for run in pipelines.list_runs(session, who, pipeline_id)[:20]:
-            page.runs.append(
-                {"id": run.id, "status": run.status, "attempt": str(run.attempt), "created": when(run.created_at)}
-            )
-            page.run_steps[run.id] = [
-                RunStep(name, kinds.get(name, ""), s["status"], s["reason"], s["job_id"], s["output"] or "")
-                for name, s in run.steps.items()
-            ]
-    return page
-
-
-def saved_steps(_rt: Runtime, session: Session, who: Principal, pipeline_id: str) -> list[dict[str, Any]]:
-    found = {p.id: p for p in pipelines.list_pipelines(session, who)}.get(pipeline_id)
-    if found is None:
-        raise MedAIError(ErrorCode.NOT_FOUND, "No such pipeline in this tenant.", "Reload the pipeline list.")
-    return found.steps
+def pipeline_page(found: pipelines.PipelineOverview) -> PipelinePage:
+    """The page's rows from what the pipeline overview read."""
+    return PipelinePage(
+        allowed=found.allowed,
+        may_edit=found.may_edit,
+        choices=found.choices,
+        pipelines=[
+            {"id": p.id, "name": p.name, "steps": str(p.steps), "created": when(p.created_at)} for p in found.pipelines
+        ],
+        runs=[
+            {"id": run.id, "status": run.status, "attempt": str(run.attempt), "created": when(run.created_at)}
+            for run in found.runs
+        ],
+        run_steps={
+            run.id: [RunStep(s.name, s.kind, s.status, s.reason, s.job_id, s.output) for s in run.steps]
+            for run in found.runs
+        },
+    )
 
 
 class PipelinesState(AuthState):
@@ -345,8 +335,12 @@ class PipelinesState(AuthState):
 
     async def _reload(self) -> None:
         pipeline_id = self.pipeline_id
-        page = await self._as_user(lambda rt, session, who: pipeline_page(rt, session, who, pipeline_id))
-        self._show(page)
+        self._show(await self._read(pipeline_id))
+
+    async def _read(self, pipeline_id: str) -> PipelinePage:
+        return await self._as_user(
+            lambda _rt, session, principal: pipeline_page(pipelines.pipeline_overview(session, principal, pipeline_id))
+        )
 
     def _show(self, page: PipelinePage) -> None:
         self.allowed, self.may_edit, self.pipelines = page.allowed, page.may_edit, page.pipelines
@@ -370,7 +364,9 @@ class PipelinesState(AuthState):
 
     @rx.event
     async def open_pipeline(self, pipeline_id: str):  # noqa: ANN201 (Reflex event generator)
-        steps = await self._as_user(lambda rt, session, who: saved_steps(rt, session, who, pipeline_id))
+        steps = await self._as_user(
+            lambda _rt, session, principal: pipelines.pipeline_steps(session, principal, pipeline_id)
+        )
         self.pipeline_id, self.run_id = pipeline_id, ""
         self.name = next((p["name"] for p in self.pipelines if p["id"] == pipeline_id), "")
         self.rows = rows_from_steps(steps)
@@ -425,7 +421,9 @@ class PipelinesState(AuthState):
             yield await input_toast(self, "pipe.need_name_and_steps")
             return
         name, steps = self.name.strip(), steps_from_rows(self.rows)
-        saved = await self._as_user(lambda _rt, session, who: pipelines.save_pipeline(session, who, name, steps))
+        saved = await self._as_user(
+            lambda _rt, session, principal: pipelines.save_pipeline(session, principal, name, steps)
+        )
         self.pipeline_id = saved.id
         await self._reload()
         yield await success_toast(self, "pipe.saved_toast")
@@ -438,7 +436,7 @@ class PipelinesState(AuthState):
         if not pipeline_id:
             yield await input_toast(self, "pipe.save_first")
             return
-        run = await self._as_user(lambda _rt, session, who: pipelines.start_run(session, who, pipeline_id))
+        run = await self._as_user(lambda _rt, session, principal: pipelines.start_run(session, principal, pipeline_id))
         self.run_id = run.id
         await self._reload()
         yield await success_toast(self, "pipe.started")
@@ -446,7 +444,7 @@ class PipelinesState(AuthState):
 
     @rx.event
     async def rerun(self, run_id: str):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda _rt, session, who: pipelines.rerun(session, who, run_id))
+        await self._as_user(lambda _rt, session, principal: pipelines.rerun(session, principal, run_id))
         self.run_id = run_id
         await self._reload()
         yield PipelinesState.follow
@@ -465,5 +463,4 @@ class PipelinesState(AuthState):
         def wanted() -> bool:
             return self.pipeline_id == pipeline_id and any(r["status"] == "running" for r in self.runs)
 
-        page = lambda: self._as_user(lambda rt, session, who: pipeline_page(rt, session, who, pipeline_id))  # noqa: E731
-        await live.follow(self, page, self._show, wanted, flag="following")
+        await live.follow(self, lambda: self._read(pipeline_id), self._show, wanted, flag="following")

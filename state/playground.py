@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
 
 import reflex as rx
-from sqlmodel import Session
 
-from backend.adapters.chat_stream import stream_chat
-from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.identity.access import Principal
-from backend.services.serving import gateway
+from backend.services.serving import playground
 from backend.services.serving.starter_model import SERVICE_NAME as STARTER
-from backend.settings import get_settings
 from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast
@@ -27,22 +20,7 @@ ROUTE = "/playground"
 STARTER_POLL_S = 3.0  # while the starter model is being prepared, the page looks again this often
 
 
-@dataclass
-class Choices:
-    """What the service picker offers: the ready services, and the starter model's state while it
-    is not ready yet ("" when it is ready, stopped or not provided)."""
-
-    services: list[str] = field(default_factory=list)
-    starter_status: str = ""
-
-
-def service_choices(rt: Runtime, session: Session, who: Principal) -> Choices:
-    available = gateway.available_models(session, who)
-    ready = sorted(d.name for d in available if d.status == "ready")
-    starting = next((d.status for d in available if d.name == STARTER and d.status != "ready"), "")
-    if not starting and rt.starter_preparing and STARTER not in ready:  # the first start converts it
-        starting = "pending"
-    return Choices(ready, starting)
+Choices = playground.Choices  # what the service picker offers
 
 
 def pick_service(services: list[str], current: str, wanted: str = "") -> str:
@@ -78,9 +56,14 @@ class PlaygroundState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             self.services, self.starter_status = [], ""
             return
-        self._show_choices(await self._as_user(service_choices), self.router.url.query_parameters.get("service", ""))
+        self._show_choices(await self._choices(), self.router.url.query_parameters.get("service", ""))
         if self.starter_starting:
             yield PlaygroundState.follow_starter
+
+    async def _choices(self) -> Choices:
+        return await self._as_user(
+            lambda rt, session, principal: playground.service_choices(session, principal, rt.starter_preparing)
+        )
 
     def _show_choices(self, found: Choices, wanted: str = "") -> None:
         self.services, self.starter_status = found.services, found.starter_status
@@ -92,7 +75,7 @@ class PlaygroundState(AuthState):
         ready, so it becomes selectable without a reload."""
         await live.follow(
             self,
-            lambda: self._as_user(service_choices),
+            self._choices,
             self._show_choices,
             lambda: self.starter_starting and live.on_page(self, ROUTE),
             every_s=STARTER_POLL_S,
@@ -157,12 +140,8 @@ class PlaygroundState(AuthState):
             self.messages = [*self.messages, {"role": "assistant", "content": ""}]
         started, first, usage, text, stopped = time.monotonic(), 0.0, None, "", False
         try:  # closing the stream on Stop hangs up on the gateway, which ends the replica's request
-            async with contextlib.aclosing(stream_chat(get_settings().public_url, token, body)) as chunks:
+            async with contextlib.aclosing(playground.chat(token, body)) as chunks:
                 async for chunk in chunks:
-                    if chunk.error:
-                        raise MedAIError(
-                            ErrorCode.UPSTREAM_FAILED, chunk.error, "Try again, or check the service's log."
-                        )
                     if chunk.usage:
                         usage = chunk.usage
                     if chunk.delta:

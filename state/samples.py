@@ -5,18 +5,15 @@ to the new thing's own page. The samples themselves are backend.services.samples
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import MedAIError
-from backend.runtime import Runtime
 from backend.services import samples
-from backend.services.identity.access import Principal
 from state.assets import AssetsState
-from state.auth import AuthState
+from state.auth import AuthState, Work
 from state.feedback import error_toast, text
 from state.preferences import PreferencesState
 from state.training import TrainingState
@@ -43,26 +40,26 @@ def offers(status: samples.SamplesStatus) -> Offers:
     return Offers(sft=wanted(status.sft_dataset), preference=wanted(status.preference_dataset))
 
 
-def sample_offers(_rt: Runtime, session: Session, who: Principal) -> Offers:
-    return offers(samples.samples_status(session, who))
+def sample_offers() -> Work[Offers]:
+    return lambda _rt, session, principal: offers(samples.samples_status(session, principal))
 
 
-def dataset_work(which: str) -> Callable[[Runtime, Session, Principal], samples.SampleAsset]:
-    def work(rt: Runtime, session: Session, who: Principal) -> samples.SampleAsset:
-        return samples.import_sample_dataset(session, who, rt.objects, which, rt.settings.scratch_dir)
-
-    return work
-
-
-def knowledge_base_work(rt: Runtime, session: Session, who: Principal) -> samples.SampleAsset:
-    return samples.create_sample_knowledge_base(session, who, rt.knowledge, rt.objects)
+def dataset_work(which: str) -> Work[samples.SampleAsset]:
+    return lambda rt, session, principal: samples.import_sample_dataset(
+        session, principal, rt.objects, which, rt.settings.scratch_dir
+    )
 
 
-def agent_work(language: str) -> Callable[[Runtime, Session, Principal], samples.SampleAsset]:
-    def work(_rt: Runtime, session: Session, who: Principal) -> samples.SampleAsset:
-        return samples.create_agent_from_sample_template(session, who, language=language)
+def knowledge_base_work() -> Work[samples.SampleAsset]:
+    return lambda rt, session, principal: samples.create_sample_knowledge_base(
+        session, principal, rt.knowledge, rt.objects
+    )
 
-    return work
+
+def agent_work(language: str) -> Work[samples.SampleAsset]:
+    return lambda _rt, session, principal: samples.create_agent_from_sample_template(
+        session, principal, language=language
+    )
 
 
 def toast_key(asset: samples.SampleAsset) -> str:
@@ -89,7 +86,7 @@ class SamplesState(AuthState):
         found = Offers()
         if self.session_token:
             try:
-                found = await self._as_user(sample_offers)
+                found = await self._as_user(sample_offers())
             except MedAIError:  # signed out, or a role that sees no samples: nothing to offer
                 found = Offers()
         self.offer_sft, self.offer_preference = found.sft, found.preference
@@ -99,7 +96,7 @@ class SamplesState(AuthState):
         return rx.toast.success(message, duration=6000, position="top-center")
 
     async def _make(
-        self, which: str, work: Callable[[Runtime, Session, Principal], samples.SampleAsset]
+        self, which: str, work: Work[samples.SampleAsset]
     ) -> AsyncIterator[rx.event.EventSpec | samples.SampleAsset | None]:
         """Run one sample action with its button spinning; a toast either way; what was made last."""
         self.working = which
@@ -129,7 +126,7 @@ class SamplesState(AuthState):
 
     @rx.event
     async def create_knowledge_base(self):  # noqa: ANN201 (Reflex event generator)
-        async for step in self._make(KNOWLEDGE_BASE, knowledge_base_work):
+        async for step in self._make(KNOWLEDGE_BASE, knowledge_base_work()):
             yield rx.redirect(f"/knowledge/{step.id}") if isinstance(step, samples.SampleAsset) else step
 
     @rx.event

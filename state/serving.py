@@ -10,18 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.assets import model_registry
-from backend.services.identity import platform_assets
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
 from backend.services.orchestration import clusters
 from backend.services.serving import deployments as serving
-from backend.services.serving import gateway, starter_model
-from components import charts
+from backend.services.serving import gateway, starter_model, views
+from state import figures as charts
 from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
@@ -80,46 +74,23 @@ def deploy_spec(version_id: str, form: dict[str, str]) -> serving.DeploySpec:
     )
 
 
-@dataclass
-class Usage:
-    requests: int = 0
-    tokens: int = 0
-    errors: int = 0
-    latency_ms: float = 0.0
+def version_choice(found: views.VersionLabel) -> dict[str, str]:
+    """A model version as the deploy form offers it."""
+    return {
+        "id": found.id,
+        "model_id": found.model_id,
+        "model": found.model,
+        "label": found.label,
+        "version": str(found.version),
+        "format": found.format,
+        "status": found.status,
+        "platform": "yes" if found.provided_by_platform else "",
+    }
 
 
-def usage_by_model(rows: list[gateway.UsageRow]) -> dict[str, Usage]:
-    """Gateway figures per model over all keys; latency is the request-weighted mean."""
-    found: dict[str, Usage] = {}
-    for row in rows:
-        total = found.setdefault(row.model, Usage())
-        weighted = total.latency_ms * total.requests + row.mean_latency_ms * row.requests
-        total.requests += row.requests
-        total.tokens += row.prompt_tokens + row.completion_tokens
-        total.errors += row.errors
-        total.latency_ms = round(weighted / total.requests, 1) if total.requests else 0.0
-    return found
-
-
-def version_labels(session: Session, who: Principal) -> dict[str, dict[str, str]]:
-    """Every model version of the tenant: id -> model id, model name, label, format, status."""
-    labels: dict[str, dict[str, str]] = {}
-    if not may(session, who, Area.ASSETS, Action.VIEW):
-        return labels
-    for model in model_registry.list_models(session, who):
-        _, versions = model_registry.get_model(session, who, model.id)
-        for v in versions:
-            labels[v.id] = {
-                "id": v.id,
-                "model_id": model.id,
-                "model": model.name,
-                "label": f"{model.name} v{v.version}",
-                "version": str(v.version),
-                "format": v.format,
-                "status": v.status,
-                "platform": "yes" if model.provided_by_platform else "",
-            }
-    return labels
+def _label(labels: dict[str, views.VersionLabel], version_id: str) -> str:
+    found = labels.get(version_id)
+    return found.label if found is not None else version_id
 
 
 @dataclass
@@ -153,22 +124,6 @@ class PlatformServiceRow:
     replicas: int = 0
 
 
-def platform_service_rows(
-    session: Session, who: Principal, labels: dict[str, dict[str, str]]
-) -> list[PlatformServiceRow]:
-    return [
-        PlatformServiceRow(
-            id=d.id,
-            name=d.name,
-            model=labels.get(d.model_version_id, {}).get("label", d.model_version_id),
-            status=d.status,
-            reason=d.reason,
-            replicas=d.replicas,
-        )
-        for d in platform_assets.list_platform_services(session, who)
-    ]
-
-
 def shows_starter_hint(services: list[ServiceRow], platform: list[PlatformServiceRow]) -> bool:
     """No service of the tenant's own yet, but a platform service runs that it may call: say so."""
     return not services and any(p.status != "stopped" for p in platform)
@@ -193,31 +148,41 @@ def engine_label(engine: str, gpus: int) -> str:
     return f"vLLM · {gpus} GPU" if gpus else "vLLM · CPU"
 
 
-def service_rows(session: Session, who: Principal, labels: dict[str, dict[str, str]]) -> list[ServiceRow]:
-    figures = usage_by_model(gateway.usage(session, who))
-    recent = {t.model: t for t in gateway.traffic(session, who)}
-    rows = []
-    for deployment in serving.list_deployments(session, who):
-        _, replicas = serving.get_deployment(session, who, deployment.id)
-        ready = sum(1 for r in replicas if r.status == "ready" and r.model_version_id == deployment.model_version_id)
-        use = figures.get(deployment.name, Usage())
-        rows.append(
-            ServiceRow(
-                id=deployment.id,
-                name=deployment.name,
-                version=labels.get(deployment.model_version_id, {}).get("label", deployment.model_version_id),
-                engine=engine_label(deployment.engine, deployment.gpus),
-                status=deployment.status,
-                reason=deployment.reason,
-                replicas=f"{ready}/{deployment.replicas}",
-                requests=use.requests,
-                tokens=use.tokens,
-                errors=use.errors,
-                latency=f"{use.latency_ms:.0f} ms" if use.requests else "",
-                **_traffic(recent.get(deployment.name)),
-            )
-        )
-    return rows
+def service_row(found: views.ServiceSummary, labels: dict[str, views.VersionLabel]) -> ServiceRow:
+    service, use = found.service, found.usage
+    return ServiceRow(
+        id=service.id,
+        name=service.name,
+        version=_label(labels, service.model_version_id),
+        engine=engine_label(service.engine, service.gpus),
+        status=service.status,
+        reason=service.reason,
+        replicas=f"{found.ready}/{service.replicas}",
+        requests=use.requests,
+        tokens=use.tokens,
+        errors=use.errors,
+        latency=f"{use.latency_ms:.0f} ms" if use.requests else "",
+        **_traffic(found.traffic),
+    )
+
+
+def platform_service_row(found: views.Service, labels: dict[str, views.VersionLabel]) -> PlatformServiceRow:
+    return PlatformServiceRow(
+        id=found.id,
+        name=found.name,
+        model=_label(labels, found.model_version_id),
+        status=found.status,
+        reason=found.reason,
+        replicas=found.replicas,
+    )
+
+
+def service_lists(found: views.ServiceList) -> tuple[list[ServiceRow], list[PlatformServiceRow]]:
+    """The tenant's services and the platform's, as the page lists them."""
+    return (
+        [service_row(s, found.labels) for s in found.services],
+        [platform_service_row(p, found.labels) for p in found.platform_services],
+    )
 
 
 def _traffic(found: gateway.Traffic | None) -> dict[str, Any]:
@@ -232,45 +197,34 @@ def _traffic(found: gateway.Traffic | None) -> dict[str, Any]:
     }
 
 
-def overview(_rt: Runtime, session: Session, who: Principal) -> Overview:
-    found = Overview(
-        may_view=may(session, who, Area.SERVING, Action.VIEW),
-        may_deploy=may(session, who, Area.SERVING, Action.DEPLOY),
-        may_see_clusters=may(session, who, Area.ORCHESTRATION, Action.VIEW),
-        may_manage_platform=may(session, who, Area.PLATFORM, Action.UPDATE),
+def shown_overview(found: views.Overview) -> Overview:
+    """The Deploy page's vars from what the overview read."""
+    services, platform = service_lists(found.services)
+    versions = [version_choice(v) for v in found.deployable]
+    ordered = sorted(versions, key=lambda v: (v["platform"], v["model"]))  # the tenant's own first
+    models = [{"id": v["model_id"], "name": v["model"]} for v in ordered]
+    return Overview(
+        may_view=found.may_view,
+        may_deploy=found.may_deploy,
+        may_see_clusters=found.may_see_clusters,
+        may_manage_platform=found.may_manage_platform,
+        services=services,
+        platform_services=platform,
+        models=[m for i, m in enumerate(models) if m not in models[:i]],
+        versions=versions,
     )
-    if not found.may_view:
-        return found
-    labels = version_labels(session, who)
-    found.services = service_rows(session, who, labels)
-    found.platform_services = platform_service_rows(session, who, labels)
-    found.versions = [
-        v for v in labels.values() if v["status"] != "retired" and v["format"] in ("safetensors", "pytorch-bin")
-    ]
-    ordered = sorted(found.versions, key=lambda v: (v["platform"], v["model"]))  # the tenant's own first
-    found.models = [{"id": v["model_id"], "name": v["model"]} for v in ordered]
-    found.models = [m for i, m in enumerate(found.models) if m not in found.models[:i]]
-    return found
 
 
-def _rows(_rt: Runtime, session: Session, who: Principal) -> tuple[list[ServiceRow], list[PlatformServiceRow]]:
-    """The tenant's services and the platform's, as the live refresh shows them."""
-    labels = version_labels(session, who)
-    return service_rows(session, who, labels), platform_service_rows(session, who, labels)
-
-
-def scale_platform_service(deployment_id: str, replicas: int) -> Callable[[Runtime, Session, Principal], str]:
+def scale_platform_service(deployment_id: str, replicas: int) -> Callable[..., str]:
     """The work of starting (1) or stopping (0) a platform service; only platform admins may."""
-
-    def work(_rt: Runtime, session: Session, who: Principal) -> str:
-        return starter_model.scale_platform_service(session, who, deployment_id, replicas).name
-
-    return work
+    return lambda _rt, session, principal: (
+        starter_model.scale_platform_service(session, principal, deployment_id, replicas).name
+    )
 
 
-def cluster_cards(rt: Runtime, session: Session, who: Principal) -> list[dict[str, str]]:
+def cluster_cards(found: list[clusters.ClusterInfo]) -> list[dict[str, str]]:
     cards = []
-    for cluster in clusters.list_clusters(session, who, rt.settings):
+    for cluster in found:
         for node in cluster.nodes or [None]:
             cards.append(
                 {
@@ -289,11 +243,8 @@ def cluster_cards(rt: Runtime, session: Session, who: Principal) -> list[dict[st
     return cards
 
 
-def connection_steps(rt: Runtime, session: Session, who: Principal) -> list[dict[str, str]]:
-    return [
-        {"name": s.name, "ok": "ok" if s.ok else "failed", "detail": s.detail, "remedy": s.remedy}
-        for s in clusters.test_connection(session, who, rt.settings)
-    ]
+def connection_steps(found: list[clusters.Step]) -> list[dict[str, str]]:
+    return [{"name": s.name, "ok": "ok" if s.ok else "failed", "detail": s.detail, "remedy": s.remedy} for s in found]
 
 
 class ServingState(AuthState):
@@ -348,14 +299,19 @@ class ServingState(AuthState):
             self.services, self.versions, self.models, self.clusters = [], [], [], []
             self.platform_services = []
             return
-        found = await self._as_user(overview)
+        found = shown_overview(await self._as_user(lambda _rt, session, principal: views.overview(session, principal)))
         self.may_view, self.may_deploy, self.may_see_clusters = found.may_view, found.may_deploy, found.may_see_clusters
         self.may_manage_platform, self.platform_services = found.may_manage_platform, found.platform_services
         self.services, self.models, self.versions = found.services, found.models, found.versions
         if self.model_id not in {m["id"] for m in self.models}:
             self.model_id = self.models[0]["id"] if self.models else ""
         self._pick_latest_version()
-        self.clusters = await self._as_user(cluster_cards) if self.may_see_clusters else []
+        self.clusters = []
+        if self.may_see_clusters:
+            listed = await self._as_user(
+                lambda rt, session, principal: clusters.list_clusters(session, principal, rt.settings)
+            )
+            self.clusters = cluster_cards(listed)
         yield ServingState.follow
 
     def _pick_latest_version(self) -> None:
@@ -380,20 +336,20 @@ class ServingState(AuthState):
     @rx.event
     async def deploy(self):  # noqa: ANN201 (Reflex event generator)
         if not self.form.get("name", "").strip() or not self.version_id:
-            yield await input_toast(self, "deploy.form_incomplete")
+            yield await input_toast(self, "serving.form_incomplete")
             return
         self.deploying = True
         yield
         try:
             spec = deploy_spec(self.version_id, self.form)
-            await self._as_user(lambda _rt, session, who: serving.deploy(session, who, spec))
-            self._set_services(await self._as_user(_rows))
+            await self._as_user(lambda _rt, session, principal: serving.deploy(session, principal, spec))
+            self._set_services(await self._rows())
         except Exception as error:  # shown here: a raising handler would leave the button spinning
             self.deploying = False
             yield error_toast(error)
             return
         self.deploying, self.form = False, {**self.form, "name": ""}
-        yield await success_toast(self, "deploy.deployed")
+        yield await success_toast(self, "serving.deployed")
         yield ServingState.follow
 
     @rx.event
@@ -401,16 +357,22 @@ class ServingState(AuthState):
         self.testing, self.steps = True, []
         yield
         try:
-            self.steps = await self._as_user(connection_steps)
+            self.steps = connection_steps(
+                await self._as_user(
+                    lambda rt, session, principal: clusters.test_connection(session, principal, rt.settings)
+                )
+            )
         finally:
             self.testing = False
 
     @rx.event(background=True)
     async def follow(self) -> None:
         """Refresh the service list while a service is pending or starting and this page is open."""
-        await live.follow(
-            self, lambda: self._as_user(_rows), self._set_services, lambda: self.live and live.on_page(self, ROUTE)
-        )
+        await live.follow(self, self._rows, self._set_services, lambda: self.live and live.on_page(self, ROUTE))
+
+    async def _rows(self) -> tuple[list[ServiceRow], list[PlatformServiceRow]]:
+        found = await self._as_user(lambda _rt, session, principal: views.service_list(session, principal))
+        return service_lists(found)
 
     def _set_services(self, rows: tuple[list[ServiceRow], list[PlatformServiceRow]]) -> None:
         self.services, self.platform_services = rows
@@ -422,11 +384,11 @@ class ServingState(AuthState):
         yield
         try:
             await self._as_user(scale_platform_service(deployment_id, replicas))
-            self._set_services(await self._as_user(_rows))
+            self._set_services(await self._rows())
         except Exception as error:  # shown here: a raising handler would leave the button spinning
             self.scaling = ""
             yield error_toast(error)
             return
         self.scaling = ""
-        yield await success_toast(self, "deploy.platform_started" if replicas else "deploy.platform_stopped")
+        yield await success_toast(self, "serving.platform_started" if replicas else "serving.platform_stopped")
         yield ServingState.follow

@@ -5,29 +5,19 @@ this model and how to call it (base URL, curl and Python snippets with its name 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import reflex as rx
-from sqlmodel import Session
 
-from backend.errors import MedAIError
-from backend.runtime import Runtime
-from backend.services.assets import model_registry
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
+from backend.errors import ErrorCode, MedAIError
 from backend.services.serving import deployments as serving
-from backend.services.serving import gateway
+from backend.services.serving import views
 from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
-from state.serving import engine_label, version_labels
+from state.format import when
+from state.serving import engine_label
 
 ROUTE_PREFIX = "/serving/"
-LOG_LINES = 200
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def curl_snippet(base_url: str, model: str) -> str:
@@ -61,54 +51,51 @@ class ServiceView:
     base_url: str = ""
 
 
-def service_view(rt: Runtime, session: Session, who: Principal, deployment_id: str) -> ServiceView:
-    deployment, replicas = serving.get_deployment(session, who, deployment_id)
-    labels = version_labels(session, who)
-    current = labels.get(deployment.model_version_id, {})
-    previous = labels.get(deployment.previous_model_version_id or "", {})
-    view = ServiceView(may_deploy=may(session, who, Area.SERVING, Action.DEPLOY))
+def service_view(found: views.ServiceDetail) -> ServiceView:
+    """The service page's vars from what the detail read."""
+    service, labels = found.service, found.labels
+    current, previous = labels.get(service.model_version_id), labels.get(service.previous_model_version_id)
+    view = ServiceView(may_deploy=found.may_deploy, base_url=found.base_url)
     view.service = {
-        "id": deployment.id,
-        "name": deployment.name,
-        "status": deployment.status,
-        "reason": deployment.reason,
-        "engine": engine_label(deployment.engine, deployment.gpus),
-        "version_id": deployment.model_version_id,
-        "version": current.get("label", deployment.model_version_id),
-        "previous": previous.get("label", ""),
-        "replicas": str(deployment.replicas),
-        "ready": str(sum(1 for r in replicas if r.status == "ready")),
-        "resources": f"{deployment.cpu:g} CPU · {deployment.memory_gb:g} GiB · {deployment.gpus} GPU",
-        "max_model_len": str(deployment.max_model_len),
-        "requests_per_minute": str(deployment.requests_per_minute or "—"),
-        "engine_args": " ".join(deployment.engine_args or []) or "—",
-        "created": f"{when(deployment.created_at)} · {deployment.created_by}",
+        "id": service.id,
+        "name": service.name,
+        "status": service.status,
+        "reason": service.reason,
+        "engine": engine_label(service.engine, service.gpus),
+        "version_id": service.model_version_id,
+        "version": current.label if current else service.model_version_id,
+        "previous": previous.label if previous else "",
+        "replicas": str(service.replicas),
+        "ready": str(sum(1 for r in found.replicas if r.status == "ready")),
+        "resources": f"{service.cpu:g} CPU · {service.memory_gb:g} GiB · {service.gpus} GPU",
+        "max_model_len": str(service.max_model_len),
+        "requests_per_minute": str(service.requests_per_minute or "—"),
+        "engine_args": " ".join(service.engine_args) or "—",
+        "created": f"{when(service.created_at)} · {service.created_by}",
     }
     view.replicas = [
         {
             "ordinal": str(r.ordinal),
             "status": r.status,
-            "version": labels.get(r.model_version_id, {}).get("label", r.model_version_id),
+            "version": labels[r.model_version_id].label if r.model_version_id in labels else r.model_version_id,
             "restarts": str(r.restarts),
             "started": when(r.started_at),
             "ready": when(r.ready_at),
             "step": r.reason,  # while it starts, the last line it logged; else why it left the routes
         }
-        for r in replicas
+        for r in found.replicas
     ]
-    if current:
-        _, versions = model_registry.get_model(session, who, current["model_id"])
-        view.versions = [
-            {
-                "id": v.id,
-                "label": f"v{v.version}",
-                "status": v.status,
-                "format": v.format,
-                "created": when(v.created_at),
-                "current": "yes" if v.id == deployment.model_version_id else "",
-            }
-            for v in versions
-        ]
+    view.versions = [
+        {
+            "id": v.id,
+            "label": f"v{v.version}",
+            "status": v.status,
+            "format": v.format,
+            "created": when(v.created_at),
+            "current": "yes" if v.id == service.model_version_id else "",
+        }
+        for v in found.versions
+    ]
     view.usage = [
         {
             "key": row.api_key_id or "session",
@@ -117,19 +104,9 @@ def service_view(rt: Runtime, session: Session, who: Principal, deployment_id: s
             "errors": str(row.errors),
             "latency": f"{row.mean_latency_ms:.0f} ms",
         }
-        for row in gateway.usage(session, who, None, deployment.name)
+        for row in found.usage
     ]
-    view.base_url = rt.settings.public_url.rstrip("/") + "/v1"
     return view
-
-
-def replica_log(rt: Runtime, session: Session, who: Principal, deployment_id: str, ordinal: int) -> str:
-    """The last lines a replica wrote (what GET /api/deployments/{id}/log returns)."""
-    _, replicas = serving.get_deployment(session, who, deployment_id)
-    replica = next((r for r in replicas if r.ordinal == ordinal), None)
-    if replica is None:
-        return ""
-    return rt.compute.log_tail(replica.compute_ref, LOG_LINES)
 
 
 class ServiceState(AuthState):
@@ -159,10 +136,25 @@ class ServiceState(AuthState):
         return path[len(ROUTE_PREFIX) :] if path.startswith(ROUTE_PREFIX) else ""
 
     async def _fetch(self, deployment_id: str) -> tuple[ServiceView, str]:
-        ordinal = int(self.log_ordinal or 0)
-        view = await self._as_user(lambda rt, session, who: service_view(rt, session, who, deployment_id))
-        log = await self._as_user(lambda rt, session, who: replica_log(rt, session, who, deployment_id, ordinal))
-        return view, log
+        found = await self._as_user(
+            lambda rt, session, principal: views.service_detail(
+                session, principal, deployment_id, rt.settings.public_url
+            )
+        )
+        return service_view(found), await self._log(deployment_id, int(self.log_ordinal or 0))
+
+    async def _log(self, deployment_id: str, ordinal: int) -> str:
+        """The replica's log tail; empty while no such replica runs."""
+        try:
+            return await self._as_user(
+                lambda rt, session, principal: serving.replica_log(
+                    session, principal, rt.compute, deployment_id, ordinal
+                )
+            )
+        except MedAIError as error:
+            if error.code is ErrorCode.NOT_FOUND:
+                return ""
+            raise
 
     def _apply(self, view: ServiceView, log: str) -> None:
         self.may_deploy, self.service, self.replicas = view.may_deploy, view.service, view.replicas
@@ -203,14 +195,14 @@ class ServiceState(AuthState):
 
     async def _act(self, work, done_key: str):  # noqa: ANN001, ANN202 (a service call for this service)
         deployment_id = self.service.get("id", "")
-        await self._as_user(lambda _rt, session, who: work(session, who, deployment_id))
+        await self._as_user(lambda _rt, session, principal: work(session, principal, deployment_id))
         await self._refresh(deployment_id)
         return await success_toast(self, done_key)
 
     @rx.event
     async def update_to(self, version_id: str):  # noqa: ANN201 (Reflex event generator)
         yield await self._act(
-            lambda session, who, d: serving.update_version(session, who, d, version_id), "service.updating"
+            lambda session, principal, d: serving.update_version(session, principal, d, version_id), "service.updating"
         )
         yield ServiceState.follow
 
@@ -230,7 +222,9 @@ class ServiceState(AuthState):
         except ValueError:
             yield await input_toast(self, "service.scale_invalid")
             return
-        yield await self._act(lambda session, who, d: serving.scale(session, who, d, replicas), "service.scaled")
+        yield await self._act(
+            lambda session, principal, d: serving.scale(session, principal, d, replicas), "service.scaled"
+        )
         yield ServiceState.follow
 
     @rx.event
@@ -242,5 +236,4 @@ class ServiceState(AuthState):
     async def show_log(self, ordinal: str):  # noqa: ANN201 (Reflex event generator)
         self.log_ordinal = ordinal
         deployment_id = self.service.get("id", "")
-        number = int(ordinal or 0)
-        self.log = await self._as_user(lambda rt, session, who: replica_log(rt, session, who, deployment_id, number))
+        self.log = await self._log(deployment_id, int(ordinal or 0))

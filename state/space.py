@@ -6,17 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
 from backend.services.space import costs as workbench_costs
-from backend.services.space import workbenches
+from backend.services.space import views, workbenches
+from backend.services.space.views import SpaceOverview, WorkbenchSummary
 from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
+from state.format import when
 
 ROUTE = "/space"
 MOVING = ("starting", "stopping")
@@ -32,10 +30,6 @@ FORM_DEFAULTS = {
     "reason": "",
 }
 _NUMBERS = ("cpu", "gpus", "memory_gb", "storage_gb", "idle_timeout_min")
-
-
-def when(moment) -> str:  # noqa: ANN001 (a datetime or None)
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def money(amount: float) -> str:
@@ -68,7 +62,7 @@ def workbench_spec(form: dict[str, str]) -> workbenches.WorkbenchSpec:
     )
 
 
-def resources(wb) -> str:  # noqa: ANN001 (a Workbench row)
+def resources(wb: WorkbenchSummary) -> str:
     return f"{wb.cpu:g} CPU · {wb.memory_gb:g} GiB · {wb.gpus} GPU · {wb.storage_gb:g} GiB disk"
 
 
@@ -83,56 +77,53 @@ class Overview:
     default_idle: str = ""
 
 
-def workbench_rows(session: Session, who: Principal, costs: dict[str, float]) -> list[dict[str, str]]:
-    return [
+def present(found: SpaceOverview) -> Overview:
+    """The overview as the page's vars hold it."""
+    shown = Overview(may_create=found.may_create, may_approve=found.may_approve)
+    if not found.may_view:
+        return shown
+    shown.workbenches = [
         {
-            "id": wb.id,
-            "name": wb.name,
-            "description": wb.description,
-            "status": wb.status,
-            "reason": wb.reason,
-            "role": role,
-            "resources": resources(wb),
-            "owner": wb.created_by,
-            "activity": when(wb.last_activity_at),
-            "cost": money(costs.get(wb.id, 0.0)),
+            "id": row.workbench.id,
+            "name": row.workbench.name,
+            "description": row.workbench.description,
+            "status": row.workbench.status,
+            "reason": row.workbench.reason,
+            "role": row.role,
+            "resources": resources(row.workbench),
+            "owner": row.workbench.created_by,
+            "activity": when(row.workbench.last_activity_at),
+            "cost": money(row.cost),
         }
-        for wb, role in workbenches.list_workbenches(session, who)
+        for row in found.workbenches
     ]
-
-
-def overview(rt: Runtime, session: Session, who: Principal) -> Overview:
-    found = Overview(
-        may_create=may(session, who, Area.SPACE, Action.CREATE),
-        may_approve=may(session, who, Area.SPACE, Action.APPROVE),
-    )
-    if not may(session, who, Area.SPACE, Action.VIEW):
-        return found
-    report = workbench_costs.cost_report(session, rt.settings, who)
-    found.workbenches = workbench_rows(session, who, {c.workbench_id: c.cost for c in report.workbenches})
-    found.cost = {
-        "month": report.month,
-        "total": money(report.total),
-        "budget": money(report.budget) if report.budget else "",
-        "over": "yes" if report.over_budget else "",
-    }
-    found.default_idle = f"{rt.settings.workbench_idle_timeout_min:g}"
-    limits = workbenches.Limits.of(rt.settings)
-    found.limits = f"{limits.cpu:g} CPU · {limits.memory_gb:g} GiB · {limits.gpus} GPU · {limits.storage_gb:g} GiB disk"
-    if found.may_approve:
-        found.approvals = [
-            {
-                "workbench_id": wb.id,
-                "name": wb.name,
-                "requested_by": request.requested_by,
-                "reason": request.reason,
-                "exceeds": request.exceeds,
-                "resources": resources(wb),
-                "created": when(request.created_at),
-            }
-            for request, wb in workbenches.list_approvals(session, who)
-        ]
-    return found
+    if found.cost is not None:
+        shown.cost = {
+            "month": found.cost.month,
+            "total": money(found.cost.total),
+            "budget": money(found.cost.budget) if found.cost.budget else "",
+            "over": "yes" if found.cost.over_budget else "",
+        }
+    if found.default_idle_min is not None:
+        shown.default_idle = f"{found.default_idle_min:g}"
+    if found.limits is not None:
+        limits = found.limits
+        shown.limits = (
+            f"{limits.cpu:g} CPU · {limits.memory_gb:g} GiB · {limits.gpus} GPU · {limits.storage_gb:g} GiB disk"
+        )
+    shown.approvals = [
+        {
+            "workbench_id": a.workbench.id,
+            "name": a.workbench.name,
+            "requested_by": a.requested_by,
+            "reason": a.reason,
+            "exceeds": a.exceeds,
+            "resources": resources(a.workbench),
+            "created": when(a.created_at),
+        }
+        for a in found.approvals
+    ]
+    return shown
 
 
 class SpaceState(AuthState):
@@ -152,6 +143,11 @@ class SpaceState(AuthState):
     def live(self) -> bool:
         return any(w["status"] in MOVING for w in self.workbenches)
 
+    async def _overview(self) -> Overview:
+        return present(
+            await self._as_user(lambda rt, session, principal: views.overview(session, principal, rt.settings))
+        )
+
     def _apply(self, found: Overview) -> None:
         self.may_create, self.may_approve = found.may_create, found.may_approve
         self.workbenches, self.approvals, self.cost, self.limits = (
@@ -167,7 +163,7 @@ class SpaceState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             self.workbenches, self.approvals, self.cost = [], [], {}
             return
-        self._apply(await self._as_user(overview))
+        self._apply(await self._overview())
         yield SpaceState.follow
 
     @rx.event
@@ -188,9 +184,11 @@ class SpaceState(AuthState):
         yield
         try:
             spec = workbench_spec(self.form)
-            made = await self._as_user(lambda rt, session, who: workbenches.create(session, rt.settings, who, spec))
+            made = await self._as_user(
+                lambda rt, session, principal: workbenches.create(session, rt.settings, principal, spec)
+            )
             pending = made.status == "pending_approval"
-            self._apply(await self._as_user(overview))
+            self._apply(await self._overview())
         except Exception as error:  # shown here: a raising handler would leave the button spinning
             self.creating = False
             yield error_toast(error)
@@ -201,8 +199,10 @@ class SpaceState(AuthState):
 
     @rx.event
     async def decide(self, workbench_id: str, approve: bool):  # noqa: ANN201 (Reflex event generator)
-        await self._as_user(lambda _rt, session, who: workbenches.decide(session, who, workbench_id, approve))
-        self._apply(await self._as_user(overview))
+        await self._as_user(
+            lambda _rt, session, principal: workbenches.decide(session, principal, workbench_id, approve)
+        )
+        self._apply(await self._overview())
         yield await success_toast(self, "space.approved" if approve else "space.rejected")
         yield SpaceState.follow
 
@@ -213,13 +213,11 @@ class SpaceState(AuthState):
         except ValueError:
             yield await input_toast(self, "space.budget_invalid")
             return
-        await self._as_user(lambda _rt, session, who: workbench_costs.set_budget(session, who, amount))
-        self._apply(await self._as_user(overview))
+        await self._as_user(lambda _rt, session, principal: workbench_costs.set_budget(session, principal, amount))
+        self._apply(await self._overview())
         yield await success_toast(self, "space.budget_saved")
 
     @rx.event(background=True)
     async def follow(self) -> None:
         """Refresh the list while a workbench is starting or stopping and this page is open."""
-        await live.follow(
-            self, lambda: self._as_user(overview), self._apply, lambda: self.live and live.on_page(self, ROUTE)
-        )
+        await live.follow(self, lambda: self._overview(), self._apply, lambda: self.live and live.on_page(self, ROUTE))

@@ -7,20 +7,18 @@ import asyncio
 from dataclasses import dataclass, field
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import MedAIError
-from backend.runtime import Runtime
 from backend.services.assets import model_registry
-from backend.services.identity.access import Principal
-from backend.services.space import costs as workbench_costs
 from backend.services.space import packages as workbench_packages
 from backend.services.space import publishing as workbench_publishing
-from backend.services.space import workbenches
+from backend.services.space import views, workbenches
+from backend.services.space.views import WorkbenchDetail
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
+from state.format import when
 from state.live import POLL_S, connected
-from state.space import money, resources, when
+from state.space import money, resources
 
 ROUTE_PREFIX = "/space/"
 MOVING = ("starting", "stopping")
@@ -35,11 +33,10 @@ class WorkbenchView:
     activity: list[dict[str, str]] = field(default_factory=list)
 
 
-def workbench_view(rt: Runtime, session: Session, who: Principal, workbench_id: str) -> WorkbenchView:
-    wb, role, members = workbenches.get_workbench(session, who, workbench_id)
-    costs = {c.workbench_id: c for c in workbench_costs.cost_report(session, rt.settings, who).workbenches}
-    cost = costs.get(wb.id)
-    view = WorkbenchView(role=role)
+def present(found: WorkbenchDetail) -> WorkbenchView:
+    """One workbench as the page's vars hold it."""
+    wb, cost = found.workbench, found.cost
+    view = WorkbenchView(role=found.role)
     view.workbench = {
         "id": wb.id,
         "name": wb.name,
@@ -55,14 +52,14 @@ def workbench_view(rt: Runtime, session: Session, who: Principal, workbench_id: 
         "cost": money(cost.cost if cost else 0.0),
         "hours": f"{cost.hours:.1f}" if cost else "0.0",
     }
-    view.members = [{"user_id": m.user_id, "email": m.email, "name": m.name, "role": m.role} for m in members]
+    view.members = [{"user_id": m.user_id, "email": m.email, "name": m.name, "role": m.role} for m in found.members]
     view.packages = [
         {"requirement": p.requirement, "status": p.status, "detail": p.detail, "by": p.requested_by}
-        for p in workbench_packages.list_packages(session, who, wb.id)
+        for p in found.packages
     ]
     view.activity = [
         {"at": when(a.at), "action": a.action.removeprefix("workbench."), "actor": a.actor, "outcome": a.outcome}
-        for a in workbenches.activity(session, who, wb.id)
+        for a in found.activity
     ]
     return view
 
@@ -99,8 +96,15 @@ class WorkbenchState(AuthState):
         self.workbench, self.role, self.members = view.workbench, view.role, view.members
         self.packages, self.activity = view.packages, view.activity
 
+    async def _view(self, workbench_id: str) -> WorkbenchView:
+        return present(
+            await self._as_user(
+                lambda rt, session, principal: views.workbench_detail(session, principal, rt.settings, workbench_id)
+            )
+        )
+
     async def _refresh(self, workbench_id: str) -> None:
-        self._apply(await self._as_user(lambda rt, session, who: workbench_view(rt, session, who, workbench_id)))
+        self._apply(await self._view(workbench_id))
 
     @rx.event
     async def load(self):  # noqa: ANN201 (Reflex event generator)
@@ -130,7 +134,7 @@ class WorkbenchState(AuthState):
                     if round_ != self._follow_round or self._route_id() != workbench_id or not connected(self):
                         return
                 try:
-                    view = await self._as_user(lambda rt, session, who: workbench_view(rt, session, who, workbench_id))
+                    view = await self._view(workbench_id)
                 except MedAIError:
                     return
                 async with self:
@@ -144,7 +148,7 @@ class WorkbenchState(AuthState):
 
     async def _act(self, work, done_key: str):  # noqa: ANN001, ANN202 (a service call for this workbench)
         workbench_id = self.workbench.get("id", "")
-        await self._as_user(lambda _rt, session, who: work(session, who, workbench_id))
+        await self._as_user(lambda _rt, session, principal: work(session, principal, workbench_id))
         await self._refresh(workbench_id)
         return await success_toast(self, done_key)
 
@@ -161,7 +165,9 @@ class WorkbenchState(AuthState):
     @rx.event
     async def open_ide(self):  # noqa: ANN201 (Reflex event generator)
         workbench_id = self.workbench.get("id", "")
-        link = await self._as_user(lambda rt, session, who: workbenches.open_ide(session, rt.keys, who, workbench_id))
+        link = await self._as_user(
+            lambda rt, session, principal: workbenches.open_ide(session, rt.keys, principal, workbench_id)
+        )
         yield rx.redirect(link, is_external=True)
 
     @rx.event
@@ -182,12 +188,16 @@ class WorkbenchState(AuthState):
             yield await input_toast(self, "space.member_email_missing")
             return
         email, role = self.member_email, self.member_role
-        yield await self._act(lambda s, who, w: workbenches.add_member(s, who, w, email, role), "space.member_added")
+        yield await self._act(
+            lambda s, principal, w: workbenches.add_member(s, principal, w, email, role), "space.member_added"
+        )
         self.member_email = ""
 
     @rx.event
     async def remove_member(self, user_id: str):  # noqa: ANN201 (Reflex event generator)
-        yield await self._act(lambda s, who, w: workbenches.remove_member(s, who, w, user_id), "space.member_removed")
+        yield await self._act(
+            lambda s, principal, w: workbenches.remove_member(s, principal, w, user_id), "space.member_removed"
+        )
 
     @rx.event
     async def install(self):  # noqa: ANN201 (Reflex event generator)
@@ -195,7 +205,7 @@ class WorkbenchState(AuthState):
         if not requirement.strip():
             yield await input_toast(self, "space.requirement_missing")
             return
-        work = lambda s, who, w: workbench_packages.request_install(s, who, w, requirement)  # noqa: E731
+        work = lambda s, principal, w: workbench_packages.request_install(s, principal, w, requirement)  # noqa: E731
         yield await self._act(work, "space.install_queued")
         self.requirement = ""
         yield WorkbenchState.follow
@@ -217,8 +227,8 @@ class WorkbenchState(AuthState):
         workbench_id = self.workbench.get("id", "")
         spec = model_registry.VersionSpec(model_name=name)
         version = await self._as_user(
-            lambda rt, session, who: workbench_publishing.register_model(
-                session, rt.objects, rt.settings, who, workbench_id, folder, spec
+            lambda rt, session, principal: workbench_publishing.register_model(
+                session, rt.objects, rt.settings, principal, workbench_id, folder, spec
             )
         )
         self.registered = {"model_id": version.model_id, "label": f"{name} v{version.version}"}

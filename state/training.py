@@ -4,25 +4,21 @@ curves of several runs overlaid for comparison."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
-from backend.runtime import Runtime
-from backend.services.assets import datasets, model_registry
-from backend.services.identity.access import Principal, may
-from backend.services.identity.permissions import Action, Area
-from backend.services.orchestration import pools as orchestration
 from backend.services.training import jobs as training
 from backend.services.training import presets as training_presets
-from components import charts
+from backend.services.training import views
+from backend.services.training.views import JobListing
+from state import figures as charts
 from state import live
 from state.auth import AuthState
 from state.feedback import error_toast, input_toast, success_toast
+from state.format import when
 
 ROUTE = "/training"
 DEFAULT_PRESET = "lora-default"
@@ -47,10 +43,13 @@ rows = sum(1 for path in files for _ in open(path, encoding="utf-8"))
 print("MEDAI_METRIC " + json.dumps({"step": 1, "rows": rows}))  # a point on the job's charts
 """
 _FLOAT_RESOURCES = ("cpu", "memory_gb")
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+# what the pages offer, re-exported so that pages need not import the backend
+JOB_TYPES = training_presets.JOB_TYPES
+AVAILABLE_TYPES = training.AVAILABLE_TYPES
+PRESETS = training_presets.PRESETS
+DEFAULT_QUEUE = training.DEFAULT_QUEUE
+ACTIVE = training.ACTIVE
+Choices = views.Choices  # the new-job form's choices, also the pipeline builder's
 
 
 def preset_values(preset: str) -> dict[str, str]:
@@ -114,63 +113,14 @@ def job_request(
     )
 
 
-# what the page shows, read in one transaction ------------------------------------------------
+# what the page shows ------------------------------------------------------------------------
 
 
-@dataclass
-class Choices:
-    may_view: bool = False
-    may_submit: bool = False
-    models: list[dict[str, str]] = field(default_factory=list)
-    datasets: list[dict[str, str]] = field(default_factory=list)
-    queues: list[str] = field(default_factory=list)
-    platform_models: list[str] = field(default_factory=list)  # provided by the platform (the starter model)
-
-
-def job_choices(_rt: Runtime, session: Session, who: Principal) -> Choices:
-    """Base model versions in use, active dataset versions and the tenant's queues."""
-    found = Choices(
-        may_view=may(session, who, Area.TRAINING, Action.VIEW),
-        may_submit=may(session, who, Area.TRAINING, Action.CREATE),
-    )
-    if found.may_submit and may(session, who, Area.ASSETS, Action.VIEW):
-        for model in model_registry.list_models(session, who):
-            _, versions = model_registry.get_model(session, who, model.id)
-            if model.provided_by_platform:
-                found.platform_models.append(model.name)
-            found.models += [
-                {"id": v.id, "label": f"{model.name} v{v.version} · {v.format}"}
-                for v in versions
-                if v.status != "retired"
-            ]
-        for dataset in datasets.list_datasets(session, who):
-            _, versions = datasets.get_dataset(session, who, dataset.id)
-            found.datasets += [
-                {
-                    "id": v.id,
-                    "label": f"{dataset.name} v{v.version}",
-                    "shape": v.shape,
-                    "rows": str(v.rows),
-                }
-                for v in versions
-                if v.status == "active"
-            ]
-    names = {training.DEFAULT_QUEUE}
-    if may(session, who, Area.ORCHESTRATION, Action.VIEW):
-        names |= {q.name for q in orchestration.list_queues(session, who)}
-    found.queues = sorted(names)
-    return found
-
-
-def _progress(rt: Runtime, session: Session, who: Principal, job: Any) -> tuple[int, str]:
-    """Percent done and 'step/total' from the job's latest logged metrics."""
-    if job.status == "succeeded":
+def progress(status: str, step: float | None, total: float | None) -> tuple[int, str]:
+    """Percent done and 'step/total' from a job's latest logged step and total."""
+    if status == "succeeded":
         return 100, ""
-    if job.status != "running":
-        return 0, ""
-    series = training.job_curves(session, rt.metrics, who, job.id)
-    step, total = charts.latest(series, "step"), charts.latest(series, "total_steps")
-    if not step or not total:
+    if status != "running" or not step or not total:
         return 0, ""
     return min(100, round(100 * step / total)), f"{step:.0f}/{total:.0f}"
 
@@ -190,36 +140,31 @@ class JobRow:
     created_by: str = ""
 
 
-def job_rows(rt: Runtime, session: Session, who: Principal) -> list[JobRow]:
-    rows = []
-    for job in training.list_jobs(session, who):
-        percent, steps = _progress(rt, session, who, job)
-        rows.append(
-            JobRow(
-                id=job.id,
-                name=job.name,
-                type=job.type,
-                status=job.status,
-                reason=job.reason,
-                position=str(job.queue_position) if job.status == "queued" and job.queue_position else "",
-                progress=percent,
-                steps=steps,
-                attempts=str(job.attempts),
-                created=when(job.created_at),
-                created_by=job.created_by,
-            )
-        )
-    return rows
+def job_row(listing: JobListing) -> JobRow:
+    job = listing.job
+    percent, steps = progress(job.status, listing.step, listing.total_steps)
+    return JobRow(
+        id=job.id,
+        name=job.name,
+        type=job.type,
+        status=job.status,
+        reason=job.reason,
+        position=str(job.queue_position) if job.status == "queued" and job.queue_position else "",
+        progress=percent,
+        steps=steps,
+        attempts=str(job.attempts),
+        created=when(job.created_at),
+        created_by=job.created_by,
+    )
 
 
-def compare_figure(rt: Runtime, session: Session, who: Principal, job_ids: list[str]) -> dict[str, Any]:
+def compare_figure(curves: list[views.JobCurves]) -> dict[str, Any]:
+    """Loss (and eval loss, dotted) of each job, one colour per job."""
     traces = []
-    for index, job_id in enumerate(job_ids):
-        job, _ = training.get_job(session, who, job_id)
-        series = training.job_curves(session, rt.metrics, who, job_id)
+    for index, job in enumerate(curves):
         color = charts.PALETTE[index % len(charts.PALETTE)]
-        traces.append(charts.trace(f"{job.name} · loss", charts.by_step(series, "loss"), color))
-        evaluation = charts.by_step(series, "eval_loss")
+        traces.append(charts.trace(f"{job.name} · loss", charts.by_step(job.series, "loss"), color))
+        evaluation = charts.by_step(job.series, "eval_loss")
         if evaluation[0]:
             trace = charts.trace(f"{job.name} · eval loss", evaluation, color)
             trace["line"]["dash"] = "dot"
@@ -279,7 +224,7 @@ class TrainingState(AuthState):
         if not self.signed_in or self.must_change_password or not self.tenant_id:
             self.jobs, self.models, self.dataset_versions = [], [], []
             return
-        found = await self._as_user(job_choices)
+        found = await self._as_user(lambda _rt, session, principal: views.job_choices(session, principal))
         self.may_view, self.may_submit = found.may_view, found.may_submit
         if not self.may_view:
             self.jobs = []
@@ -293,8 +238,14 @@ class TrainingState(AuthState):
         await self._reload_jobs()
         yield TrainingState.follow_jobs
 
+    async def _job_rows(self) -> list[JobRow]:
+        listings = await self._as_user(
+            lambda rt, session, principal: views.job_listings(session, principal, rt.metrics)
+        )
+        return [job_row(listing) for listing in listings]
+
     async def _reload_jobs(self) -> None:
-        self.jobs = await self._as_user(job_rows)
+        self.jobs = await self._job_rows()
         known = {j.id for j in self.jobs}
         self.compare_ids = [i for i in self.compare_ids if i in known]
 
@@ -357,7 +308,7 @@ class TrainingState(AuthState):
     @rx.event
     async def submit(self):  # noqa: ANN201 (Reflex event generator)
         if not self.job_name.strip() or not self.base_model or not self.train_ids:
-            yield await input_toast(self, "research.form_incomplete")
+            yield await input_toast(self, "training.form_incomplete")
             return
         self.submitting = True
         yield
@@ -373,14 +324,14 @@ class TrainingState(AuthState):
                 self.resources,
                 self.script,
             )
-            await self._as_user(lambda _rt, session, who: training.submit_job(session, who, request))
+            await self._as_user(lambda _rt, session, principal: training.submit_job(session, principal, request))
             await self._reload_jobs()
         except Exception as error:  # shown here: a raising handler would leave the button spinning
             self.submitting = False
             yield error_toast(error)
             return
         self.submitting, self.job_name = False, ""
-        yield await success_toast(self, "research.submitted")
+        yield await success_toast(self, "training.submitted")
         yield TrainingState.follow_jobs
 
     # the jobs ---------------------------------------------------------------------------------------
@@ -392,10 +343,13 @@ class TrainingState(AuthState):
     @rx.event
     async def compare(self):  # noqa: ANN201 (Reflex event generator)
         if len(self.compare_ids) < 2:
-            yield await input_toast(self, "research.compare_pick_two")
+            yield await input_toast(self, "training.compare_pick_two")
             return
         chosen = list(self.compare_ids)
-        self.compare_chart = await self._as_user(lambda rt, session, who: compare_figure(rt, session, who, chosen))
+        curves = await self._as_user(
+            lambda rt, session, principal: views.compare_curves(session, principal, rt.metrics, chosen)
+        )
+        self.compare_chart = compare_figure(curves)
 
     @rx.event
     def close_compare(self) -> None:
@@ -405,7 +359,7 @@ class TrainingState(AuthState):
     async def follow_jobs(self) -> None:
         """Refresh the job list while jobs are queued or running and this page is open."""
         wanted = lambda: self.has_active_jobs and live.on_page(self, ROUTE)  # noqa: E731
-        await live.follow(self, lambda: self._as_user(job_rows), self._set_jobs, wanted)
+        await live.follow(self, self._job_rows, self._set_jobs, wanted)
 
     def _set_jobs(self, rows: list[JobRow]) -> None:
         self.jobs = rows

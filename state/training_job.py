@@ -8,18 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session
 
 from backend.errors import MedAIError
-from backend.runtime import Runtime
-from backend.services.assets import model_registry
-from backend.services.identity.access import Principal
 from backend.services.training import jobs as training
-from components import charts
+from backend.services.training import views
+from state import figures as charts
 from state import live
-from state.auth import AuthState
+from state.auth import AuthState, Work
 from state.feedback import error_toast, success_toast
-from state.training import ROUTE, when
+from state.format import when
+from state.training import ROUTE
 
 JOB_ROUTE = ROUTE + "/jobs/"
 LOG_LINES = 80
@@ -38,24 +36,15 @@ class JobView:
     result: dict[str, str] = field(default_factory=dict)
 
 
-def _result_model(session: Session, who: Principal, name: str, version_id: str) -> dict[str, str]:
-    """The model version a succeeded job registered (named after the job)."""
-    for model in model_registry.list_models(session, who, search=name):
-        _, versions = model_registry.get_model(session, who, model.id)
-        for version in versions:
-            if version.id == version_id:
-                return {"id": version.id, "model_id": model.id, "label": f"{model.name} v{version.version}"}
-    return {"id": version_id, "model_id": "", "label": version_id}
-
-
-def job_view(rt: Runtime, session: Session, who: Principal, job_id: str) -> JobView:
-    job, events = training.get_job(session, who, job_id)
-    series = training.job_curves(session, rt.metrics, who, job_id)
+def job_view(detail: views.JobDetail) -> JobView:
+    """What the job page shows of a job read in full."""
+    job, series = detail.job, detail.series
     progress = {
         name: value
         for name in ("step", "total_steps", "eta_s", "epoch", "tokens_per_s")
         if (value := charts.latest(series, name)) is not None
     }
+    result = detail.result
     return JobView(
         job={
             "id": job.id,
@@ -80,14 +69,19 @@ def job_view(rt: Runtime, session: Session, who: Principal, job_id: str) -> JobV
         hyperparameters=[
             {"key": k, "value": str(v)} for k, v in sorted(job.hyperparameters.items()) if applies(k, job)
         ],
-        events=[{"at": when(e.at), "kind": e.kind, "message": e.message} for e in events],
+        events=[{"at": when(e.at), "kind": e.kind, "message": e.message} for e in detail.events],
         curves={name: charts.by_step(series, name) for name in CURVES},
         progress=progress,
-        log=training.job_log(session, rt.compute, who, job_id, LOG_LINES),
+        log=detail.log,
         active=job.status in training.ACTIVE,
-        result=_result_model(session, who, job.name, job.result_model_version_id)
-        if job.result_model_version_id
-        else {},
+        result={"id": result.id, "model_id": result.model_id, "label": result.label} if result else {},
+    )
+
+
+def read_job(job_id: str) -> Work[JobView]:
+    """The work that reads one job in full for the signed-in person (run by ``AuthState._as_user``)."""
+    return lambda rt, session, principal: job_view(
+        views.job_detail(session, principal, rt.metrics, rt.compute, job_id, LOG_LINES)
     )
 
 
@@ -162,7 +156,7 @@ class JobState(AuthState):
             self.missing = bool(self.signed_in and not self.must_change_password)
             return
         try:
-            view = await self._as_user(lambda rt, session, who: job_view(rt, session, who, job_id))
+            view = await self._as_user(read_job(job_id))
         except MedAIError as error:
             self.missing = True
             yield error_toast(error)
@@ -213,7 +207,7 @@ class JobState(AuthState):
         job_id = self.job.get("id", "")
         await live.follow(
             self,
-            lambda: self._as_user(lambda rt, session, who: job_view(rt, session, who, job_id)),
+            lambda: self._as_user(read_job(job_id)),
             self._show,
             lambda: self._route_job() == job_id and self.active,
             flag="following",
@@ -228,14 +222,14 @@ class JobState(AuthState):
     @rx.event
     async def cancel(self):  # noqa: ANN201 (Reflex event generator)
         job_id = self.job.get("id", "")
-        await self._as_user(lambda rt, session, who: training.cancel_job(session, rt.compute, who, job_id))
-        self._show(await self._as_user(lambda rt, session, who: job_view(rt, session, who, job_id)))
+        await self._as_user(lambda rt, session, principal: training.cancel_job(session, rt.compute, principal, job_id))
+        self._show(await self._as_user(read_job(job_id)))
         yield await success_toast(self, "job.cancelled")
 
     @rx.event
     async def retry(self):  # noqa: ANN201 (Reflex event generator)
         job_id = self.job.get("id", "")
-        await self._as_user(lambda _rt, session, who: training.retry_job(session, who, job_id))
-        self._show(await self._as_user(lambda rt, session, who: job_view(rt, session, who, job_id)))
+        await self._as_user(lambda _rt, session, principal: training.retry_job(session, principal, job_id))
+        self._show(await self._as_user(read_job(job_id)))
         yield await success_toast(self, "job.retried")
         yield JobState.follow

@@ -17,9 +17,11 @@ from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlmodel import Session
 
 from backend.errors import ErrorCode, MedAIError
 from backend.runtime import Runtime
+from backend.services.agents import definitions as agents
 from backend.services.agents import runs as agent_runs
 from backend.services.agents.runtime import RunEvent, answer_stream_source
 from backend.services.identity.access import Principal
@@ -29,6 +31,21 @@ PREFIX = "agent:"
 
 def is_agent_model(model: str) -> bool:
     return model.lower().startswith(PREFIX)
+
+
+def listed_agents(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """The tenant's published agents as /v1/models entries (``agent:<slug>``)."""
+    return [
+        {
+            "id": f"{PREFIX}{a.slug}",
+            "object": "model",
+            "created": int(a.created_at.timestamp()),
+            "owned_by": a.tenant_id,
+            "kind": "agent",
+        }
+        for a in agents.list_agents(session, principal)
+        if a.active_version_id
+    ]
 
 
 def _text(content: Any) -> str:

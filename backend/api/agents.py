@@ -15,13 +15,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.api.dependencies import SessionDep
 from backend.services.agents import definitions as agents
 from backend.services.agents import market as agent_market
 from backend.services.agents import runs as agent_runs
 from backend.services.agents import tools as agent_tools
-from backend.services.agents.nodes import catalogue
+from backend.services.agents.nodes import catalogue, label_key
 from backend.services.agents.runtime import RunEvent
 from backend.services.agents.templates import list_templates
+from ui_text.agent_nodes import TEXT as NODE_TEXT
 
 router = APIRouter(prefix="/api", tags=["agents"])
 
@@ -169,72 +171,62 @@ class TemplateInstallIn(BaseModel):
 @router.get("/agent-nodes")
 def get_node_catalogue(principal: CurrentPrincipal) -> list[dict[str, Any]]:
     """The node types, their handles and settings: what the canvas renders its palette and forms from."""
-    return catalogue()
+    return catalogue(NODE_TEXT)
 
 
 @router.get("/agents", response_model=list[AgentOut])
-def get_agents(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [AgentOut.model_validate(a) for a in agents.list_agents(session, principal)]
+def get_agents(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [AgentOut.model_validate(a) for a in agents.list_agents(session, principal)]
 
 
 @router.post("/agents", response_model=AgentOut, status_code=201)
-def post_agent(body: AgentIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return AgentOut.model_validate(agents.create_agent(session, principal, agents.AgentSpec(**body.model_dump())))
+def post_agent(body: AgentIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return AgentOut.model_validate(agents.create_agent(session, principal, agents.AgentSpec(**body.model_dump())))
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut)
-def get_agent(agent_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return AgentOut.model_validate(agents.get_agent(session, principal, agent_id))
+def get_agent(agent_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return AgentOut.model_validate(agents.get_agent(session, principal, agent_id))
 
 
 @router.patch("/agents/{agent_id}", response_model=AgentOut)
-def patch_agent(agent_id: str, body: AgentPatchIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        patch = agents.AgentPatch(**body.model_dump())
-        return AgentOut.model_validate(agents.update_agent(session, principal, agent_id, patch))
+def patch_agent(agent_id: str, body: AgentPatchIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    patch = agents.AgentPatch(**body.model_dump())
+    return AgentOut.model_validate(agents.update_agent(session, principal, agent_id, patch))
 
 
 @router.delete("/agents/{agent_id}", status_code=204)
-def delete_agent(agent_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        agents.delete_agent(session, principal, agent_id)
+def delete_agent(agent_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    agents.delete_agent(session, principal, agent_id)
 
 
 @router.put("/agents/{agent_id}/draft", response_model=DraftOut)
-def put_draft(agent_id: str, body: DraftIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def put_draft(agent_id: str, body: DraftIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
     """Save the draft (kept even with problems) and return its problems."""
-    with rt.session() as session:
-        checked = agents.save_draft(session, principal, agent_id, body.graph, body.chat_config)
-        return DraftOut(
-            agent=AgentOut.model_validate(checked.agent), problems=[ProblemOut(**asdict(p)) for p in checked.problems]
-        )
+    checked = agents.save_draft(session, principal, agent_id, body.graph, body.chat_config)
+    return DraftOut(
+        agent=AgentOut.model_validate(checked.agent), problems=[ProblemOut(**asdict(p)) for p in checked.problems]
+    )
 
 
 @router.post("/agents/{agent_id}/validate", response_model=list[ProblemOut])
-def post_validate(agent_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [ProblemOut(**asdict(p)) for p in agents.validate_draft(session, principal, agent_id)]
+def post_validate(agent_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [ProblemOut(**asdict(p)) for p in agents.validate_draft(session, principal, agent_id)]
 
 
 @router.get("/agents/{agent_id}/versions", response_model=list[VersionOut])
-def get_versions(agent_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [VersionOut.model_validate(v) for v in agents.list_versions(session, principal, agent_id)]
+def get_versions(agent_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [VersionOut.model_validate(v) for v in agents.list_versions(session, principal, agent_id)]
 
 
 @router.post("/agents/{agent_id}/publish", response_model=VersionOut, status_code=201)
-def post_publish(agent_id: str, body: PublishIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return VersionOut.model_validate(agents.publish(session, principal, agent_id, body.note))
+def post_publish(agent_id: str, body: PublishIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return VersionOut.model_validate(agents.publish(session, principal, agent_id, body.note))
 
 
 @router.post("/agents/{agent_id}/rollback", response_model=VersionOut)
-def post_rollback(agent_id: str, body: RollbackIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return VersionOut.model_validate(agents.rollback(session, principal, agent_id, body.version_id))
+def post_rollback(agent_id: str, body: RollbackIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return VersionOut.model_validate(agents.rollback(session, principal, agent_id, body.version_id))
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -244,6 +236,8 @@ def sse(events: Iterator[RunEvent]) -> Iterator[str]:
     """Server-sent events: ``event: <type>`` and ``data: {"node_id", ...}`` per run event."""
     for event in events:
         payload = {"node_id": event.node_id, **event.data}
+        if event.type == "node_started":  # the node type's English label (the service sends its code)
+            payload["label"] = NODE_TEXT.get(label_key(str(event.data.get("type"))), ("",))[0]
         yield f"event: {event.type}\ndata: {json.dumps(payload, ensure_ascii=False, default=str)}\n\n"
 
 
@@ -275,36 +269,35 @@ def post_run(agent_id: str, body: RunIn, request: Request, principal: CurrentPri
 
 @router.get("/agents/{agent_id}/runs", response_model=list[RunOut])
 def get_runs(
-    agent_id: str, principal: CurrentPrincipal, rt: RuntimeDep, conversation_id: str | None = None, limit: int = 100
+    agent_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    conversation_id: str | None = None,
+    limit: int = 100,
 ) -> Any:
-    with rt.session() as session:
-        found = agent_runs.list_runs(session, principal, agent_id, conversation_id, limit)
-        return [RunOut.model_validate(r) for r in found]
+    found = agent_runs.list_runs(session, principal, agent_id, conversation_id, limit)
+    return [RunOut.model_validate(r) for r in found]
 
 
 @router.get("/agents/{agent_id}/conversations", response_model=list[ConversationOut])
-def get_conversations(agent_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [ConversationOut.model_validate(c) for c in agent_runs.list_conversations(session, principal, agent_id)]
+def get_conversations(agent_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [ConversationOut.model_validate(c) for c in agent_runs.list_conversations(session, principal, agent_id)]
 
 
 @router.get("/agents/{agent_id}/feedback", response_model=list[FeedbackOut])
-def get_feedback(agent_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [FeedbackOut.model_validate(f) for f in agent_runs.list_feedback(session, principal, agent_id)]
+def get_feedback(agent_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [FeedbackOut.model_validate(f) for f in agent_runs.list_feedback(session, principal, agent_id)]
 
 
 @router.get("/agent-runs/{run_id}", response_model=RunOut)
-def get_run(run_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return RunOut.model_validate(agent_runs.get_run(session, principal, run_id))
+def get_run(run_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return RunOut.model_validate(agent_runs.get_run(session, principal, run_id))
 
 
 @router.post("/agent-runs/{run_id}/feedback", response_model=FeedbackOut)
-def post_feedback(run_id: str, body: FeedbackIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        found = agent_runs.give_feedback(session, principal, run_id, body.rating, body.annotation)
-        return FeedbackOut.model_validate(found)
+def post_feedback(run_id: str, body: FeedbackIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    found = agent_runs.give_feedback(session, principal, run_id, body.rating, body.annotation)
+    return FeedbackOut.model_validate(found)
 
 
 # --- templates and market --------------------------------------------------------------------
@@ -318,13 +311,12 @@ def get_templates(principal: CurrentPrincipal) -> list[dict[str, Any]]:
 
 @router.post("/agent-templates/{template_id}/install", response_model=AgentOut, status_code=201)
 def post_template_install(
-    template_id: str, body: TemplateInstallIn, principal: CurrentPrincipal, rt: RuntimeDep
+    template_id: str, body: TemplateInstallIn, principal: CurrentPrincipal, session: SessionDep
 ) -> Any:
-    with rt.session() as session:
-        agent = agents.create_from_template(
-            session, principal, template_id, body.name, body.slug, body.model, tuple(body.knowledge_base_ids)
-        )
-        return AgentOut.model_validate(agent)
+    agent = agents.create_from_template(
+        session, principal, template_id, body.name, body.slug, body.model, tuple(body.knowledge_base_ids)
+    )
+    return AgentOut.model_validate(agent)
 
 
 class ListingIn(BaseModel):
@@ -352,29 +344,25 @@ class InstallIn(BaseModel):
 
 
 @router.get("/agent-market", response_model=list[ListingOut])
-def get_market(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [ListingOut.model_validate(x) for x in agent_market.list_listings(session, principal)]
+def get_market(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [ListingOut.model_validate(x) for x in agent_market.list_listings(session, principal)]
 
 
 @router.post("/agents/{agent_id}/listings", response_model=ListingOut, status_code=201)
-def post_listing(agent_id: str, body: ListingIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        found = agent_market.publish_listing(session, principal, agent_id, body.scope, body.description)
-        return ListingOut.model_validate(found)
+def post_listing(agent_id: str, body: ListingIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    found = agent_market.publish_listing(session, principal, agent_id, body.scope, body.description)
+    return ListingOut.model_validate(found)
 
 
 @router.delete("/agent-market/{listing_id}", status_code=204)
-def delete_listing(listing_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        agent_market.withdraw_listing(session, principal, listing_id)
+def delete_listing(listing_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    agent_market.withdraw_listing(session, principal, listing_id)
 
 
 @router.post("/agent-market/{listing_id}/install", response_model=AgentOut, status_code=201)
-def post_install(listing_id: str, body: InstallIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        agent = agent_market.install_listing(session, principal, listing_id, body.name, body.slug)
-        return AgentOut.model_validate(agent)
+def post_install(listing_id: str, body: InstallIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    agent = agent_market.install_listing(session, principal, listing_id, body.name, body.slug)
+    return AgentOut.model_validate(agent)
 
 
 # --- tools and hosts -------------------------------------------------------------------------
@@ -430,67 +418,59 @@ class HostOut(BaseModel):
 
 
 @router.get("/agent-tools")
-def get_tools(principal: CurrentPrincipal, rt: RuntimeDep) -> list[dict[str, Any]]:
+def get_tools(principal: CurrentPrincipal, session: SessionDep) -> list[dict[str, Any]]:
     """Built-in tools and the tenant's HTTP tools, as pickers list them (ref, name, description, parameters)."""
-    with rt.session() as session:
-        return [asdict(t) for t in agent_tools.list_tools(session, principal)]
+    return [asdict(t) for t in agent_tools.list_tools(session, principal)]
 
 
 @router.post("/agent-tools", response_model=ToolOut, status_code=201)
-def post_tool(body: ToolIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        tool = agent_tools.create_tool(session, rt.keys, principal, agent_tools.ToolSpec(**body.model_dump()))
-        return ToolOut.model_validate(tool)
+def post_tool(body: ToolIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
+    tool = agent_tools.create_tool(session, rt.keys, principal, agent_tools.ToolSpec(**body.model_dump()))
+    return ToolOut.model_validate(tool)
 
 
 @router.get("/agent-tools/{tool_id}", response_model=ToolOut)
-def get_tool(tool_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return ToolOut.model_validate(agent_tools.get_tool(session, principal, tool_id))
+def get_tool(tool_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return ToolOut.model_validate(agent_tools.get_tool(session, principal, tool_id))
 
 
 @router.put("/agent-tools/{tool_id}", response_model=ToolOut)
-def put_tool(tool_id: str, body: ToolIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        spec = agent_tools.ToolSpec(**body.model_dump())
-        return ToolOut.model_validate(agent_tools.update_tool(session, rt.keys, principal, tool_id, spec))
+def put_tool(tool_id: str, body: ToolIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
+    spec = agent_tools.ToolSpec(**body.model_dump())
+    return ToolOut.model_validate(agent_tools.update_tool(session, rt.keys, principal, tool_id, spec))
 
 
 @router.delete("/agent-tools/{tool_id}", status_code=204)
-def delete_tool(tool_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        agent_tools.delete_tool(session, principal, tool_id)
+def delete_tool(tool_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    agent_tools.delete_tool(session, principal, tool_id)
 
 
 @router.post("/agent-tools/test")
-def post_tool_test(body: ToolTestIn, principal: CurrentPrincipal, rt: RuntimeDep) -> dict[str, Any]:
+def post_tool_test(
+    body: ToolTestIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> dict[str, Any]:
     """The test button: one real call of a tool with the given arguments."""
-    with rt.session() as session:
-        limit = rt.settings.agent_tool_timeout_s
-        return {"result": agent_tools.try_tool(session, rt.keys, principal, body.ref, body.arguments, limit)}
+    limit = rt.settings.agent_tool_timeout_s
+    return {"result": agent_tools.try_tool(session, rt.keys, principal, body.ref, body.arguments, limit)}
 
 
 @router.post("/agent-tools/openapi", response_model=list[ToolOut], status_code=201)
-def post_openapi(body: OpenApiIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_openapi(body: OpenApiIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
     """One tool per operation of an OpenAPI 3 document."""
-    with rt.session() as session:
-        created = agent_tools.import_openapi(session, rt.keys, principal, body.document)
-        return [ToolOut.model_validate(t) for t in created]
+    created = agent_tools.import_openapi(session, rt.keys, principal, body.document)
+    return [ToolOut.model_validate(t) for t in created]
 
 
 @router.get("/agent-hosts", response_model=list[HostOut])
-def get_hosts(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [HostOut.model_validate(h) for h in agent_tools.list_allowed_hosts(session, principal)]
+def get_hosts(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [HostOut.model_validate(h) for h in agent_tools.list_allowed_hosts(session, principal)]
 
 
 @router.post("/agent-hosts", response_model=HostOut, status_code=201)
-def post_host(body: HostIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return HostOut.model_validate(agent_tools.add_allowed_host(session, principal, body.host))
+def post_host(body: HostIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return HostOut.model_validate(agent_tools.add_allowed_host(session, principal, body.host))
 
 
 @router.delete("/agent-hosts/{host_id}", status_code=204)
-def delete_host(host_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        agent_tools.remove_allowed_host(session, principal, host_id)
+def delete_host(host_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    agent_tools.remove_allowed_host(session, principal, host_id)

@@ -4,7 +4,6 @@ management over REST, through the same services as the Assets pages."""
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.adapters.objectstore.local import DOWNLOAD_PATH, LocalObjectStore
 from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.api.dependencies import SessionDep
 from backend.errors import ErrorCode, MedAIError
-from backend.services.assets import datasets, images, lineage, model_registry, token_counting
+from backend.services.assets import datasets, images, lineage, model_registry, uploads
 
 router = APIRouter(prefix="/api", tags=["assets"])
 
@@ -144,14 +144,14 @@ def _spec(fields: dict[str, Any]) -> model_registry.VersionSpec:
 
 
 @router.get("/datasets", response_model=list[datasets.DatasetSummary])
-def get_datasets(principal: CurrentPrincipal, rt: RuntimeDep, search: str = "", shape: str = "") -> Any:
-    with rt.session() as session:
-        return datasets.list_datasets(session, principal, search, shape)
+def get_datasets(principal: CurrentPrincipal, session: SessionDep, search: str = "", shape: str = "") -> Any:
+    return datasets.list_datasets(session, principal, search, shape)
 
 
 @router.post("/datasets", response_model=DatasetVersionOut, status_code=201)
 def post_dataset(
     principal: CurrentPrincipal,
+    session: SessionDep,
     rt: RuntimeDep,
     file: Annotated[UploadFile, File(description="JSONL, JSON, CSV or Parquet")],
     name: Annotated[str, Form()],
@@ -162,69 +162,60 @@ def post_dataset(
 ) -> Any:
     """Import a file as the next version of dataset ``name``. An invalid file answers 422 with
     the validation report under ``error.report``; nothing is stored then."""
-    with rt.session() as session:
-        tokenizer = None
-        if tokenizer_version_id:
-            tokenizer = token_counting.counter_for(
-                session, rt.objects, principal, tokenizer_version_id, rt.settings.data_dir / "cache"
-            )
-        row = datasets.import_version(
-            session,
-            rt.objects,
-            principal,
-            name=name,
-            filename=file.filename or "upload",
-            stream=file.file,
-            scratch_dir=rt.settings.scratch_dir,
-            description=description,
-            mask_phi=mask_phi,
-            cutoff=cutoff,
-            tokenizer=tokenizer,
-        )
-        return DatasetVersionOut.model_validate(row)
+    imported = uploads.import_dataset(
+        session,
+        principal,
+        rt.objects,
+        name=name,
+        filename=file.filename or "upload",
+        stream=file.file,
+        scratch_dir=rt.settings.scratch_dir,
+        cache_dir=rt.settings.data_dir / "cache",
+        description=description,
+        mask_phi=mask_phi,
+        cutoff=cutoff,
+        tokenizer_version_id=tokenizer_version_id,
+    )
+    return DatasetVersionOut.model_validate(imported)
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetDetail)
-def get_dataset(dataset_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> DatasetDetail:
-    with rt.session() as session:
-        dataset, versions = datasets.get_dataset(session, principal, dataset_id)
-        return DatasetDetail(
-            dataset=DatasetOut.model_validate(dataset),
-            versions=[DatasetVersionOut.model_validate(v) for v in versions],
-        )
+def get_dataset(dataset_id: str, principal: CurrentPrincipal, session: SessionDep) -> DatasetDetail:
+    dataset, versions = datasets.get_dataset(session, principal, dataset_id)
+    return DatasetDetail(
+        dataset=DatasetOut.model_validate(dataset),
+        versions=[DatasetVersionOut.model_validate(v) for v in versions],
+    )
 
 
 @router.get("/datasets/versions/{version_id}/download", response_model=Link)
-def get_dataset_download(version_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Link:
+def get_dataset_download(version_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Link:
     """A link that downloads the file for 15 minutes without other credentials."""
-    with rt.session() as session:
-        return Link(url=datasets.download_url(session, rt.objects, principal, version_id))
+    return Link(url=datasets.download_url(session, rt.objects, principal, version_id))
 
 
 @router.post("/datasets/versions/{version_id}/retire", status_code=204)
-def post_dataset_retire(version_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        datasets.retire_version(session, principal, version_id)
+def post_dataset_retire(version_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    datasets.retire_version(session, principal, version_id)
 
 
 @router.delete("/datasets/versions/{version_id}", status_code=204)
-def delete_dataset_version(version_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        datasets.delete_version(session, rt.objects, principal, version_id)
+def delete_dataset_version(version_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> None:
+    datasets.delete_version(session, rt.objects, principal, version_id)
 
 
 # models ----------------------------------------------------------------------------------
 
 
 @router.get("/models", response_model=list[model_registry.ModelSummary])
-def get_models(principal: CurrentPrincipal, rt: RuntimeDep, search: str = "", status: str = "") -> Any:
-    with rt.session() as session:
-        return model_registry.list_models(session, principal, search, status)
+def get_models(principal: CurrentPrincipal, session: SessionDep, search: str = "", status: str = "") -> Any:
+    return model_registry.list_models(session, principal, search, status)
 
 
 @router.post("/models", response_model=ModelVersionOut, status_code=201)
 def post_model(
     principal: CurrentPrincipal,
+    session: SessionDep,
     rt: RuntimeDep,
     spec: Annotated[str, Form(description="JSON: model_name, framework, base_model, parameters, …")],
     files: Annotated[list[UploadFile], File(description="the model's files, or one .zip/.tar.gz archive")],
@@ -235,93 +226,71 @@ def post_model(
     except json.JSONDecodeError as error:
         raise MedAIError(ErrorCode.DATA_INVALID, f"'spec' is not JSON: {error.msg}.", "Send a JSON object.") from None
     version_spec = _spec(fields if isinstance(fields, dict) else {})
-    archive = len(files) == 1 and (files[0].filename or "").endswith((".zip", ".tar", ".tar.gz", ".tgz"))
-    with rt.session() as session:
-        if not archive:
-            uploads = [(f.filename or "file", f.file) for f in files]
-            row = model_registry.register_version(session, rt.objects, principal, version_spec, uploads, "upload")
-            return ModelVersionOut.model_validate(row)
-        rt.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=rt.settings.scratch_dir, suffix=".archive") as scratch:
-            while chunk := files[0].file.read(1024 * 1024):
-                scratch.write(chunk)
-            scratch.flush()
-            members = model_registry.archive_members(Path(scratch.name))
-            row = model_registry.register_version(session, rt.objects, principal, version_spec, members, "archive")
-            return ModelVersionOut.model_validate(row)
+    named = [(f.filename or "file", f.file) for f in files]
+    registered = uploads.register_uploaded_model(session, principal, rt.objects, version_spec, named)
+    return ModelVersionOut.model_validate(registered)
 
 
 @router.post("/models/import-path", response_model=ModelVersionOut, status_code=201)
-def post_model_from_folder(body: FolderImport, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_model_from_folder(body: FolderImport, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
     """Register a model from a folder on the server (inside MEDAI_MODEL_IMPORT_DIRS)."""
-    files = model_registry.folder_files(Path(body.path), rt.settings.model_import_roots)
-    with rt.session() as session:
-        row = model_registry.register_version(session, rt.objects, principal, _spec(body.spec), files, "path")
-        return ModelVersionOut.model_validate(row)
+    registered = uploads.register_model_from_folder(
+        session, principal, rt.objects, _spec(body.spec), Path(body.path), rt.settings.model_import_roots
+    )
+    return ModelVersionOut.model_validate(registered)
 
 
 @router.get("/models/{model_id}", response_model=ModelDetail)
-def get_model(model_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> ModelDetail:
-    with rt.session() as session:
-        model, versions = model_registry.get_model(session, principal, model_id)
-        return ModelDetail(
-            model=ModelOut.model_validate(model), versions=[ModelVersionOut.model_validate(v) for v in versions]
-        )
+def get_model(model_id: str, principal: CurrentPrincipal, session: SessionDep) -> ModelDetail:
+    model, versions = model_registry.get_model(session, principal, model_id)
+    return ModelDetail(
+        model=ModelOut.model_validate(model), versions=[ModelVersionOut.model_validate(v) for v in versions]
+    )
 
 
 @router.get("/models/versions/{before_id}/diff/{after_id}", response_model=list[model_registry.ParameterChange])
-def get_model_diff(before_id: str, after_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return model_registry.diff_parameters(session, principal, before_id, after_id)
+def get_model_diff(before_id: str, after_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return model_registry.diff_parameters(session, principal, before_id, after_id)
 
 
 @router.post("/models/versions/{version_id}/promote", status_code=204)
-def post_model_promote(version_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        model_registry.promote(session, principal, version_id)
+def post_model_promote(version_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    model_registry.promote(session, principal, version_id)
 
 
 @router.patch("/models/versions/{version_id}", status_code=204)
-def patch_model_version(version_id: str, body: StatusChange, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        model_registry.set_status(session, principal, version_id, body.status)
+def patch_model_version(version_id: str, body: StatusChange, principal: CurrentPrincipal, session: SessionDep) -> None:
+    model_registry.set_status(session, principal, version_id, body.status)
 
 
 @router.delete("/models/versions/{version_id}", status_code=204)
-def delete_model_version(version_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        model_registry.delete_version(session, rt.objects, principal, version_id)
+def delete_model_version(version_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> None:
+    model_registry.delete_version(session, rt.objects, principal, version_id)
 
 
 # images and lineage ----------------------------------------------------------------------
 
 
 @router.get("/images", response_model=list[ImageOut])
-def get_images(principal: CurrentPrincipal, rt: RuntimeDep, purpose: str = "", search: str = "") -> Any:
-    with rt.session() as session:
-        return [ImageOut.model_validate(i) for i in images.list_images(session, principal, purpose, search)]
+def get_images(principal: CurrentPrincipal, session: SessionDep, purpose: str = "", search: str = "") -> Any:
+    return [ImageOut.model_validate(i) for i in images.list_images(session, principal, purpose, search)]
 
 
 @router.post("/images", response_model=ImageOut, status_code=201)
-def post_image(body: NewImage, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        image = images.register_image(
-            session, principal, body.reference, body.purpose, body.cuda_version, body.framework
-        )
-        return ImageOut.model_validate(image)
+def post_image(body: NewImage, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    image = images.register_image(session, principal, body.reference, body.purpose, body.cuda_version, body.framework)
+    return ImageOut.model_validate(image)
 
 
 @router.post("/images/{image_id}/retire", status_code=204)
-def post_image_retire(image_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        images.retire_image(session, principal, image_id)
+def post_image_retire(image_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    images.retire_image(session, principal, image_id)
 
 
 @router.get("/lineage/{node_type}/{node_id}", response_model=list[EdgeOut])
-def get_lineage(node_type: str, node_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> list[EdgeOut]:
+def get_lineage(node_type: str, node_id: str, principal: CurrentPrincipal, session: SessionDep) -> list[EdgeOut]:
     """Every edge within four steps of the node, upstream and downstream."""
-    with rt.session() as session:
-        edges = lineage.graph(session, principal, lineage.Node(node_type, node_id))
+    edges = lineage.graph(session, principal, lineage.Node(node_type, node_id))
     return [
         EdgeOut(
             source_type=e.source.type,

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.api.auth import CurrentPrincipal
+from backend.api.dependencies import SessionDep
 from backend.services.identity import audit_log
 from backend.services.identity.permissions import SCOPES, matrix_rows
 
@@ -61,19 +62,17 @@ Filter = Annotated[audit_log.AuditFilter, Depends(_filter)]
 
 @router.get("/audit", response_model=AuditPage)
 def get_audit(
-    wanted: Filter, principal: CurrentPrincipal, rt: RuntimeDep, limit: int = 100, offset: int = 0
+    wanted: Filter, principal: CurrentPrincipal, session: SessionDep, limit: int = 100, offset: int = 0
 ) -> AuditPage:
     """Audit events, newest first. Tenant admins see their tenant; platform admins any."""
-    with rt.session() as session:
-        events, total = audit_log.search(session, principal, wanted, limit, offset)
-        return AuditPage(total=total, events=[AuditEventOut.model_validate(e, from_attributes=True) for e in events])
+    events, total = audit_log.search(session, principal, wanted, limit, offset)
+    return AuditPage(total=total, events=[AuditEventOut.model_validate(e, from_attributes=True) for e in events])
 
 
 @router.get("/audit.csv", response_class=Response)
-def get_audit_csv(wanted: Filter, principal: CurrentPrincipal, rt: RuntimeDep) -> Response:
+def get_audit_csv(wanted: Filter, principal: CurrentPrincipal, session: SessionDep) -> Response:
     """The same events as CSV (the export is itself audited)."""
-    with rt.session() as session:
-        text = audit_log.export_csv(session, principal, wanted)
+    text = audit_log.export_csv(session, principal, wanted)
     return Response(
         content=text,
         media_type="text/csv; charset=utf-8",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep, bearer_token, client_address
+from backend.api.dependencies import SessionDep
 from backend.errors import ErrorCode, MedAIError
 from backend.services.identity import api_keys, mfa, tenancy
 from backend.services.identity import users as identity
@@ -111,49 +112,43 @@ def _key_out(view: api_keys.KeyView) -> KeyOut:
 
 
 @router.post("/auth/login", response_model=SignInResult)
-def login(body: Credentials, request: Request, rt: RuntimeDep) -> SignInResult:
+def login(body: Credentials, request: Request, session: SessionDep, rt: RuntimeDep) -> SignInResult:
     """Password sign-in. With MFA on, send the code to /api/auth/mfa with the returned token."""
-    with rt.session() as session:
-        result = identity.sign_in(
-            session, rt.cache, rt.login_limit, body.email, body.password, client_address(request), rt.session_ttl
-        )
+    result = identity.sign_in(
+        session, rt.cache, rt.login_limit, body.email, body.password, client_address(request), rt.session_ttl
+    )
     return SignInResult(
         token=result.token, mfa_required=result.mfa_required, must_change_password=result.must_change_password
     )
 
 
 @router.post("/auth/mfa", status_code=204)
-def second_factor(body: Code, request: Request, rt: RuntimeDep) -> Response:
+def second_factor(body: Code, request: Request, session: SessionDep, rt: RuntimeDep) -> Response:
     """Finish a sign-in with a TOTP or recovery code; the token from /api/auth/login then works."""
-    token = bearer_token(request)
-    with rt.session() as session:
-        mfa.complete_sign_in(session, rt.cache, rt.keys, token, body.code)
+    mfa.complete_sign_in(session, rt.cache, rt.keys, bearer_token(request), body.code)
     return Response(status_code=204)
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request, rt: RuntimeDep) -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
     token = bearer_token(request)
     if api_keys.is_api_key(token):
         raise MedAIError(ErrorCode.DATA_INVALID, "API keys are not signed out.", "Revoke the key instead.")
-    with rt.session() as session:
-        identity.revoke_session(session, token)
+    identity.revoke_session(session, token)
     return Response(status_code=204)
 
 
 @router.post("/auth/password", status_code=204)
-def password(body: PasswordChange, request: Request, principal: CurrentPrincipal, rt: RuntimeDep) -> Response:
+def password(body: PasswordChange, request: Request, principal: CurrentPrincipal, session: SessionDep) -> Response:
     """Change one's password (required first when an admin set a temporary one); other sessions end."""
-    with rt.session() as session:
-        identity.change_password(session, principal, bearer_token(request), body.current, body.new)
+    identity.change_password(session, principal, bearer_token(request), body.current, body.new)
     return Response(status_code=204)
 
 
 @router.post("/auth/tenant", response_model=Me)
-def switch_tenant(body: TenantChoice, request: Request, principal: CurrentPrincipal, rt: RuntimeDep) -> Me:
+def switch_tenant(body: TenantChoice, request: Request, principal: CurrentPrincipal, session: SessionDep) -> Me:
     """Act in another of one's tenants with this session token."""
-    with rt.session() as session:
-        return me(identity.switch_tenant(session, principal, bearer_token(request), body.tenant_id))
+    return me(identity.switch_tenant(session, principal, bearer_token(request), body.tenant_id))
 
 
 @router.get("/me", response_model=Me)
@@ -173,51 +168,46 @@ def me(principal: CurrentPrincipal) -> Me:
 
 
 @router.get("/tenants", response_model=list[tenancy.TenantView])
-def get_tenants(principal: CurrentPrincipal, rt: RuntimeDep) -> list[tenancy.TenantView]:
-    with rt.session() as session:
-        return tenancy.list_tenants(session, principal)
+def get_tenants(principal: CurrentPrincipal, session: SessionDep) -> list[tenancy.TenantView]:
+    return tenancy.list_tenants(session, principal)
 
 
 @router.post("/tenants", response_model=tenancy.TenantView, status_code=201)
-def post_tenant(body: NewTenant, principal: CurrentPrincipal, rt: RuntimeDep) -> tenancy.TenantView:
-    with rt.session() as session:
-        tenant = tenancy.create_tenant(session, principal, body.slug, body.name)
-        return tenancy.TenantView(tenant.id, tenant.slug, tenant.name, tenant.status, 0, tenant.created_at)
+def post_tenant(body: NewTenant, principal: CurrentPrincipal, session: SessionDep) -> tenancy.TenantView:
+    tenant = tenancy.create_tenant(session, principal, body.slug, body.name)
+    return tenancy.TenantView(tenant.id, tenant.slug, tenant.name, tenant.status, 0, tenant.created_at)
 
 
 @router.patch("/tenants/{tenant_id}", status_code=204)
-def patch_tenant(tenant_id: str, body: StatusChange, principal: CurrentPrincipal, rt: RuntimeDep) -> Response:
-    with rt.session() as session:
-        tenancy.set_tenant_status(session, principal, tenant_id, body.status)
+def patch_tenant(tenant_id: str, body: StatusChange, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    tenancy.set_tenant_status(session, principal, tenant_id, body.status)
     return Response(status_code=204)
 
 
 @router.get("/tenants/{tenant_id}/members", response_model=list[tenancy.MemberView])
-def get_members(tenant_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> list[tenancy.MemberView]:
-    with rt.session() as session:
-        return tenancy.list_members(session, principal, tenant_id)
+def get_members(tenant_id: str, principal: CurrentPrincipal, session: SessionDep) -> list[tenancy.MemberView]:
+    return tenancy.list_members(session, principal, tenant_id)
 
 
 @router.post("/tenants/{tenant_id}/members", response_model=tenancy.Invitation, status_code=201)
-def post_member(tenant_id: str, body: NewMember, principal: CurrentPrincipal, rt: RuntimeDep) -> tenancy.Invitation:
+def post_member(
+    tenant_id: str, body: NewMember, principal: CurrentPrincipal, session: SessionDep
+) -> tenancy.Invitation:
     """Add a member; a new account's temporary password is in this response only."""
-    with rt.session() as session:
-        return tenancy.invite_member(session, principal, tenant_id, body.email, body.display_name, body.role)
+    return tenancy.invite_member(session, principal, tenant_id, body.email, body.display_name, body.role)
 
 
 @router.patch("/tenants/{tenant_id}/members/{user_id}", status_code=204)
 def patch_member(
-    tenant_id: str, user_id: str, body: RoleChange, principal: CurrentPrincipal, rt: RuntimeDep
+    tenant_id: str, user_id: str, body: RoleChange, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
-    with rt.session() as session:
-        tenancy.set_member_role(session, principal, tenant_id, user_id, body.role)
+    tenancy.set_member_role(session, principal, tenant_id, user_id, body.role)
     return Response(status_code=204)
 
 
 @router.delete("/tenants/{tenant_id}/members/{user_id}", status_code=204)
-def delete_member(tenant_id: str, user_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Response:
-    with rt.session() as session:
-        tenancy.remove_member(session, principal, tenant_id, user_id)
+def delete_member(tenant_id: str, user_id: str, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    tenancy.remove_member(session, principal, tenant_id, user_id)
     return Response(status_code=204)
 
 
@@ -225,22 +215,19 @@ def delete_member(tenant_id: str, user_id: str, principal: CurrentPrincipal, rt:
 
 
 @router.get("/users", response_model=list[tenancy.UserView])
-def get_users(principal: CurrentPrincipal, rt: RuntimeDep) -> list[tenancy.UserView]:
-    with rt.session() as session:
-        return tenancy.list_users(session, principal)
+def get_users(principal: CurrentPrincipal, session: SessionDep) -> list[tenancy.UserView]:
+    return tenancy.list_users(session, principal)
 
 
 @router.patch("/users/{user_id}", status_code=204)
-def patch_user(user_id: str, body: StatusChange, principal: CurrentPrincipal, rt: RuntimeDep) -> Response:
-    with rt.session() as session:
-        tenancy.set_user_status(session, principal, user_id, body.status)
+def patch_user(user_id: str, body: StatusChange, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    tenancy.set_user_status(session, principal, user_id, body.status)
     return Response(status_code=204)
 
 
 @router.post("/users/{user_id}/reset-mfa", status_code=204)
-def post_reset_mfa(user_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Response:
-    with rt.session() as session:
-        tenancy.reset_mfa(session, principal, user_id)
+def post_reset_mfa(user_id: str, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    tenancy.reset_mfa(session, principal, user_id)
     return Response(status_code=204)
 
 
@@ -248,28 +235,25 @@ def post_reset_mfa(user_id: str, principal: CurrentPrincipal, rt: RuntimeDep) ->
 
 
 @router.get("/keys", response_model=list[KeyOut])
-def get_keys(principal: CurrentPrincipal, rt: RuntimeDep) -> list[KeyOut]:
-    with rt.session() as session:
-        return [_key_out(view) for view in api_keys.list_api_keys(session, principal)]
+def get_keys(principal: CurrentPrincipal, session: SessionDep) -> list[KeyOut]:
+    return [_key_out(view) for view in api_keys.list_api_keys(session, principal)]
 
 
 @router.post("/keys", response_model=CreatedKey, status_code=201)
-def post_key(body: NewKey, principal: CurrentPrincipal, rt: RuntimeDep) -> CreatedKey:
+def post_key(body: NewKey, principal: CurrentPrincipal, session: SessionDep) -> CreatedKey:
     """Make a key (signed-in users only, not other keys). The token is shown only here."""
-    with rt.session() as session:
-        view, token = api_keys.create_api_key(
-            session,
-            principal,
-            kind=body.kind,
-            name=body.name,
-            scopes=body.scopes,
-            expires_in_days=body.expires_in_days,
-        )
+    view, token = api_keys.create_api_key(
+        session,
+        principal,
+        kind=body.kind,
+        name=body.name,
+        scopes=body.scopes,
+        expires_in_days=body.expires_in_days,
+    )
     return CreatedKey(**_key_out(view).model_dump(), token=token)
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-def delete_key(key_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Response:
-    with rt.session() as session:
-        api_keys.revoke_api_key(session, principal, key_id)
+def delete_key(key_id: str, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    api_keys.revoke_api_key(session, principal, key_id)
     return Response(status_code=204)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.adapters.embeddings import DEFAULT_EMBEDDING_MODEL
 from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.api.dependencies import SessionDep
 from backend.errors import ErrorCode, MedAIError
 from backend.services.knowledge import bases as knowledge
 from backend.services.knowledge import documents as knowledge_documents
@@ -156,52 +157,47 @@ class RecallRunOut(BaseModel):
 
 
 @router.get("/knowledge-bases", response_model=list[KnowledgeBaseOut])
-def get_knowledge_bases(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [KnowledgeBaseOut.model_validate(kb) for kb in knowledge.list_knowledge_bases(session, principal)]
+def get_knowledge_bases(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [KnowledgeBaseOut.model_validate(kb) for kb in knowledge.list_knowledge_bases(session, principal)]
 
 
 @router.post("/knowledge-bases", response_model=KnowledgeBaseOut, status_code=201)
-def post_knowledge_base(body: KnowledgeBaseIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        kb = knowledge.create_knowledge_base(session, rt.knowledge, principal, body.spec())
-        return KnowledgeBaseOut.model_validate(kb)
+def post_knowledge_base(body: KnowledgeBaseIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
+    kb = knowledge.create_knowledge_base(session, rt.knowledge, principal, body.spec())
+    return KnowledgeBaseOut.model_validate(kb)
 
 
 @router.get("/knowledge-bases/{kb_id}", response_model=KnowledgeBaseOut)
-def get_knowledge_base(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return KnowledgeBaseOut.model_validate(knowledge.get_knowledge_base(session, principal, kb_id))
+def get_knowledge_base(kb_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return KnowledgeBaseOut.model_validate(knowledge.get_knowledge_base(session, principal, kb_id))
 
 
 @router.put("/knowledge-bases/{kb_id}", response_model=KnowledgeBaseOut)
-def put_knowledge_base(kb_id: str, body: KnowledgeBaseIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def put_knowledge_base(
+    kb_id: str, body: KnowledgeBaseIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> Any:
     """Replace the settings; retrieval settings apply at once, chunk settings to later imports."""
-    with rt.session() as session:
-        kb = knowledge.update_knowledge_base(session, rt.knowledge, principal, kb_id, body.spec())
-        return KnowledgeBaseOut.model_validate(kb)
+    kb = knowledge.update_knowledge_base(session, rt.knowledge, principal, kb_id, body.spec())
+    return KnowledgeBaseOut.model_validate(kb)
 
 
 @router.delete("/knowledge-bases/{kb_id}", status_code=204)
-def delete_knowledge_base(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        knowledge.delete_knowledge_base(session, rt.knowledge, rt.objects, principal, kb_id)
+def delete_knowledge_base(kb_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> None:
+    knowledge.delete_knowledge_base(session, rt.knowledge, rt.objects, principal, kb_id)
 
 
 @router.post("/knowledge-bases/{kb_id}/reembed", response_model=KnowledgeBaseOut, status_code=202)
-def post_reembed(kb_id: str, body: ReembedIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_reembed(kb_id: str, body: ReembedIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
     """Re-embed every chunk with another embedding model, in the background: the current index
     answers until the new one is ready, then both switch at once. Follow ``reembed_status`` and
     ``reembed_progress`` on GET /api/knowledge-bases/{kb_id}; 409 while one is already running."""
-    with rt.session() as session:
-        kb = knowledge_reembed.request_reembed(session, rt.knowledge, principal, kb_id, body.embedding_model)
-        return KnowledgeBaseOut.model_validate(kb)
+    kb = knowledge_reembed.request_reembed(session, rt.knowledge, principal, kb_id, body.embedding_model)
+    return KnowledgeBaseOut.model_validate(kb)
 
 
 @router.get("/knowledge-bases/{kb_id}/documents", response_model=list[DocumentOut])
-def get_documents(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [DocumentOut.model_validate(d) for d in knowledge_documents.list_documents(session, principal, kb_id)]
+def get_documents(kb_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [DocumentOut.model_validate(d) for d in knowledge_documents.list_documents(session, principal, kb_id)]
 
 
 def _metadata(text: str) -> dict[str, str]:
@@ -218,6 +214,7 @@ def _metadata(text: str) -> dict[str, str]:
 def post_document(
     kb_id: str,
     principal: CurrentPrincipal,
+    session: SessionDep,
     rt: RuntimeDep,
     file: Annotated[UploadFile, File(description="TXT, Markdown, PDF, DOCX, HTML, or CSV/JSONL Q&A pairs")],
     metadata: Annotated[str, Form(description="JSON object of filterable fields")] = "{}",
@@ -225,73 +222,68 @@ def post_document(
     """Import a document. An unreadable one answers 422 and nothing is stored; a large one is
     queued (status ``queued``) and followed through GET …/documents."""
     data = file.file.read(MAX_BYTES + 1)
-    with rt.session() as session:
-        doc = knowledge_documents.upload_document(
-            session,
-            rt.knowledge,
-            rt.objects,
-            principal,
-            kb_id,
-            file.filename or "upload.txt",
-            data,
-            _metadata(metadata),
-        )
-        return DocumentOut.model_validate(doc)
+    doc = knowledge_documents.upload_document(
+        session,
+        rt.knowledge,
+        rt.objects,
+        principal,
+        kb_id,
+        file.filename or "upload.txt",
+        data,
+        _metadata(metadata),
+    )
+    return DocumentOut.model_validate(doc)
 
 
 @router.delete("/knowledge-bases/{kb_id}/documents/{document_id}", status_code=204)
-def delete_document(kb_id: str, document_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        knowledge_documents.delete_document(session, rt.knowledge, rt.objects, principal, kb_id, document_id)
+def delete_document(
+    kb_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> None:
+    knowledge_documents.delete_document(session, rt.knowledge, rt.objects, principal, kb_id, document_id)
 
 
 @router.get("/knowledge-bases/{kb_id}/documents/{document_id}/chunks", response_model=list[ChunkOut])
-def get_chunks(kb_id: str, document_id: str, principal: CurrentPrincipal, rt: RuntimeDep, limit: int = 100) -> Any:
-    with rt.session() as session:
-        chunks = knowledge_documents.list_chunks(session, principal, kb_id, document_id, limit)
-        return [ChunkOut.model_validate(c) for c in chunks]
+def get_chunks(kb_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep, limit: int = 100) -> Any:
+    chunks = knowledge_documents.list_chunks(session, principal, kb_id, document_id, limit)
+    return [ChunkOut.model_validate(c) for c in chunks]
 
 
 @router.post("/knowledge-bases/{kb_id}/retrieve", response_model=list[RetrievedOut])
-def post_retrieve(kb_id: str, body: RetrieveIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_retrieve(
+    kb_id: str, body: RetrieveIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> Any:
     """Ranked chunks with their fused, vector and text scores."""
-    with rt.session() as session:
-        found = knowledge.retrieve(
-            session, rt.knowledge, principal, kb_id, body.query, body.top_k, body.threshold, body.filters, body.mode
-        )
-        return [RetrievedOut.model_validate(c) for c in found]
+    found = knowledge.retrieve(
+        session, rt.knowledge, principal, kb_id, body.query, body.top_k, body.threshold, body.filters, body.mode
+    )
+    return [RetrievedOut.model_validate(c) for c in found]
 
 
 @router.get("/knowledge-bases/{kb_id}/recall-queries", response_model=list[RecallQueryOut])
-def get_recall_queries(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [
-            RecallQueryOut.model_validate(q) for q in knowledge_recall.list_recall_queries(session, principal, kb_id)
-        ]
+def get_recall_queries(kb_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [RecallQueryOut.model_validate(q) for q in knowledge_recall.list_recall_queries(session, principal, kb_id)]
 
 
 @router.post("/knowledge-bases/{kb_id}/recall-queries", response_model=RecallQueryOut, status_code=201)
-def post_recall_query(kb_id: str, body: RecallQueryIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        row = knowledge_recall.save_recall_query(session, principal, kb_id, body.query, body.expected_documents)
-        return RecallQueryOut.model_validate(row)
+def post_recall_query(kb_id: str, body: RecallQueryIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    row = knowledge_recall.save_recall_query(session, principal, kb_id, body.query, body.expected_documents)
+    return RecallQueryOut.model_validate(row)
 
 
 @router.delete("/knowledge-bases/{kb_id}/recall-queries/{query_id}", status_code=204)
-def delete_recall_query(kb_id: str, query_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        knowledge_recall.delete_recall_query(session, principal, kb_id, query_id)
+def delete_recall_query(kb_id: str, query_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    knowledge_recall.delete_recall_query(session, principal, kb_id, query_id)
 
 
 @router.get("/knowledge-bases/{kb_id}/recall-runs", response_model=list[RecallRunOut])
-def get_recall_runs(kb_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [RecallRunOut.model_validate(r) for r in knowledge_recall.list_recall_runs(session, principal, kb_id)]
+def get_recall_runs(kb_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [RecallRunOut.model_validate(r) for r in knowledge_recall.list_recall_runs(session, principal, kb_id)]
 
 
 @router.post("/knowledge-bases/{kb_id}/recall-runs", response_model=RecallRunOut, status_code=201)
-def post_recall_run(kb_id: str, body: RecallRunIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_recall_run(
+    kb_id: str, body: RecallRunIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> Any:
     """Evaluate every saved query with the current settings: hit@k and MRR, kept as history."""
-    with rt.session() as session:
-        run = knowledge_recall.evaluate_recall(session, rt.knowledge, principal, kb_id, body.k)
-        return RecallRunOut.model_validate(run)
+    run = knowledge_recall.evaluate_recall(session, rt.knowledge, principal, kb_id, body.k)
+    return RecallRunOut.model_validate(run)

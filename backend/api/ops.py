@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.api.dependencies import SessionDep
 from backend.services.ops import alerts, work_orders
 from backend.services.ops import logs as ops_logs
 from backend.services.ops import metrics as ops_metrics
@@ -29,6 +30,7 @@ class LogLineOut(BaseModel):
 @router.get("/logs", response_model=list[LogLineOut])
 def get_logs(
     principal: CurrentPrincipal,
+    session: SessionDep,
     rt: RuntimeDep,
     q: str = "",
     start: datetime | None = None,
@@ -42,26 +44,26 @@ def get_logs(
     """Job and service log lines of the acting tenant (``source=platform``: the platform's own, for
     platform admins), matching every word of ``q``, at or above ``level``; newest first, or with
     ``after_id`` the lines after that one, oldest first (live tail)."""
-    with rt.session() as session:
-        lines = ops_logs.search_logs(
-            session,
-            rt.logs,
-            principal,
-            q,
-            start,
-            end,
-            tuple(source),
-            ops_logs.levels_from(level.upper()),
-            source_id,
-            after_id,
-            limit,
-        )
+    lines = ops_logs.search_logs(
+        session,
+        rt.logs,
+        principal,
+        q,
+        start,
+        end,
+        tuple(source),
+        ops_logs.levels_from(level.upper()),
+        source_id,
+        after_id,
+        limit,
+    )
     return [LogLineOut(**{k: v for k, v in vars(x).items() if k != "tenant_id"}) for x in lines]
 
 
 @router.get("/metrics", response_model=list[ops_metrics.SeriesView])
 def get_metrics(
     principal: CurrentPrincipal,
+    session: SessionDep,
     rt: RuntimeDep,
     measurement: str,
     field: list[str] = Query(default=[]),  # noqa: B008
@@ -73,8 +75,7 @@ def get_metrics(
 ) -> Any:
     """Series of a measurement (host, gpu, engine, gateway, jobs, train) over the last minutes."""
     tags = {k: v for k, v in {"node": node, "deployment_id": deployment_id, "job_id": job_id}.items() if v}
-    with rt.session() as session:
-        return ops_metrics.query_metrics(session, rt.metrics, principal, measurement, field, tags, minutes, every_s)
+    return ops_metrics.query_metrics(session, rt.metrics, principal, measurement, field, tags, minutes, every_s)
 
 
 class GpuOut(BaseModel):
@@ -84,18 +85,16 @@ class GpuOut(BaseModel):
 
 
 @router.get("/ops/gpus", response_model=GpuOut)
-def get_gpus(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def get_gpus(principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
     """This node's GPUs as NVML last read them, or why there are none."""
-    with rt.session() as session:
-        found = ops_metrics.gpu_inventory(session, principal, rt.collectors)
+    found = ops_metrics.gpu_inventory(session, principal, rt.collectors)
     return GpuOut(available=found.available, driver=found.driver, gpus=[vars(g) for g in found.gpus])
 
 
 @router.get("/ops/cost", response_model=list[ops_metrics.CostRow])
-def get_cost(principal: CurrentPrincipal, rt: RuntimeDep, days: float = 30) -> Any:
+def get_cost(principal: CurrentPrincipal, session: SessionDep, days: float = 30) -> Any:
     """GPU- and CPU-hours of the tenant's jobs and services."""
-    with rt.session() as session:
-        return ops_metrics.resource_hours(session, principal, days)
+    return ops_metrics.resource_hours(session, principal, days)
 
 
 # alerts ----------------------------------------------------------------------------------
@@ -178,60 +177,51 @@ class AlertOut(BaseModel):
 
 
 @router.get("/alerts/rules", response_model=list[RuleOut])
-def get_rules(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [RuleOut.model_validate(r) for r in alerts.list_rules(session, principal)]
+def get_rules(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [RuleOut.model_validate(r) for r in alerts.list_rules(session, principal)]
 
 
 @router.post("/alerts/rules", response_model=RuleOut, status_code=201)
-def post_rule(body: RuleIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_rule(body: RuleIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
     data = body.model_dump()
     spec = alerts.RuleSpec(**{**data, "channels": tuple(data["channels"]), "emails": tuple(data["emails"])})
-    with rt.session() as session:
-        return RuleOut.model_validate(alerts.create_rule(session, principal, spec))
+    return RuleOut.model_validate(alerts.create_rule(session, principal, spec))
 
 
 @router.patch("/alerts/rules/{rule_id}", response_model=RuleOut)
-def patch_rule(rule_id: str, body: RuleSwitch, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return RuleOut.model_validate(alerts.set_enabled(session, principal, rule_id, body.enabled))
+def patch_rule(rule_id: str, body: RuleSwitch, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return RuleOut.model_validate(alerts.set_enabled(session, principal, rule_id, body.enabled))
 
 
 @router.delete("/alerts/rules/{rule_id}", status_code=204)
-def delete_rule(rule_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        alerts.delete_rule(session, principal, rule_id)
+def delete_rule(rule_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
+    alerts.delete_rule(session, principal, rule_id)
 
 
 @router.get("/alerts/silences", response_model=list[SilenceOut])
-def get_silences(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [SilenceOut.model_validate(s) for s in alerts.list_silences(session, principal)]
+def get_silences(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [SilenceOut.model_validate(s) for s in alerts.list_silences(session, principal)]
 
 
 @router.post("/alerts/silences", response_model=SilenceOut, status_code=201)
-def post_silence(body: SilenceIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        row = alerts.silence(session, principal, body.rule_id or None, body.minutes, body.reason)
-        return SilenceOut.model_validate(row)
+def post_silence(body: SilenceIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    row = alerts.silence(session, principal, body.rule_id or None, body.minutes, body.reason)
+    return SilenceOut.model_validate(row)
 
 
 @router.delete("/alerts/silences/{silence_id}", response_model=SilenceOut)
-def delete_silence(silence_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return SilenceOut.model_validate(alerts.end_silence(session, principal, silence_id))
+def delete_silence(silence_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return SilenceOut.model_validate(alerts.end_silence(session, principal, silence_id))
 
 
 @router.get("/alerts/history", response_model=list[AlertOut])
-def get_alert_history(principal: CurrentPrincipal, rt: RuntimeDep, limit: int = 100, firing: bool = False) -> Any:
-    with rt.session() as session:
-        return [AlertOut.model_validate(e) for e in alerts.history(session, principal, limit, firing)]
+def get_alert_history(principal: CurrentPrincipal, session: SessionDep, limit: int = 100, firing: bool = False) -> Any:
+    return [AlertOut.model_validate(e) for e in alerts.history(session, principal, limit, firing)]
 
 
 @router.post("/alerts/history/{event_id}/ack", response_model=AlertOut)
-def post_ack(event_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return AlertOut.model_validate(alerts.acknowledge(session, principal, event_id))
+def post_ack(event_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return AlertOut.model_validate(alerts.acknowledge(session, principal, event_id))
 
 
 # work orders -----------------------------------------------------------------------------
@@ -301,56 +291,46 @@ class RejectIn(BaseModel):
 
 
 @router.get("/work-orders", response_model=list[OrderOut])
-def get_orders(principal: CurrentPrincipal, rt: RuntimeDep, status: str = "") -> Any:
-    with rt.session() as session:
-        return [OrderOut.model_validate(o) for o in work_orders.list_orders(session, principal, status)]
+def get_orders(principal: CurrentPrincipal, session: SessionDep, status: str = "") -> Any:
+    return [OrderOut.model_validate(o) for o in work_orders.list_orders(session, principal, status)]
 
 
 @router.post("/work-orders", response_model=OrderOut, status_code=201)
-def post_order(body: OrderIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_order(body: OrderIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
     """A work order; one with an operations action waits for a tenant admin's approval, or runs at
     once (flagged and audited) with ``emergency``."""
     data = body.model_dump()
     spec = work_orders.OrderSpec(**{**data, "links": tuple(data["links"])})
-    with rt.session() as session:
-        return OrderOut.model_validate(work_orders.create_order(session, principal, spec))
+    return OrderOut.model_validate(work_orders.create_order(session, principal, spec))
 
 
 @router.get("/work-orders/{order_id}", response_model=OrderDetail)
-def get_order(order_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        order, comments = work_orders.get_order(session, principal, order_id)
-        return OrderDetail(
-            order=OrderOut.model_validate(order), comments=[CommentOut.model_validate(c) for c in comments]
-        )
+def get_order(order_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    order, comments = work_orders.get_order(session, principal, order_id)
+    return OrderDetail(order=OrderOut.model_validate(order), comments=[CommentOut.model_validate(c) for c in comments])
 
 
 @router.post("/work-orders/{order_id}/comments", response_model=CommentOut, status_code=201)
-def post_comment(order_id: str, body: CommentIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return CommentOut.model_validate(work_orders.comment(session, principal, order_id, body.body))
+def post_comment(order_id: str, body: CommentIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return CommentOut.model_validate(work_orders.comment(session, principal, order_id, body.body))
 
 
 @router.post("/work-orders/{order_id}/status", response_model=OrderOut)
-def post_status(order_id: str, body: StatusIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return OrderOut.model_validate(work_orders.set_status(session, principal, order_id, body.status))
+def post_status(order_id: str, body: StatusIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return OrderOut.model_validate(work_orders.set_status(session, principal, order_id, body.status))
 
 
 @router.post("/work-orders/{order_id}/assign", response_model=OrderOut)
-def post_assign(order_id: str, body: AssignIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return OrderOut.model_validate(work_orders.assign(session, principal, order_id, body.user_id))
+def post_assign(order_id: str, body: AssignIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return OrderOut.model_validate(work_orders.assign(session, principal, order_id, body.user_id))
 
 
 @router.post("/work-orders/{order_id}/approve", response_model=OrderOut)
-def post_approve(order_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_approve(order_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
     """A tenant admin approves: the action runs now, through the serving service, as the approver."""
-    with rt.session() as session:
-        return OrderOut.model_validate(work_orders.approve(session, principal, order_id))
+    return OrderOut.model_validate(work_orders.approve(session, principal, order_id))
 
 
 @router.post("/work-orders/{order_id}/reject", response_model=OrderOut)
-def post_reject(order_id: str, body: RejectIn, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return OrderOut.model_validate(work_orders.reject(session, principal, order_id, body.reason))
+def post_reject(order_id: str, body: RejectIn, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return OrderOut.model_validate(work_orders.reject(session, principal, order_id, body.reason))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.api.dependencies import SessionDep
 from backend.services import samples
 
 router = APIRouter(prefix="/api", tags=["samples"])
@@ -27,36 +28,34 @@ def _answer(response: Response, asset: samples.SampleAsset) -> samples.SampleAss
 
 
 @router.get("/samples", response_model=samples.SamplesStatus)
-def get_samples(principal: CurrentPrincipal, rt: RuntimeDep) -> samples.SamplesStatus:
+def get_samples(principal: CurrentPrincipal, session: SessionDep) -> samples.SamplesStatus:
     """Which samples the caller's tenant has, and which the caller may create."""
-    with rt.session() as session:
-        return samples.samples_status(session, principal)
+    return samples.samples_status(session, principal)
 
 
 @router.post("/samples/datasets/{which}", response_model=samples.SampleAsset, status_code=201)
 def post_sample_dataset(
-    which: str, response: Response, principal: CurrentPrincipal, rt: RuntimeDep
+    which: str, response: Response, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
 ) -> samples.SampleAsset:
     """Import dataset ``sample-medical-sft`` (``which=sft``) or ``sample-medical-preference`` (``preference``)."""
-    with rt.session() as session:
-        asset = samples.import_sample_dataset(session, principal, rt.objects, which, rt.settings.scratch_dir)
+    asset = samples.import_sample_dataset(session, principal, rt.objects, which, rt.settings.scratch_dir)
     return _answer(response, asset)
 
 
 @router.post("/samples/knowledge-base", response_model=samples.SampleAsset, status_code=201)
-def post_sample_knowledge_base(response: Response, principal: CurrentPrincipal, rt: RuntimeDep) -> samples.SampleAsset:
+def post_sample_knowledge_base(
+    response: Response, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> samples.SampleAsset:
     """Create knowledge base ``sample-medical-knowledge`` with its 20 documents (ingested in the background)."""
-    with rt.session() as session:
-        asset = samples.create_sample_knowledge_base(session, principal, rt.knowledge, rt.objects)
+    asset = samples.create_sample_knowledge_base(session, principal, rt.knowledge, rt.objects)
     return _answer(response, asset)
 
 
 @router.post("/samples/agent", response_model=samples.SampleAsset, status_code=201)
 def post_sample_agent(
-    response: Response, principal: CurrentPrincipal, rt: RuntimeDep, body: SampleAgentIn | None = None
+    response: Response, principal: CurrentPrincipal, session: SessionDep, body: SampleAgentIn | None = None
 ) -> samples.SampleAsset:
     """Create an agent from the "medical knowledge Q&A with citations" template, wired to the sample knowledge base."""
     body = body or SampleAgentIn()
-    with rt.session() as session:
-        asset = samples.create_agent_from_sample_template(session, principal, body.name, body.slug)
+    asset = samples.create_agent_from_sample_template(session, principal, body.name, body.slug)
     return _answer(response, asset)

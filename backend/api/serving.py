@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
-from backend.errors import ErrorCode, MedAIError
+from backend.api.dependencies import SessionDep
 from backend.services.identity import platform_assets
 from backend.services.orchestration import clusters
 from backend.services.serving import deployments as serving
@@ -83,101 +83,85 @@ class ReplicaCount(BaseModel):
 
 
 @router.get("/deployments", response_model=list[DeploymentOut])
-def get_deployments(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [DeploymentOut.model_validate(d) for d in serving.list_deployments(session, principal)]
+def get_deployments(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [DeploymentOut.model_validate(d) for d in serving.list_deployments(session, principal)]
 
 
 @router.post("/deployments", response_model=DeploymentOut, status_code=201)
-def post_deployment(body: NewDeployment, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_deployment(body: NewDeployment, principal: CurrentPrincipal, session: SessionDep) -> Any:
     """Deploy a model version; the controller starts its replicas and marks it ready."""
-    with rt.session() as session:
-        return DeploymentOut.model_validate(serving.deploy(session, principal, serving.DeploySpec(**body.model_dump())))
+    return DeploymentOut.model_validate(serving.deploy(session, principal, serving.DeploySpec(**body.model_dump())))
 
 
 @router.get("/platform-services", response_model=list[DeploymentOut])
-def get_platform_services(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def get_platform_services(principal: CurrentPrincipal, session: SessionDep) -> Any:
     """The platform's own services every tenant may call by name (the starter model, ``starter``)."""
-    with rt.session() as session:
-        return [DeploymentOut.model_validate(d) for d in platform_assets.list_platform_services(session, principal)]
+    return [DeploymentOut.model_validate(d) for d in platform_assets.list_platform_services(session, principal)]
 
 
 @router.post("/platform-services/{deployment_id}/scale", response_model=DeploymentOut)
 def post_platform_service_scale(
-    deployment_id: str, body: ReplicaCount, principal: CurrentPrincipal, rt: RuntimeDep
+    deployment_id: str, body: ReplicaCount, principal: CurrentPrincipal, session: SessionDep
 ) -> Any:
     """Platform admins only: scale a platform service (0 stops it; it stays stopped across restarts)."""
-    with rt.session() as session:
-        return DeploymentOut.model_validate(
-            starter_model.scale_platform_service(session, principal, deployment_id, body.replicas)
-        )
+    return DeploymentOut.model_validate(
+        starter_model.scale_platform_service(session, principal, deployment_id, body.replicas)
+    )
 
 
 @router.get("/deployments/{deployment_id}", response_model=DeploymentDetail)
-def get_deployment(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        deployment, replicas = serving.get_deployment(session, principal, deployment_id)
-        return DeploymentDetail(
-            deployment=DeploymentOut.model_validate(deployment),
-            replicas=[ReplicaOut.model_validate(r) for r in replicas],
-        )
+def get_deployment(deployment_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    deployment, replicas = serving.get_deployment(session, principal, deployment_id)
+    return DeploymentDetail(
+        deployment=DeploymentOut.model_validate(deployment),
+        replicas=[ReplicaOut.model_validate(r) for r in replicas],
+    )
 
 
 @router.post("/deployments/{deployment_id}/version", response_model=DeploymentOut)
-def post_version(deployment_id: str, body: VersionChoice, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_version(deployment_id: str, body: VersionChoice, principal: CurrentPrincipal, session: SessionDep) -> Any:
     """Rolling update to another version of the model."""
-    with rt.session() as session:
-        return DeploymentOut.model_validate(
-            serving.update_version(session, principal, deployment_id, body.model_version_id)
-        )
+    updated = serving.update_version(session, principal, deployment_id, body.model_version_id)
+    return DeploymentOut.model_validate(updated)
 
 
 @router.post("/deployments/{deployment_id}/rollback", response_model=DeploymentOut)
-def post_rollback(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return DeploymentOut.model_validate(serving.rollback(session, principal, deployment_id))
+def post_rollback(deployment_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return DeploymentOut.model_validate(serving.rollback(session, principal, deployment_id))
 
 
 @router.post("/deployments/{deployment_id}/scale", response_model=DeploymentOut)
-def post_scale(deployment_id: str, body: ReplicaCount, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return DeploymentOut.model_validate(serving.scale(session, principal, deployment_id, body.replicas))
+def post_scale(deployment_id: str, body: ReplicaCount, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return DeploymentOut.model_validate(serving.scale(session, principal, deployment_id, body.replicas))
 
 
 @router.delete("/deployments/{deployment_id}", response_model=DeploymentOut)
-def delete_deployment(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def delete_deployment(deployment_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
     """Stop the service; the controller removes it once its replicas are gone."""
-    with rt.session() as session:
-        return DeploymentOut.model_validate(serving.delete_deployment(session, principal, deployment_id))
+    return DeploymentOut.model_validate(serving.delete_deployment(session, principal, deployment_id))
 
 
 @router.get("/deployments/{deployment_id}/log", response_class=PlainTextResponse)
-def get_deployment_log(deployment_id: str, principal: CurrentPrincipal, rt: RuntimeDep, ordinal: int = 0) -> str:
+def get_deployment_log(
+    deployment_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep, ordinal: int = 0
+) -> str:
     """The last lines a replica wrote."""
-    with rt.session() as session:
-        _, replicas = serving.get_deployment(session, principal, deployment_id)
-    replica = next((r for r in replicas if r.ordinal == ordinal), None)
-    if replica is None:
-        raise MedAIError(ErrorCode.NOT_FOUND, f"No replica {ordinal} is running.", "Pick a running replica.")
-    return rt.compute.log_tail(replica.compute_ref, 300)
+    return serving.replica_log(session, principal, rt.compute, deployment_id, ordinal)
 
 
 @router.get("/usage", response_model=list[gateway.UsageRow])
-def get_usage(principal: CurrentPrincipal, rt: RuntimeDep, since: datetime | None = None, model: str = "") -> Any:
+def get_usage(principal: CurrentPrincipal, session: SessionDep, since: datetime | None = None, model: str = "") -> Any:
     """Gateway requests, tokens, errors and latency per model and key for the acting tenant."""
-    with rt.session() as session:
-        return gateway.usage(session, principal, since, model)
+    return gateway.usage(session, principal, since, model)
 
 
 @router.get("/clusters", response_model=list[clusters.ClusterInfo])
-def get_clusters(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def get_clusters(principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
     """This host and the configured Kubernetes cluster, with nodes and GPU inventory."""
-    with rt.session() as session:
-        return clusters.list_clusters(session, principal, rt.settings)
+    return clusters.list_clusters(session, principal, rt.settings)
 
 
 @router.post("/clusters/test", response_model=list[clusters.Step])
-def post_cluster_test(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_cluster_test(principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> Any:
     """Reach the compute backend step by step; the first failing step says what to fix."""
-    with rt.session() as session:
-        return clusters.test_connection(session, principal, rt.settings)
+    return clusters.test_connection(session, principal, rt.settings)

@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.auth import CurrentPrincipal, RuntimeDep
+from backend.api.dependencies import SessionDep
 from backend.services import pipelines
 from backend.services.orchestration import pools as orchestration
 from backend.services.training import jobs as training
@@ -123,13 +124,12 @@ def get_presets(_principal: CurrentPrincipal) -> Presets:
 
 
 @router.get("/jobs", response_model=list[JobOut])
-def get_jobs(principal: CurrentPrincipal, rt: RuntimeDep, status: str = "") -> list[JobOut]:
-    with rt.session() as session:
-        return [JobOut.model_validate(j) for j in training.list_jobs(session, principal, status)]
+def get_jobs(principal: CurrentPrincipal, session: SessionDep, status: str = "") -> list[JobOut]:
+    return [JobOut.model_validate(j) for j in training.list_jobs(session, principal, status)]
 
 
 @router.post("/jobs", response_model=JobOut, status_code=201)
-def post_job(body: NewJob, principal: CurrentPrincipal, rt: RuntimeDep) -> JobOut:
+def post_job(body: NewJob, principal: CurrentPrincipal, session: SessionDep) -> JobOut:
     """Queue a training job; the controller admits it when its queue's quota and a node allow."""
     request = training.JobRequest(
         **{
@@ -138,70 +138,62 @@ def post_job(body: NewJob, principal: CurrentPrincipal, rt: RuntimeDep) -> JobOu
             "eval_dataset_version_ids": tuple(body.eval_dataset_version_ids),
         }
     )
-    with rt.session() as session:
-        return JobOut.model_validate(training.submit_job(session, principal, request))
+    return JobOut.model_validate(training.submit_job(session, principal, request))
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail)
-def get_job(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> JobDetail:
-    with rt.session() as session:
-        job, events = training.get_job(session, principal, job_id)
-        return JobDetail(job=JobOut.model_validate(job), events=[EventOut.model_validate(e) for e in events])
+def get_job(job_id: str, principal: CurrentPrincipal, session: SessionDep) -> JobDetail:
+    job, events = training.get_job(session, principal, job_id)
+    return JobDetail(job=JobOut.model_validate(job), events=[EventOut.model_validate(e) for e in events])
 
 
 @router.get("/jobs/{job_id}/metrics", response_model=list[SeriesOut])
-def get_job_metrics(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep, since: datetime | None = None) -> Any:
+def get_job_metrics(
+    job_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep, since: datetime | None = None
+) -> Any:
     """Loss, eval loss, learning rate, grad norm, tokens/s, epoch, step and ETA over time."""
-    with rt.session() as session:
-        series = training.job_curves(session, rt.metrics, principal, job_id, since)
+    series = training.job_curves(session, rt.metrics, principal, job_id, since)
     return [SeriesOut(field=s.field, times=s.times, values=s.values) for s in series]
 
 
 @router.get("/jobs/{job_id}/log", response_class=PlainTextResponse)
-def get_job_log(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep, lines: int = 200) -> str:
-    with rt.session() as session:
-        return training.job_log(session, rt.compute, principal, job_id, min(max(lines, 1), 5000))
+def get_job_log(job_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep, lines: int = 200) -> str:
+    return training.job_log(session, rt.compute, principal, job_id, min(max(lines, 1), 5000))
 
 
 @router.post("/jobs/{job_id}/cancel", status_code=204)
-def post_cancel(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
-    with rt.session() as session:
-        training.cancel_job(session, rt.compute, principal, job_id)
+def post_cancel(job_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep) -> None:
+    training.cancel_job(session, rt.compute, principal, job_id)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=204)
-def post_retry(job_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+def post_retry(job_id: str, principal: CurrentPrincipal, session: SessionDep) -> None:
     """Queue a failed or cancelled job again; it resumes from its last checkpoint."""
-    with rt.session() as session:
-        training.retry_job(session, principal, job_id)
+    training.retry_job(session, principal, job_id)
 
 
 @router.get("/pools", response_model=list[orchestration.PoolView])
-def get_pools(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return orchestration.list_pools(session, principal)
+def get_pools(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return orchestration.list_pools(session, principal)
 
 
 @router.put("/pools", status_code=204)
-def put_pool(body: NewPool, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+def put_pool(body: NewPool, principal: CurrentPrincipal, session: SessionDep) -> None:
     """Create or change a pool (platform admins)."""
-    with rt.session() as session:
-        orchestration.save_pool(session, principal, **body.model_dump())
+    orchestration.save_pool(session, principal, **body.model_dump())
 
 
 @router.get("/queues", response_model=list[orchestration.QueueView])
-def get_queues(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return orchestration.list_queues(session, principal)
+def get_queues(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return orchestration.list_queues(session, principal)
 
 
 @router.put("/queues", status_code=204)
-def put_queue(body: NewQueue, principal: CurrentPrincipal, rt: RuntimeDep) -> None:
+def put_queue(body: NewQueue, principal: CurrentPrincipal, session: SessionDep) -> None:
     """Create or change a tenant's queue and quota (platform admins)."""
     fields = body.model_dump()
     fields["pool_name"] = fields.pop("pool")
-    with rt.session() as session:
-        orchestration.save_queue(session, principal, **fields)
+    orchestration.save_queue(session, principal, **fields)
 
 
 class NewPipeline(BaseModel):
@@ -234,38 +226,32 @@ class RunOut(BaseModel):
 
 
 @router.get("/pipelines", response_model=list[PipelineOut])
-def get_pipelines(principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [PipelineOut.model_validate(p) for p in pipelines.list_pipelines(session, principal)]
+def get_pipelines(principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [PipelineOut.model_validate(p) for p in pipelines.list_pipelines(session, principal)]
 
 
 @router.put("/pipelines", response_model=PipelineOut)
-def put_pipeline(body: NewPipeline, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def put_pipeline(body: NewPipeline, principal: CurrentPrincipal, session: SessionDep) -> Any:
     """Create or replace a pipeline by name; the DAG is checked (kinds, dependencies, no cycles)."""
-    with rt.session() as session:
-        return PipelineOut.model_validate(pipelines.save_pipeline(session, principal, body.name, body.steps))
+    return PipelineOut.model_validate(pipelines.save_pipeline(session, principal, body.name, body.steps))
 
 
 @router.post("/pipelines/{pipeline_id}/runs", response_model=RunOut, status_code=201)
-def post_run(pipeline_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return RunOut.model_validate(pipelines.start_run(session, principal, pipeline_id))
+def post_run(pipeline_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return RunOut.model_validate(pipelines.start_run(session, principal, pipeline_id))
 
 
 @router.get("/pipelines/{pipeline_id}/runs", response_model=list[RunOut])
-def get_runs(pipeline_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return [RunOut.model_validate(r) for r in pipelines.list_runs(session, principal, pipeline_id)]
+def get_runs(pipeline_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return [RunOut.model_validate(r) for r in pipelines.list_runs(session, principal, pipeline_id)]
 
 
 @router.get("/pipeline-runs/{run_id}", response_model=RunOut)
-def get_run(run_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
-    with rt.session() as session:
-        return RunOut.model_validate(pipelines.get_run(session, principal, run_id)[1])
+def get_run(run_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    return RunOut.model_validate(pipelines.get_run(session, principal, run_id)[1])
 
 
 @router.post("/pipeline-runs/{run_id}/rerun", response_model=RunOut)
-def post_rerun(run_id: str, principal: CurrentPrincipal, rt: RuntimeDep) -> Any:
+def post_rerun(run_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
     """Start a failed run again from its failed step; succeeded steps keep their results."""
-    with rt.session() as session:
-        return RunOut.model_validate(pipelines.rerun(session, principal, run_id))
+    return RunOut.model_validate(pipelines.rerun(session, principal, run_id))

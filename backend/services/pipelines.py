@@ -18,6 +18,8 @@ ones that did not.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm.attributes import flag_modified
@@ -28,10 +30,11 @@ from backend.models import DatasetVersion, Deployment, ModelVersion, Pipeline, P
 from backend.models.base import utcnow
 from backend.services.assets import model_registry
 from backend.services.identity import audit
-from backend.services.identity.access import Principal, authorize, in_tenant, on_behalf_of
+from backend.services.identity.access import Principal, authorize, in_tenant, may, on_behalf_of
 from backend.services.identity.permissions import Action, Area
 from backend.services.serving import deployments as serving
 from backend.services.training import jobs as training
+from backend.services.training.views import Choices, job_choices
 
 KINDS = ("data_check", "train", "eval", "register", "deploy")
 _ENDED = ("succeeded", "failed", "skipped")
@@ -185,6 +188,89 @@ def rerun(session: Session, principal: Principal, run_id: str) -> PipelineRun:
     session.add(run)
     _audit(session, principal, "pipeline.rerun", run.pipeline_id, run_id=run.id, attempt=run.attempt)
     return run
+
+
+# what the pipeline builder reads ----------------------------------------------------------
+
+RUNS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    id: str
+    name: str
+    steps: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunStepInfo:
+    name: str
+    kind: str
+    status: str
+    reason: str
+    job_id: str
+    output: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    status: str
+    attempt: int
+    created_at: datetime
+    steps: list[RunStepInfo]
+
+
+@dataclass
+class PipelineOverview:
+    """The builder's page: the form's choices, the tenant's pipelines and the latest runs of one."""
+
+    allowed: bool = False
+    may_edit: bool = False
+    choices: Choices = field(default_factory=Choices)
+    pipelines: list[PipelineSummary] = field(default_factory=list)
+    runs: list[RunSummary] = field(default_factory=list)
+
+
+def pipeline_overview(session: Session, principal: Principal, pipeline_id: str = "") -> PipelineOverview:
+    """Everything the builder shows; the runs of ``pipeline_id`` when it is one of the tenant's."""
+    found = PipelineOverview(allowed=may(session, principal, Area.TRAINING, Action.VIEW))
+    if not found.allowed or principal.tenant_id is None:
+        return found
+    found.may_edit = may(session, principal, Area.TRAINING, Action.CREATE)
+    found.choices = job_choices(session, principal)
+    saved = {p.id: p for p in list_pipelines(session, principal)}
+    found.pipelines = [PipelineSummary(p.id, p.name, len(p.steps), p.created_at) for p in saved.values()]
+    chosen = saved.get(pipeline_id) if pipeline_id else None
+    if chosen is not None:
+        kinds = {s["name"]: s["kind"] for s in chosen.steps}
+        runs = session.exec(
+            select(PipelineRun)
+            .where(PipelineRun.pipeline_id == chosen.id)
+            .order_by(PipelineRun.created_at.desc())  # type: ignore[attr-defined]
+            .limit(RUNS_SHOWN)
+        ).all()
+        found.runs = [
+            RunSummary(
+                run.id,
+                run.status,
+                run.attempt,
+                run.created_at,
+                [
+                    RunStepInfo(name, kinds.get(name, ""), s["status"], s["reason"], s["job_id"], s["output"] or "")
+                    for name, s in run.steps.items()
+                ],
+            )
+            for run in runs
+        ]
+    return found
+
+
+def pipeline_steps(session: Session, principal: Principal, pipeline_id: str) -> list[dict[str, Any]]:
+    """A saved pipeline's steps, to open it in the builder."""
+    tenant_id = authorize(session, principal, Area.TRAINING, Action.VIEW)
+    return list(_pipeline(session, tenant_id, pipeline_id).steps)
 
 
 # the controller's pass -------------------------------------------------------------------

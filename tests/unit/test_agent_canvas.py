@@ -13,6 +13,7 @@ from components.agent_canvas import CANVAS_TEXT_KEYS, DAGRE, SOURCE, XYFLOW, age
 from components.i18n import TEXT
 from state.agent_graph import (
     EMPTY_GRAPH,
+    NODE_CATALOGUE,
     as_text,
     find_node,
     from_text,
@@ -44,7 +45,7 @@ def _canvas() -> rx.Component:
     return agent_canvas(
         graph=_CanvasState.graph,
         revision=_CanvasState.revision,
-        specs=agent_nodes.catalogue(),
+        specs=NODE_CATALOGUE,
         problems=[],
         lang="en",
         labels=canvas_labels("en"),
@@ -155,7 +156,8 @@ def test_select_choices_come_from_the_options_sources_and_keep_a_missing_value()
     assert by_name["model"].problem == "No such service."
     assert [c.value for c in by_name["tools"].choices if c.checked] == ["builtin:icd10_lookup"]
     condition = {f.name: f for f in panel_fields({"id": "c", "type": "condition", "data": {}}, {}, [])}
-    assert {c.value for c in condition["operator"].choices} == {o[0] for o in agent_nodes.OPERATORS}
+    assert {c.value for c in condition["operator"].choices} == set(agent_nodes.OPERATORS)
+    assert condition["operator"].choices[0].label_zh == "等于"
 
 
 def test_field_text_round_trips_for_every_kind():

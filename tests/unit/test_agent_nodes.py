@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from backend.services.agents.nodes import NODE_SPECS, SPECS, catalogue, new_node_id, validate
+from backend.services.agents.nodes import NODE_SPECS, SPECS, catalogue, label_key, new_node_id, validate
 from backend.services.agents.templates import list_templates, template_graph
 from tests.unit.agent_world import START, chain, edge, node
+from ui_text.agent_nodes import TEXT as NODE_TEXT
 
 LLM = node("llm_1", "llm", model="chat", prompt="{{start.question}}")
 ANSWER = node("answer_1", "answer", answer="{{llm_1.output}}")
@@ -36,10 +37,13 @@ def test_the_catalogue_has_every_node_type_with_labels_handles_and_settings():
     assert SPECS["start"].inputs == () and SPECS["answer"].outputs == ()
     assert {s.options_source for s in SPECS["llm"].settings} >= {"deployments", "tools"}
     assert SPECS["knowledge"].setting("knowledge_bases").options_source == "knowledge_bases"
-    for spec in NODE_SPECS:
-        assert spec.label_en and spec.label_zh and spec.label_zh != spec.label_en
-    shipped = json.loads(json.dumps(catalogue()))  # what the canvas receives is plain JSON
+    for spec in NODE_SPECS:  # the labels are UI text, keyed by the codes
+        english, chinese = NODE_TEXT[label_key(spec.type)]
+        assert english and chinese and chinese != english and NODE_TEXT[f"node.{spec.type}.description"][0]
+        assert all(label_key(spec.type, s.name) in NODE_TEXT for s in spec.settings)
+    shipped = json.loads(json.dumps(catalogue(NODE_TEXT)))  # what the canvas receives is plain JSON
     assert shipped[1]["settings"][0]["name"] == "model"
+    assert (shipped[1]["label_en"], shipped[1]["settings"][0]["label_zh"]) == ("LLM", "模型服务")
 
 
 def test_a_complete_graph_has_no_problems():

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from backend.services.assets import dataset_formats, lineage, model_registry
-from components.lineage import NODE_COLUMNS, lineage_figure
 from state.asset_views import edge_rows, report_view, size_label, users_of
+from state.figures import NODE_COLUMNS, lineage_figure
 
 
 def _validate(tmp_path: Path, lines: list[str]) -> dict:

@@ -8,7 +8,8 @@ import pytest
 from backend.adapters.chat_stream import gateway_error, parse_event
 from backend.errors import ErrorCode, MedAIError
 from backend.services.serving.gateway import UsageRow
-from state.serving import FORM_DEFAULTS, NO_STANDBY, deploy_spec, engine_label, usage_by_model
+from backend.services.serving.views import usage_by_model
+from state.serving import FORM_DEFAULTS, NO_STANDBY, deploy_spec, engine_label
 from state.serving_detail import curl_snippet, python_snippet
 
 

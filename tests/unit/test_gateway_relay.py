@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from backend.api.gateway import RelayResponse, UsageTap
+from backend.api.gateway import RelayResponse
+from backend.services.serving.proxy import UsageTap
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
 

@@ -9,7 +9,7 @@ from backend.errors import MedAIError
 from backend.models import UsageRecord
 from backend.models.base import utcnow
 from backend.services.serving import gateway
-from components.charts import traffic_figure
+from state.figures import traffic_figure
 from tests.clock_minute import with_seconds_left
 from tests.unit.identity_world import add_tenant, add_user, sign
 

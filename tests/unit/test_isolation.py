@@ -11,6 +11,7 @@ here: that is the point, so isolation is checked for every future route too.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib
 import inspect
@@ -53,27 +54,37 @@ from backend.services.agents import definitions as agents
 from backend.services.agents import market as agent_market
 from backend.services.agents import runs as agent_runs
 from backend.services.agents import tools as agent_tools
-from backend.services.assets import datasets, images, lineage, model_registry, token_counting
+from backend.services.agents import views as agent_views
+from backend.services.assets import datasets, images, lineage, model_registry, token_counting, uploads, views
 from backend.services.identity import access, api_keys, audit_log, mfa, platform_assets, tenancy
 from backend.services.identity import users as identity
+from backend.services.identity import views as identity_views
 from backend.services.identity.access import Principal
 from backend.services.identity.permissions import SCOPES, Action, Area
 from backend.services.knowledge import bases as knowledge
 from backend.services.knowledge import documents as knowledge_documents
 from backend.services.knowledge import recall as knowledge_recall
 from backend.services.knowledge import reembed as knowledge_reembed
+from backend.services.knowledge import views as knowledge_views
 from backend.services.ops import alerts, work_orders
 from backend.services.ops import logs as ops_logs
 from backend.services.ops import metrics as ops_metrics
+from backend.services.ops import views as ops_views
 from backend.services.orchestration import clusters
 from backend.services.orchestration import pools as orchestration
+from backend.services.orchestration import views as orchestration_views
 from backend.services.serving import deployments as serving
 from backend.services.serving import gateway, starter_model
+from backend.services.serving import playground as serving_playground
+from backend.services.serving import proxy as serving_proxy
+from backend.services.serving import views as serving_views
 from backend.services.space import costs as workbench_costs
 from backend.services.space import packages as workbench_packages
 from backend.services.space import publishing as workbench_publishing
+from backend.services.space import views as space_views
 from backend.services.space import workbenches
 from backend.services.training import jobs as training
+from backend.services.training import views as training_views
 from tests.unit.identity_world import PASSWORD, add_tenant, add_user, sign
 
 ALL_SCOPES = sorted(SCOPES)
@@ -925,6 +936,11 @@ def _without_role_in_a(p: Principal, w: World) -> Principal:
     return dataclasses.replace(p, tenant_id=w.a.tenant.id, role=None)
 
 
+async def _never_hung_up() -> dict:
+    await asyncio.Event().wait()
+    return {}
+
+
 def _refuse_unless_false(allowed: bool) -> None:
     if allowed:
         raise AssertionError("may() allowed it")
@@ -1000,6 +1016,18 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "identity.mfa.disable": _own(lambda w, s, p: mfa.disable(s, w.rt.cache, w.rt.keys, p, "000000")),
     "identity.mfa.remaining_recovery_codes": _own(lambda w, s, p: mfa.remaining_recovery_codes(s, p)),
     "identity.mfa.is_enabled": _own(lambda w, s, p: mfa.is_enabled(s, p)),
+    "identity.views.signed_in": _own(lambda w, s, p: identity_views.signed_in(s, p)),
+    "identity.views.admin_overview": _own(lambda w, s, p: identity_views.admin_overview(s, p)),
+    "identity.views.mfa_status": _own(lambda w, s, p: identity_views.mfa_status(s, p)),
+    "identity.views.listed_keys": _own(
+        lambda w, s, p: identity_views.listed_keys(s, p, personal_only=True),
+        lambda w, s, p: identity_views.listed_keys(s, p, personal_only=False),
+    ),
+    # Who may not read the trail gets None (the tab is hidden), so every case may succeed but show nothing of Alpha.
+    "identity.views.audit_page": _own(
+        lambda w, s, p: identity_views.audit_page(s, p, audit_log.AuditFilter(tenant_id=w.a.tenant.id), 25, 0),
+        lambda w, s, p: identity_views.audit_page(s, p, audit_log.AuditFilter(), 25, 0),
+    ),
     # assets
     "assets.datasets.import_version": _own(
         lambda w, s, p: datasets.import_version(
@@ -1073,6 +1101,35 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     ),
     "serving.gateway.usage": _own(lambda w, s, p: gateway.usage(s, p)),
     "serving.gateway.traffic": _own(lambda w, s, p: gateway.traffic(s, p)),
+    "serving.gateway.listed_models": _own(
+        lambda w, s, p: gateway.listed_models(s, p), lambda w, s, p: gateway.listed_models(s, p, sees_others=True)
+    ),
+    "serving.deployments.replica_log": _refused(
+        lambda w, s, p: serving.replica_log(s, p, w.rt.compute, w.a.deployment_id, 0)
+    ),
+    "serving.views.version_labels": _own(lambda w, s, p: serving_views.version_labels(s, p)),
+    "serving.views.service_list": _own(lambda w, s, p: serving_views.service_list(s, p)),
+    "serving.views.overview": _own(lambda w, s, p: serving_views.overview(s, p)),
+    "serving.views.service_detail": _refused(
+        lambda w, s, p: serving_views.service_detail(s, p, w.a.deployment_id, "http://medai.test")
+    ),
+    "serving.playground.service_choices": _own(lambda w, s, p: serving_playground.service_choices(s, p)),
+    "serving.proxy.forward": _refused(
+        lambda w, s, p: asyncio.run(
+            serving_proxy.forward(
+                p, serving_proxy.deps_from(w.rt), "chat/completions", {"model": w.a.deployment_name}, _never_hung_up
+            )
+        )
+    ),
+    "serving.proxy.embeddings": _own(
+        lambda w, s, p: (
+            asyncio.run(
+                serving_proxy.embeddings(
+                    s, p, serving_proxy.deps_from(w.rt), w.rt.knowledge.builtins, "all-minilm-l6-v2", ["hi"]
+                )
+            ).prompt_tokens
+        )
+    ),
     # limits are counted for the route the caller already resolved (its own tenant's)
     "serving.gateway.admit": _own(
         lambda w, s, p: gateway.admit(
@@ -1092,6 +1149,9 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "pipelines.list_runs": _refused(lambda w, s, p: pipelines.list_runs(s, p, w.a.pipeline_id)),
     "pipelines.get_run": _refused(lambda w, s, p: pipelines.get_run(s, p, w.a.run_id)),
     "pipelines.rerun": _refused(lambda w, s, p: pipelines.rerun(s, p, w.a.run_id)),
+    "pipelines.pipeline_overview": _own(lambda w, s, p: pipelines.pipeline_overview(s, p, w.a.pipeline_id)),
+    "pipelines.pipeline_steps": _refused(lambda w, s, p: pipelines.pipeline_steps(s, p, w.a.pipeline_id)),
+    "orchestration.views.overview": _own(lambda w, s, p: orchestration_views.overview(s, p)),
     "orchestration.pools.list_pools": _own(lambda w, s, p: orchestration.list_pools(s, p)),
     "orchestration.pools.list_queues": _own(lambda w, s, p: orchestration.list_queues(s, p)),
     "orchestration.pools.save_pool": _refused(
@@ -1111,6 +1171,14 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "training.jobs.job_log": _refused(lambda w, s, p: training.job_log(s, w.rt.compute, p, w.a.job_id)),
     "training.jobs.cancel_job": _refused(lambda w, s, p: training.cancel_job(s, w.rt.compute, p, w.a.job_id)),
     "training.jobs.retry_job": _refused(lambda w, s, p: training.retry_job(s, p, w.a.job_id)),
+    "training.views.job_choices": _own(lambda w, s, p: training_views.job_choices(s, p)),
+    "training.views.job_listings": _own(lambda w, s, p: training_views.job_listings(s, p, w.rt.metrics)),
+    "training.views.job_detail": _refused(
+        lambda w, s, p: training_views.job_detail(s, p, w.rt.metrics, w.rt.compute, w.a.job_id, 10)
+    ),
+    "training.views.compare_curves": _refused(
+        lambda w, s, p: training_views.compare_curves(s, p, w.rt.metrics, [w.b.job_id, w.a.job_id])
+    ),
     "assets.model_registry.list_models": _own(
         lambda w, s, p: model_registry.list_models(s, p), lambda w, s, p: model_registry.list_models(s, p, "aurora")
     ),
@@ -1141,6 +1209,63 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: token_counting.counter_for(
             s, w.rt.objects, p, w.a.models[0].id, w.rt.settings.data_dir / "cache"
         )
+    ),
+    "assets.uploads.import_dataset": _own(
+        lambda w, s, p: uploads.import_dataset(
+            s,
+            p,
+            w.rt.objects,
+            name="beta",
+            filename="b.JSONL",
+            stream=io.BytesIO(ROWS),
+            scratch_dir=w.rt.settings.scratch_dir,
+            cache_dir=w.rt.settings.data_dir / "cache",
+        )
+    )
+    + _refused(  # counted with Alpha's tokenizer
+        lambda w, s, p: uploads.import_dataset(
+            s,
+            p,
+            w.rt.objects,
+            name="beta",
+            filename="b.jsonl",
+            stream=io.BytesIO(ROWS),
+            scratch_dir=w.rt.settings.scratch_dir,
+            cache_dir=w.rt.settings.data_dir / "cache",
+            tokenizer_version_id=w.a.models[0].id,
+        )
+    ),
+    "assets.uploads.register_uploaded_model": _refused(
+        lambda w, s, p: uploads.register_uploaded_model(
+            s,
+            p,
+            w.rt.objects,
+            model_registry.VersionSpec(**{**_spec_trained_on_alphas_data(w), "dataset_version_ids": (w.a.dataset.id,)}),
+            [("model.safetensors", io.BytesIO(b"weights"))],
+        )
+    ),
+    "assets.uploads.register_model_from_folder": _refused(
+        lambda w, s, p: uploads.register_model_from_folder(
+            s,
+            p,
+            w.rt.objects,
+            model_registry.VersionSpec(**{**_spec_trained_on_alphas_data(w), "dataset_version_ids": (w.a.dataset.id,)}),
+            workbenches.home_folder(w.rt.settings, w.b.workbench_id),
+            [workbenches.home_folder(w.rt.settings, w.b.workbench_id)],
+        )
+    ),
+    "assets.views.assets_overview": _own(
+        lambda w, s, p: views.assets_overview(s, p),
+        lambda w, s, p: views.assets_overview(
+            s, p, dataset_search="aurora", model_search="aurora", image_search="aurora"
+        ),
+    ),
+    "assets.views.dataset_page": _refused(lambda w, s, p: views.dataset_page(s, p, w.a.dataset.dataset_id)),
+    "assets.views.model_page": _refused(lambda w, s, p: views.model_page(s, p, w.a.models[0].model_id)),
+    "assets.views.lineage_view": _own(
+        lambda w, s, p: views.lineage_view(s, p, lineage.Node("dataset_version", w.a.dataset.id)),
+        lambda w, s, p: views.lineage_view(s, p, lineage.Node("model_version", w.a.models[0].id)),
+        lambda w, s, p: views.lineage_view(s, p, lineage.Node("dataset_version", w.b.dataset.id)),
     ),
     # operations: logs, metrics, alerts, work orders
     "ops.logs.search_logs": _own(
@@ -1186,6 +1311,13 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "ops.work_orders.comment": _refused(lambda w, s, p: work_orders.comment(s, p, w.a.ops["order"], "spam")),
     "ops.work_orders.approve": _refused(lambda w, s, p: work_orders.approve(s, p, w.a.ops["order"])),
     "ops.work_orders.reject": _refused(lambda w, s, p: work_orders.reject(s, p, w.a.ops["order"])),
+    "ops.views.dashboard": _own(lambda w, s, p: ops_views.dashboard(s, p, w.rt.metrics, w.rt.collectors, (1.0, 1.0))),
+    "ops.views.search_log_page": _own(
+        lambda w, s, p: ops_views.search_log_page(s, w.rt.logs, p, ops_views.LogFilter("aurora crashed", since="all"))
+    )
+    + _refused(lambda w, s, p: ops_views.search_log_page(s, w.rt.logs, p, ops_views.LogFilter(source="platform"))),
+    "ops.views.alerts_overview": _own(lambda w, s, p: ops_views.alerts_overview(s, p)),
+    "ops.views.work_order_detail": _refused(lambda w, s, p: ops_views.work_order_detail(s, p, w.a.ops["order"])),
     # AI space
     "space.workbenches.create": _own(
         lambda w, s, p: workbenches.create(s, w.rt.settings, p, workbenches.WorkbenchSpec("beta-lab-3", cpu=1))
@@ -1211,6 +1343,10 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "space.workbenches.open_ide": _refused(lambda w, s, p: workbenches.open_ide(s, w.rt.keys, p, w.a.workbench_id)),
     "space.costs.cost_report": _own(lambda w, s, p: workbench_costs.cost_report(s, w.rt.settings, p, "2026-11")),
     "space.costs.set_budget": _own(lambda w, s, p: workbench_costs.set_budget(s, p, 50)),
+    "space.views.overview": _own(lambda w, s, p: space_views.overview(s, p, w.rt.settings)),
+    "space.views.workbench_detail": _refused(
+        lambda w, s, p: space_views.workbench_detail(s, p, w.rt.settings, w.a.workbench_id)
+    ),
     "space.packages.request_install": _refused(
         lambda w, s, p: workbench_packages.request_install(s, p, w.a.workbench_id, "rich")
     ),
@@ -1317,6 +1453,13 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "knowledge.recall.list_recall_runs": _refused(
         lambda w, s, p: knowledge_recall.list_recall_runs(s, p, w.a.knowledge["kb"])
     ),
+    "knowledge.bases.update_retrieval_settings": _refused(
+        lambda w, s, p: knowledge.update_retrieval_settings(s, w.rt.knowledge, p, w.a.knowledge["kb"], "text", 3, 0.0)
+    ),
+    "knowledge.views.knowledge_listing": _own(lambda w, s, p: knowledge_views.knowledge_listing(s, p)),
+    "knowledge.views.knowledge_base_detail": _refused(
+        lambda w, s, p: knowledge_views.knowledge_base_detail(s, p, w.a.knowledge["kb"])
+    ),
     # agents
     "agents.definitions.create_agent": _own(
         lambda w, s, p: agents.create_agent(s, p, agents.AgentSpec("Beta 2", "beta-2"))
@@ -1337,6 +1480,12 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "agents.definitions.delete_agent": _refused(lambda w, s, p: agents.delete_agent(s, p, w.a.agents["agent"])),
     "agents.definitions.save_draft": _refused(lambda w, s, p: agents.save_draft(s, p, w.a.agents["agent"], graph={})),
     "agents.definitions.validate_draft": _refused(lambda w, s, p: agents.validate_draft(s, p, w.a.agents["agent"])),
+    "agents.definitions.check_unsaved": _refused(
+        lambda w, s, p: agents.check_unsaved(s, p, w.a.agents["agent"], "graph", {"nodes": []}, {})
+    ),
+    "agents.definitions.save_editor_draft": _refused(
+        lambda w, s, p: agents.save_editor_draft(s, p, w.a.agents["agent"], "graph", {"nodes": []}, {})
+    ),
     "agents.definitions.publish": _refused(lambda w, s, p: agents.publish(s, p, w.a.agents["agent"])),
     "agents.definitions.list_versions": _refused(lambda w, s, p: agents.list_versions(s, p, w.a.agents["agent"])),
     "agents.definitions.rollback": _refused(
@@ -1406,6 +1555,21 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
     "agents.market.install_listing": _refused(
         lambda w, s, p: agent_market.install_listing(s, p, w.a.agents["listing"], "", "beta-copy")
     ),
+    "agents.views.agents_overview": _own(lambda w, s, p: agent_views.agents_overview(s, p)),
+    "agents.views.create_new_agent": _own(
+        lambda w, s, p: agent_views.create_new_agent(s, p, agents.AgentSpec("Beta 3", "beta-3")),
+        lambda w, s, p: agent_views.create_new_agent(s, p, agents.AgentSpec("Beta 4", "beta-4"), "guideline_qa"),
+    ),
+    "agents.views.setting_choices": _own(lambda w, s, p: agent_views.setting_choices(s, p)),
+    "agents.views.version_rows": _refused(lambda w, s, p: agent_views.version_rows(s, p, w.a.agents["agent"])),
+    "agents.views.builder_view": _refused(lambda w, s, p: agent_views.builder_view(s, p, w.a.agents["agent"])),
+    "agents.views.version_draft": _refused(
+        lambda w, s, p: agent_views.version_draft(s, p, w.a.agents["agent"], w.a.agents["version"])
+    )
+    + _own(lambda w, s, p: agent_views.version_draft(s, p, w.b.agents["agent"], w.a.agents["version"])),
+    "agents.views.run_log": _refused(lambda w, s, p: agent_views.run_log(s, p, w.a.agents["agent"])),
+    "agents.views.chat_header": _refused(lambda w, s, p: agent_views.chat_header(s, p, w.a.agents["agent"])),
+    "agents.views.tools_view": _own(lambda w, s, p: agent_views.tools_view(s, p)),
     # samples: by fixed names in the caller's own tenant; without a role in Alpha's, nothing there
     "samples.import_sample_dataset": _own(
         lambda w, s, p: samples.import_sample_dataset(s, p, w.rt.objects, "sft", w.rt.settings.scratch_dir)

@@ -396,7 +396,8 @@ def test_only_me_hides_a_knowledge_base_from_other_developers(runtime, owner):
 
 
 def test_chosen_members_visibility_needs_members_and_the_page_lists_whom_to_choose(runtime, owner):
-    from state.knowledge import create_spec, listing
+    from backend.services.knowledge.views import knowledge_listing
+    from state.knowledge import create_spec
 
     with runtime.session() as session:
         from backend.models import Tenant
@@ -407,8 +408,8 @@ def test_chosen_members_visibility_needs_members_and_the_page_lists_whom_to_choo
         make_kb(runtime, dev, name="Nobody", visibility="members")
     assert caught.value.code is ErrorCode.DATA_INVALID and "only_me" in caught.value.remedy
     with runtime.session() as session:
-        choices = listing(runtime, session, dev).members
-    assert owner.user_id in {m["id"] for m in choices} and dev.user_id not in {m["id"] for m in choices}
+        choices = knowledge_listing(session, dev).members
+    assert owner.user_id in {m.user_id for m in choices} and dev.user_id not in {m.user_id for m in choices}
     form = {"name": "Ward notes", "visibility": "members"}
     assert create_spec(form, [owner.user_id]).member_ids == (owner.user_id,)
     assert create_spec({**form, "visibility": "tenant"}, [owner.user_id]).member_ids == ()  # a stale tick is dropped

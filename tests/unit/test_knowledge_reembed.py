@@ -214,6 +214,7 @@ def test_rest_reembed_needs_knowledge_write_and_shows_progress_on_the_knowledge_
 
 
 def test_the_pages_offer_e5_first_and_show_the_reembed_progress(runtime, owner, kb):
+    from backend.services.knowledge.views import KnowledgeBaseView
     from state.knowledge import CREATE_DEFAULTS, EMBEDDING_CHOICES, create_spec, embedding_choice, kb_row
 
     assert EMBEDDING_CHOICES[0] == E5 and MINILM in EMBEDDING_CHOICES
@@ -226,7 +227,7 @@ def test_the_pages_offer_e5_first_and_show_the_reembed_progress(runtime, owner, 
     with runtime.session() as session:
         moving = {"reembed_status": "running", "reembed_progress": 0.42}
         session.exec(update(KnowledgeBase).where(KnowledgeBase.id == kb.id).values(**moving))
-    row = kb_row(current(runtime, kb.id))
+    row = kb_row(KnowledgeBaseView.of(current(runtime, kb.id)))
     assert (row["embedding_model"], row["reembed_model"], row["reembed_status"], row["reembed_progress"]) == (
         MINILM,
         E5,

@@ -9,12 +9,39 @@ from backend.adapters.metrics import Point
 from backend.errors import MedAIError
 from backend.models.base import utcnow
 from backend.services.ops import metrics as ops_metrics
+from backend.services.ops import views as ops_views
 from backend.services.ops import work_orders
-from state.ops import LogFilter, dashboard, search
-from state.ops_alerts import ORDER_DEFAULTS, RULE_DEFAULTS, order_detail, order_spec, rule_spec
+from backend.services.ops.views import LogFilter
+from backend.services.space import costs as workbench_costs
+from state.ops import dashboard_vars, log_row
+from state.ops_alerts import ORDER_DEFAULTS, RULE_DEFAULTS, order_spec, order_vars, rule_spec
 from tests.unit.ops_world import build_ward
 
 NO_GPU = GpuInventory((), "no NVIDIA driver: NVML Shared Library Not Found", False)
+
+
+def dashboard(runtime, session, principal, with_cost=False):
+    """The dashboard as the page shows it, read the way OpsState reads it."""
+    prices = workbench_costs.Prices.of(runtime.settings)
+    found = ops_views.dashboard(
+        session,
+        principal,
+        runtime.metrics,
+        runtime.collectors,
+        (prices.gpu_hour, prices.cpu_hour) if with_cost else None,
+    )
+    report = (
+        workbench_costs.cost_report(session, runtime.settings, principal) if found.may_view_workbench_cost else None
+    )
+    return dashboard_vars(found, report)
+
+
+def search(session, runtime, principal, wanted):
+    return [log_row(x) for x in ops_views.search_log_page(session, runtime.logs, principal, wanted)]
+
+
+def order_detail(session, principal, order_id):
+    return order_vars(ops_views.work_order_detail(session, principal, order_id))
 
 
 def test_the_dashboard_says_no_gpu_and_shows_the_host(runtime):

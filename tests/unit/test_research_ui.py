@@ -9,7 +9,7 @@ import pytest
 
 from backend.errors import ErrorCode, MedAIError
 from backend.services.training import presets as training_presets
-from components import charts
+from state import figures as charts
 from state.orchestration import node_selector, pool_nodes, tolerations
 from state.training import job_request, preset_values, toggled, typed_hyperparameters
 

@@ -4,9 +4,9 @@ queue and the detail view show to a developer and to a tenant admin."""
 import pytest
 
 from backend.errors import ErrorCode, MedAIError
-from backend.services.space import workbenches
-from state.space import FORM_DEFAULTS, overview, workbench_spec
-from state.space_detail import workbench_view
+from backend.services.space import views, workbenches
+from state.space import FORM_DEFAULTS, present, workbench_spec
+from state.space_detail import present as present_workbench
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 
@@ -28,18 +28,18 @@ def test_a_developer_sees_their_workbench_and_an_admin_the_queue(runtime):
         big = workbenches.WorkbenchSpec("gpu-lab", gpus=2, reason="fine-tuning")
         workbenches.create(session, runtime.settings, dev, big)
     with runtime.session() as session:
-        mine = overview(runtime, session, dev)
+        mine = present(views.overview(session, dev, runtime.settings))
         assert mine.may_create and not mine.may_approve and mine.approvals == []
         assert [(w["name"], w["status"], w["role"]) for w in mine.workbenches] == [
             ("ecg-lab", "starting", "owner"),
             ("gpu-lab", "pending_approval", "owner"),
         ]
         assert mine.cost["total"] == "0.00" and "4 CPU" in mine.limits
-        queue = overview(runtime, session, admin)
+        queue = present(views.overview(session, admin, runtime.settings))
         assert [(a["name"], a["reason"], a["exceeds"]) for a in queue.approvals] == [
             ("gpu-lab", "fine-tuning", "gpus 2 > 0")
         ]
-        view = workbench_view(runtime, session, dev, small.id)
+        view = present_workbench(views.workbench_detail(session, dev, runtime.settings, small.id))
         assert view.role == "owner" and view.workbench["resources"].startswith("1 CPU")
         assert [m["email"] for m in view.members] == ["dev@xy.cn"]
         assert [a["action"] for a in view.activity] == ["create"]

@@ -11,16 +11,19 @@ import pytest
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Agent, Deployment, Replica
 from backend.services import samples
+from backend.services.assets import views as asset_views
 from backend.services.identity.permissions import Role
 from backend.services.serving import deployments as serving
 from backend.services.serving import starter_model
+from backend.services.serving import views as serving_views
+from backend.services.serving.playground import service_choices
+from backend.services.training.views import job_choices
 from components.i18n import TEXT
-from state.asset_detail import _model_page
-from state.assets import Filters, _assets_view
-from state.playground import STARTER, pick_service, service_choices
+from state.asset_detail import model_page
+from state.assets import Filters, assets_view
+from state.playground import STARTER, pick_service
 from state.samples import agent_work, dataset_work, offers, sample_offers, toast_key
-from state.serving import PlatformServiceRow, ServiceRow, overview, scale_platform_service, shows_starter_hint
-from state.training import job_choices
+from state.serving import PlatformServiceRow, ServiceRow, scale_platform_service, shown_overview, shows_starter_hint
 from tests.unit.identity_world import add_tenant, add_user, sign
 
 MODEL = "smollm2-135m-instruct"
@@ -73,16 +76,16 @@ def test_the_playground_prefers_what_was_asked_then_the_tenants_own_then_starter
 
 def test_the_playground_says_the_starter_is_starting_then_offers_it(runtime, world):
     with runtime.session() as session:
-        starting = service_choices(runtime, session, world["dev"])
+        starting = service_choices(session, world["dev"])
     assert (starting.services, starting.starter_status) == ([], "pending")
     _ready(runtime, world["deployment_id"])
     with runtime.session() as session:
-        ready = service_choices(runtime, session, world["dev"])
+        ready = service_choices(session, world["dev"])
     assert (ready.services, ready.starter_status) == ([STARTER], "")
     with runtime.session() as session:
         starter_model.scale_platform_service(session, world["admin"], world["deployment_id"], 0)
     with runtime.session() as session:  # stopped: nothing to wait for, the page says what to do
-        stopped = service_choices(runtime, session, world["dev"])
+        stopped = service_choices(session, world["dev"])
     assert (stopped.services, stopped.starter_status) == ([], "")
 
 
@@ -91,15 +94,15 @@ def test_while_the_first_start_converts_the_starter_the_playground_says_it_is_st
     who = sign(runtime, add_user(runtime, "dev@fresh.cn", [(tenant, Role.DEVELOPER)]), tenant)[1]
     runtime.starter_preparing = True  # no service yet: the package is being converted
     with runtime.session() as session:
-        assert service_choices(runtime, session, who).starter_status == "pending"
+        assert service_choices(session, who, runtime.starter_preparing).starter_status == "pending"
     runtime.starter_preparing = False  # it failed or is off: nothing to wait for
     with runtime.session() as session:
-        assert service_choices(runtime, session, who).starter_status == ""
+        assert service_choices(session, who, runtime.starter_preparing).starter_status == ""
 
 
 def test_deploy_lists_the_platform_service_read_only_for_a_tenant(runtime, world):
     with runtime.session() as session:
-        shown = overview(runtime, session, world["dev"])
+        shown = shown_overview(serving_views.overview(session, world["dev"]))
     assert not shown.may_manage_platform and shown.services == []
     (row,) = shown.platform_services
     assert (row.name, row.model, row.status) == (STARTER, f"{MODEL} v1", "pending")
@@ -113,10 +116,10 @@ def test_deploy_lists_the_platform_service_read_only_for_a_tenant(runtime, world
 
 def test_a_platform_admin_stops_and_starts_it_from_the_deploy_page(runtime, world):
     with runtime.session() as session:
-        assert overview(runtime, session, world["admin"]).may_manage_platform
+        assert shown_overview(serving_views.overview(session, world["admin"])).may_manage_platform
         assert scale_platform_service(world["deployment_id"], 0)(runtime, session, world["admin"]) == STARTER
     with runtime.session() as session:
-        (row,) = overview(runtime, session, world["admin"]).platform_services
+        (row,) = shown_overview(serving_views.overview(session, world["admin"])).platform_services
         assert row.status == "stopped"
         assert not shows_starter_hint([], [row])  # a stopped one answers nobody: no hint
         scale_platform_service(world["deployment_id"], 1)(runtime, session, world["admin"])
@@ -132,30 +135,30 @@ def test_the_starter_hint_goes_once_the_tenant_has_its_own_service(runtime, worl
     with runtime.session() as session:
         serving.deploy(session, world["dev"], serving.DeploySpec("my-smol", world["version_id"]))
     with runtime.session() as session:
-        shown = overview(runtime, session, world["dev"])
+        shown = shown_overview(serving_views.overview(session, world["dev"]))
     assert not shows_starter_hint(shown.services, shown.platform_services)
 
 
 def test_assets_show_the_platform_model_with_its_badge_and_read_only(runtime, world):
     with runtime.session() as session:
-        view = _assets_view(Filters(), session, world["dev"])
+        view = assets_view(asset_views.assets_overview(session, world["dev"], **Filters().arguments()))
         (row,) = view.models
         assert (row["name"], row["platform"]) == (MODEL, "yes")
-        page = _model_page(session, world["dev"], row["id"])
+        page = model_page(asset_views.model_page(session, world["dev"], row["id"]))
     assert page.provided_by_platform and not page.may_update and not page.may_delete
     assert page.details[world["version_id"]]["model_card"].startswith("# SmolLM2-135M-Instruct")
 
 
 def test_research_offers_the_starter_model_as_a_base_model(runtime, world):
     with runtime.session() as session:
-        found = job_choices(runtime, session, world["dev"])
+        found = job_choices(session, world["dev"])
     assert found.platform_models == [MODEL]
     assert [m["id"] for m in found.models] == [world["version_id"]] and found.models[0]["label"].startswith(MODEL)
 
 
 def test_sample_datasets_are_offered_until_imported(runtime, world):
     with runtime.session() as session:
-        before = sample_offers(runtime, session, world["dev"])
+        before = sample_offers()(runtime, session, world["dev"])
     assert (before.sft, before.preference) == (True, True)
     with runtime.session() as session:
         made = dataset_work("sft")(runtime, session, world["dev"])
@@ -164,7 +167,7 @@ def test_sample_datasets_are_offered_until_imported(runtime, world):
         "Sample dataset sample-medical-sft imported (200 rows)."
     )
     with runtime.session() as session:
-        after = sample_offers(runtime, session, world["dev"])
+        after = sample_offers()(runtime, session, world["dev"])
         again = dataset_work("sft")(runtime, session, world["dev"])
     assert (after.sft, after.preference) == (False, True)
     assert toast_key(again) == "samples.dataset_exists"

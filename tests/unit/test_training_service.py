@@ -4,17 +4,27 @@ compute backend (real processes and TRL are exercised in tests/integration)."""
 import hashlib
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
 from backend.adapters.compute import Launch, RunState
+from backend.adapters.metrics import Point
 from backend.errors import ErrorCode, MedAIError
 from backend.models import JobEvent, JobQueue, ResourcePool, TrainingJob
+from backend.models.base import utcnow
+from backend.services import pipelines
 from backend.services.assets import datasets, model_registry
 from backend.services.orchestration import pools as orchestration
+from backend.services.orchestration import views as orchestration_views
 from backend.services.serving import deployments as serving
 from backend.services.training import jobs as training
+from backend.services.training import views
+from state.orchestration import orchestration_view
+from state.pipelines import pipeline_page
+from state.training import compare_figure, job_row
+from state.training_job import job_view
 from tests.unit.identity_world import add_tenant, add_user, events, sign
 
 ALPACA = b'{"instruction": "q", "output": "a"}\n'
@@ -331,3 +341,56 @@ def test_a_drained_node_takes_no_jobs_and_its_jobs_resume_elsewhere(runtime, lab
         }
     assert kinds == ["queued", "started", "evicted", "started"]
     assert drained == {first: True, moved.node: False} and not any(back.values())
+
+
+def test_the_pages_read_choices_jobs_a_job_and_waiting_jobs_through_use_cases(runtime, lab):
+    dev, viewer, base, sft, dpo = lab
+    compute = RecordingCompute()
+    with runtime.session() as session:
+        pool = orchestration.local_pool(session)
+        pool.nodes = [{"name": "box", "gpus": 0, "cpu": 2.0, "memory_gb": 16.0, "gpu_type": ""}]
+        session.add(pool)
+    running, waiting = (_submit(runtime, dev, base, sft, cpu=2) for _ in range(2))
+    _pass(runtime, compute)
+    now = utcnow()
+    runtime.metrics.write(
+        [
+            Point("train", {"job_id": running, "tenant_id": dev.tenant_id}, {"step": 5, "total_steps": 20}, now),
+            Point("train", {"job_id": running, "tenant_id": dev.tenant_id}, {"loss": 1.5}, now),
+            Point("train", {"job_id": running, "tenant_id": dev.tenant_id}, {"step": 6}, now + timedelta(seconds=1)),
+        ]
+    )
+    with runtime.session() as session:
+        choices = views.job_choices(session, dev)
+        listings = views.job_listings(session, dev, runtime.metrics)
+        detail = views.job_detail(session, dev, runtime.metrics, compute, running, 10)
+        curves = views.compare_curves(session, dev, runtime.metrics, [running, waiting])
+        overview = orchestration_views.overview(session, dev)
+        watched = views.job_choices(session, viewer)
+    assert (choices.may_view, choices.may_submit, watched.may_submit, watched.models) == (True, True, False, [])
+    assert [m["id"] for m in choices.models] == [base] and choices.models[0]["label"].startswith("base v1")
+    assert {d["id"]: d["shape"] for d in choices.datasets} == {sft: "alpaca", dpo: "preference"}
+    assert choices.queues == ["default"]
+    rows = {r.id: r for r in map(job_row, listings)}
+    assert (rows[running].status, rows[running].progress, rows[running].steps) == ("running", 30, "6/20")
+    assert (rows[waiting].status, rows[waiting].position, rows[waiting].progress) == ("queued", "1", 0)
+    page = job_view(detail)
+    assert page.job["id"] == running and page.log == f"log of {running}#1" and page.active
+    assert [e["kind"] for e in page.events] == ["queued", "started"] and page.progress["step"] == 6
+    assert [c.job_id for c in curves] == [running, waiting]
+    assert compare_figure(curves)["data"][0]["name"] == "job · loss"
+    shown = orchestration_view(overview)
+    assert [(w["id"], w["queue"], w["position"]) for w in shown.waiting] == [(waiting, "default", "1")]
+    assert [n.gpus for n in shown.nodes if n.name == "box"] == ["0/0"] and shown.queues[0]["running"] == "1"
+    with runtime.session() as session:
+        saved = pipelines.save_pipeline(
+            session, dev, "flow", [{"name": "check", "kind": "data_check", "config": {"dataset_version_ids": [sft]}}]
+        )
+        run = pipelines.start_run(session, dev, saved.id)
+        run_id, saved_id = run.id, saved.id
+    with runtime.session() as session:
+        builder = pipeline_page(pipelines.pipeline_overview(session, dev, saved_id))
+        steps = pipelines.pipeline_steps(session, dev, saved_id)
+    assert [p["name"] for p in builder.pipelines] == ["flow"] and builder.may_edit
+    assert [r["id"] for r in builder.runs] == [run_id] and builder.run_steps[run_id][0].kind == "data_check"
+    assert [s["name"] for s in steps] == ["check"]

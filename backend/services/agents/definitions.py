@@ -17,6 +17,7 @@ from backend.errors import ErrorCode, MedAIError
 from backend.models import Agent, AgentTool, AgentVersion, Deployment
 from backend.models.base import utcnow
 from backend.services.agents import chat as agent_chat
+from backend.services.agents import history
 from backend.services.agents import templates as agent_templates
 from backend.services.agents.nodes import SPECS, Problem, validate
 from backend.services.agents.tools import BUILTIN_PREFIX, BUILTINS
@@ -181,11 +182,9 @@ def update_agent(session: Session, principal: Principal, agent_id: str, patch: A
 
 def delete_agent(session: Session, principal: Principal, agent_id: str) -> None:
     """Delete an agent with its versions, conversations, runs and feedback."""
-    from backend.services.agents import runs as agent_runs  # its tables hang off the agent
-
     tenant_id = authorize(session, principal, Area.AGENTS, Action.DELETE)
     agent = visible_agent(session, tenant_id, agent_id, principal)
-    agent_runs.delete_history(session, agent.id)
+    history.delete_history(session, agent.id)
     for version in session.exec(select(AgentVersion).where(AgentVersion.agent_id == agent.id)):
         session.delete(version)
     session.flush()
@@ -221,9 +220,38 @@ def save_draft(
     return DraftCheck(agent, draft_problems(session, agent))
 
 
+def save_editor_draft(
+    session: Session,
+    principal: Principal,
+    agent_id: str,
+    mode: str,
+    graph: dict[str, Any],
+    chat_config: dict[str, Any],
+) -> list[Problem]:
+    """Save what the builder holds (a chat agent's chat config, else the graph); the draft's problems."""
+    if mode == "chat":
+        return save_draft(session, principal, agent_id, chat_config=chat_config).problems
+    return save_draft(session, principal, agent_id, graph=graph).problems
+
+
 def validate_draft(session: Session, principal: Principal, agent_id: str) -> list[Problem]:
     tenant_id = authorize(session, principal, Area.AGENTS, Action.VIEW)
     return draft_problems(session, visible_agent(session, tenant_id, agent_id, principal))
+
+
+def check_unsaved(
+    session: Session,
+    principal: Principal,
+    agent_id: str,
+    mode: str,
+    graph: dict[str, Any],
+    chat_config: dict[str, Any],
+) -> list[Problem]:
+    """What keeps an editor's unsaved draft of the agent from running: the graph's problems and the
+    models, knowledge bases and tools it names that the tenant does not have."""
+    agent = get_agent(session, principal, agent_id)
+    runnable = runnable_graph(mode, graph, chat_config)
+    return validate(runnable) + tenant_problems(session, agent.tenant_id, runnable)
 
 
 def draft_problems(session: Session, agent: Agent) -> list[Problem]:
@@ -249,7 +277,7 @@ def tenant_problems(session: Session, tenant_id: str, graph: dict[str, Any]) -> 
             for item in value if isinstance(value, list) else [value]:
                 if item not in known[setting.options_source]:
                     what = setting.options_source.replace("_", " ")
-                    message = f"'{setting.label_en}' names something that is not one of this tenant's {what}."
+                    message = f"'{setting.name}' names something that is not one of this tenant's {what}."
                     problems.append(Problem(node.get("id"), setting.name, "unknown_option", message))
     return problems
 

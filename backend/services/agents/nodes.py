@@ -11,14 +11,15 @@ Graph JSON is React Flow's own shape::
 * Every node but ``start`` has one input handle, ``"in"`` (``targetHandle`` may be null).
   Source handles: ``"out"`` (null means ``"out"``), ``condition``: ``"true"`` / ``"false"``,
   ``classifier``: one handle per class, the handle id being the class name itself.
-* ``NODE_SPECS`` is the catalogue the canvas renders its palette and side-panel forms from;
-  ``catalogue()`` is the same as plain dicts (JSON-ready). Setting kinds: ``text``, ``textarea``
+* ``NODE_SPECS`` is the catalogue the canvas renders its palette and side-panel forms from, in
+  codes: the labels and descriptions are UI text (``ui_text.agent_nodes``), which
+  ``catalogue(labels)`` merges into plain JSON-ready dicts. Setting kinds: ``text``, ``textarea``
   (``code`` hint for monospace), ``number``, ``select``, ``multiselect``, ``variables`` (start's
   input variables: list of ``{"name", "label", "required"}``), ``json`` (an object of
   name -> value or reference), ``list`` (list of short strings, one per line: classifier classes).
   ``options_source`` names where a select's options come from: ``deployments`` (the tenant's model
   services, by name), ``knowledge_bases`` (by id), ``tools`` (``builtin:<name>`` or a tool's id);
-  otherwise ``options`` holds static ``(value, en, zh)`` triples.
+  otherwise ``options`` holds static values (``catalogue`` ships them as ``(value, en, zh)``).
 * ``validate(graph)`` returns ``Problem(node_id, field, code, message)`` rows, empty when the graph
   can run; the canvas marks nodes with them. Codes: ``graph_shape``, ``duplicate_id``, ``bad_id``,
   ``unknown_type``, ``missing_start``, ``multiple_start``, ``missing_answer``, ``missing_setting``,
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,27 +42,27 @@ OUT_HANDLE = "out"
 SYSTEM = "sys"  # {{sys.query}}, {{sys.conversation_id}}: always available
 SYSTEM_VARIABLES = ("query", "conversation_id")
 OPERATORS = (
-    ("equals", "equals", "等于"),
-    ("not_equals", "does not equal", "不等于"),
-    ("contains", "contains", "包含"),
-    ("not_contains", "does not contain", "不包含"),
-    ("greater_than", "greater than", "大于"),
-    ("less_than", "less than", "小于"),
-    ("is_empty", "is empty", "为空"),
-    ("not_empty", "is not empty", "不为空"),
+    "equals",
+    "not_equals",
+    "contains",
+    "not_contains",
+    "greater_than",
+    "less_than",
+    "is_empty",
+    "not_empty",
 )
+
+Labels = Mapping[str, tuple[str, str]]  # text key -> (English, Chinese), e.g. ui_text.agent_nodes.TEXT
 
 
 @dataclass(frozen=True)
 class Setting:
     name: str
     kind: str
-    label_en: str
-    label_zh: str
     required: bool = False
     default: Any = None
     options_source: str = ""
-    options: tuple[tuple[str, str, str], ...] = ()
+    options: tuple[str, ...] = ()  # static choices (codes; the UI labels them node.operator.<value>)
     minimum: float | None = None
     maximum: float | None = None
     hint: str = ""
@@ -69,10 +71,6 @@ class Setting:
 @dataclass(frozen=True)
 class NodeSpec:
     type: str
-    label_en: str
-    label_zh: str
-    description_en: str
-    description_zh: str
     inputs: tuple[str, ...]  # target handles
     outputs: tuple[str, ...]  # source handles; classifier: empty, see outputs_from
     variables: tuple[str, ...]  # what other nodes may reference as {{id.<variable>}}
@@ -92,18 +90,14 @@ class Problem:
     message: str
 
 
-_MODEL = Setting("model", "select", "Model service", "模型服务", required=True, options_source="deployments")
-_QUERY = Setting("query", "text", "Query", "查询", required=True, default="{{start.question}}")
-_TEMPERATURE = Setting("temperature", "number", "Temperature", "温度", default=0.7, minimum=0.0, maximum=2.0)
-_MAX_TOKENS = Setting("max_tokens", "number", "Max tokens", "最大输出长度", default=512, minimum=1, maximum=32768)
+_MODEL = Setting("model", "select", required=True, options_source="deployments")
+_QUERY = Setting("query", "text", required=True, default="{{start.question}}")
+_TEMPERATURE = Setting("temperature", "number", default=0.7, minimum=0.0, maximum=2.0)
+_MAX_TOKENS = Setting("max_tokens", "number", default=512, minimum=1, maximum=32768)
 
 NODE_SPECS: list[NodeSpec] = [
     NodeSpec(
         "start",
-        "Start",
-        "开始",
-        "The run's input variables.",
-        "运行的输入变量。",
         (),
         (OUT_HANDLE,),
         ("history",),  # plus the declared variables
@@ -111,8 +105,6 @@ NODE_SPECS: list[NodeSpec] = [
             Setting(
                 "variables",
                 "variables",
-                "Input variables",
-                "输入变量",
                 required=True,
                 default=[{"name": "question", "label": "Question", "required": True}],
             ),
@@ -121,111 +113,72 @@ NODE_SPECS: list[NodeSpec] = [
     ),
     NodeSpec(
         "llm",
-        "LLM",
-        "大模型",
-        "Ask a deployed model; prompts may use variables.",
-        "调用已部署的模型；提示词可引用变量。",
         (IN_HANDLE,),
         (OUT_HANDLE,),
         ("output", "tokens"),
         (
             _MODEL,
-            Setting("system_prompt", "textarea", "System prompt", "系统提示词", default="You are a careful assistant."),
-            Setting("prompt", "textarea", "User prompt", "用户提示词", required=True, default="{{start.question}}"),
+            Setting("system_prompt", "textarea", default="You are a careful assistant."),
+            Setting("prompt", "textarea", required=True, default="{{start.question}}"),
             _TEMPERATURE,
             _MAX_TOKENS,
-            Setting(
-                "history_turns",
-                "number",
-                "Conversation turns to include",
-                "携带的对话轮数",
-                default=0,
-                minimum=0,
-                maximum=20,
-            ),
-            Setting("tools", "multiselect", "Tools (function calling)", "工具（函数调用）", options_source="tools"),
+            Setting("history_turns", "number", default=0, minimum=0, maximum=20),
+            Setting("tools", "multiselect", options_source="tools"),
         ),
         color="blue",
     ),
     NodeSpec(
         "knowledge",
-        "Knowledge retrieval",
-        "知识检索",
-        "Retrieve passages from knowledge bases; passes citations on.",
-        "从知识库检索段落，并传递引用。",
         (IN_HANDLE,),
         (OUT_HANDLE,),
         ("output", "citations"),
         (
-            Setting(
-                "knowledge_bases",
-                "multiselect",
-                "Knowledge bases",
-                "知识库",
-                required=True,
-                options_source="knowledge_bases",
-            ),
+            Setting("knowledge_bases", "multiselect", required=True, options_source="knowledge_bases"),
             _QUERY,
-            Setting("top_k", "number", "Top K", "返回条数", default=4, minimum=1, maximum=50),
-            Setting("threshold", "number", "Score threshold", "分数阈值", default=0.0, minimum=0.0, maximum=1.0),
+            Setting("top_k", "number", default=4, minimum=1, maximum=50),
+            Setting("threshold", "number", default=0.0, minimum=0.0, maximum=1.0),
         ),
         color="teal",
     ),
     NodeSpec(
         "condition",
-        "Condition",
-        "条件分支",
-        "If / else on a variable.",
-        "按变量做 if / else 分支。",
         (IN_HANDLE,),
         ("true", "false"),
         ("result",),
         (
-            Setting("variable", "text", "Variable", "变量", required=True, default="{{start.question}}"),
-            Setting("operator", "select", "Operator", "运算符", required=True, default="contains", options=OPERATORS),
-            Setting("value", "text", "Value", "比较值", default=""),
+            Setting("variable", "text", required=True, default="{{start.question}}"),
+            Setting("operator", "select", required=True, default="contains", options=OPERATORS),
+            Setting("value", "text", default=""),
         ),
         color="orange",
     ),
     NodeSpec(
         "classifier",
-        "Question classifier",
-        "问题分类器",
-        "A model picks one class; each class is a branch.",
-        "由模型选择一个类别，每个类别是一条分支。",
         (IN_HANDLE,),
         (),
         ("class",),
         (
             _MODEL,
-            Setting("input", "text", "Input", "输入", required=True, default="{{start.question}}"),
-            Setting("classes", "list", "Classes", "类别", required=True, default=["emergency", "routine"]),
-            Setting("instructions", "textarea", "Instructions", "分类说明", default=""),
+            Setting("input", "text", required=True, default="{{start.question}}"),
+            Setting("classes", "list", required=True, default=["emergency", "routine"]),
+            Setting("instructions", "textarea", default=""),
         ),
         outputs_from="classes",
         color="violet",
     ),
     NodeSpec(
         "tool",
-        "Tool",
-        "工具",
-        "Call a built-in or registered HTTP tool.",
-        "调用内置工具或已登记的 HTTP 工具。",
         (IN_HANDLE,),
         (OUT_HANDLE,),
         ("output",),
         (
-            Setting("tool", "select", "Tool", "工具", required=True, options_source="tools"),
-            Setting("arguments", "json", "Arguments", "参数", default={}, hint='{"query": "{{start.question}}"}'),
+            Setting("tool", "select", required=True, options_source="tools"),
+            Setting("arguments", "json", default={}, hint='{"query": "{{start.question}}"}'),
         ),
         color="amber",
     ),
     NodeSpec(
         "code",
-        "Code",
-        "代码",
-        "Restricted Python: def main(inputs) -> value; time and memory limited, no network or files.",
-        "受限 Python：def main(inputs) 返回结果；限时限内存，不能访问网络和文件。",
         (IN_HANDLE,),
         (OUT_HANDLE,),
         ("output",),
@@ -233,38 +186,28 @@ NODE_SPECS: list[NodeSpec] = [
             Setting(
                 "code",
                 "textarea",
-                "Code",
-                "代码",
                 required=True,
                 default="def main(inputs):\n    return {'text': inputs['text'].strip()}\n",
                 hint="code",
             ),
-            Setting("inputs", "json", "Inputs", "输入", default={"text": "{{start.question}}"}),
+            Setting("inputs", "json", default={"text": "{{start.question}}"}),
         ),
         color="gray",
     ),
     NodeSpec(
         "template",
-        "Template",
-        "模板",
-        "Jinja template over the variables, e.g. {{ llm_1.output }}.",
-        "基于变量的 Jinja 模板，如 {{ llm_1.output }}。",
         (IN_HANDLE,),
         (OUT_HANDLE,),
         ("output",),
-        (Setting("template", "textarea", "Template", "模板", required=True, default="{{ start.question }}"),),
+        (Setting("template", "textarea", required=True, default="{{ start.question }}"),),
         color="cyan",
     ),
     NodeSpec(
         "answer",
-        "Answer",
-        "回答",
-        "The run's answer; citations from knowledge nodes come with it.",
-        "运行的回答；知识检索的引用随之返回。",
         (IN_HANDLE,),
         (),
         ("output",),
-        (Setting("answer", "textarea", "Answer", "回答", required=True, default="{{llm_1.output}}"),),
+        (Setting("answer", "textarea", required=True, default="{{llm_1.output}}"),),
         color="green",
     ),
 ]
@@ -272,9 +215,63 @@ NODE_SPECS: list[NodeSpec] = [
 SPECS: dict[str, NodeSpec] = {spec.type: spec for spec in NODE_SPECS}
 
 
-def catalogue() -> list[dict[str, Any]]:
-    """NODE_SPECS as plain JSON-ready dicts (what the canvas component receives)."""
-    return [asdict(spec) for spec in NODE_SPECS]
+def label_key(node_type: str, setting: str = "") -> str:
+    """The text key of a node type's label (``node.llm.label``) or of one of its settings
+    (``node.llm.setting.model``); ``node_type`` ``chat`` names the simple chat form."""
+    return f"node.{node_type}.setting.{setting}" if setting else f"node.{node_type}.label"
+
+
+def option_key(value: str) -> str:
+    """The text key of a static choice (the condition's operators): ``node.operator.<value>``."""
+    return f"node.operator.{value}"
+
+
+def _both(labels: Labels, key: str, fallback: str) -> tuple[str, str]:
+    return labels.get(key, (fallback, fallback))
+
+
+def _setting_dict(node_type: str, setting: Setting, labels: Labels) -> dict[str, Any]:
+    en, zh = _both(labels, label_key(node_type, setting.name), setting.name)
+    found = asdict(setting)
+    options = [[v, *_both(labels, option_key(v), v)] for v in setting.options]
+    return {
+        "name": found["name"],
+        "kind": found["kind"],
+        "label_en": en,
+        "label_zh": zh,
+        "required": found["required"],
+        "default": found["default"],
+        "options_source": found["options_source"],
+        "options": options,
+        "minimum": found["minimum"],
+        "maximum": found["maximum"],
+        "hint": found["hint"],
+    }
+
+
+def catalogue(labels: Labels) -> list[dict[str, Any]]:
+    """NODE_SPECS as plain JSON-ready dicts (what the canvas component receives), each type and
+    setting labelled from ``labels`` (the caller's text table; a missing key shows the code)."""
+    found = []
+    for spec in NODE_SPECS:
+        label = _both(labels, label_key(spec.type), spec.type)
+        description = _both(labels, f"node.{spec.type}.description", "")
+        found.append(
+            {
+                "type": spec.type,
+                "label_en": label[0],
+                "label_zh": label[1],
+                "description_en": description[0],
+                "description_zh": description[1],
+                "inputs": list(spec.inputs),
+                "outputs": list(spec.outputs),
+                "variables": list(spec.variables),
+                "settings": [_setting_dict(spec.type, s, labels) for s in spec.settings],
+                "outputs_from": spec.outputs_from,
+                "color": spec.color,
+            }
+        )
+    return found
 
 
 def new_node_id(node_type: str, taken: set[str]) -> str:
@@ -412,7 +409,7 @@ def _settings_problems(node: dict[str, Any]) -> list[Problem]:
     for setting in spec.settings:
         value = data.get(setting.name)
         if setting.required and (_blank(value) or (isinstance(value, str) and not value.strip())):
-            problems.append(Problem(node_id, setting.name, "missing_setting", f"'{setting.label_en}' is required."))
+            problems.append(Problem(node_id, setting.name, "missing_setting", f"'{setting.name}' is required."))
             continue
         if value is None:
             continue
@@ -423,7 +420,7 @@ def _settings_problems(node: dict[str, Any]) -> list[Problem]:
 
 
 def _setting_error(setting: Setting, value: Any) -> str:
-    label = setting.label_en
+    label = setting.name
     if setting.kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"'{label}' must be a number."
@@ -434,7 +431,7 @@ def _setting_error(setting: Setting, value: Any) -> str:
     elif setting.kind in ("text", "textarea", "select"):
         if not isinstance(value, str):
             return f"'{label}' must be text."
-        if setting.options and value not in {o[0] for o in setting.options}:
+        if setting.options and value not in setting.options:
             return f"'{value}' is not a choice for '{label}'."
     elif setting.kind in ("multiselect", "list"):
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):

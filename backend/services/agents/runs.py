@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
 from backend.adapters.cache import Cache
 from backend.adapters.envelope import KeyRing
@@ -362,11 +362,3 @@ def list_feedback(session: Session, principal: Principal, agent_id: str) -> list
     agent = agents.visible_agent(session, tenant_id, agent_id, principal)
     query = select(AgentFeedback).where(AgentFeedback.agent_id == agent.id)
     return list(session.exec(query.order_by(col(AgentFeedback.updated_at).desc())))
-
-
-def delete_history(session: Session, agent_id: str) -> None:
-    """Every conversation, run and feedback of an agent (the agents service deletes the agent)."""
-    run_ids = select(AgentRun.id).where(AgentRun.agent_id == agent_id)
-    session.exec(delete(AgentFeedback).where(col(AgentFeedback.run_id).in_(run_ids)))
-    session.exec(delete(AgentRun).where(AgentRun.agent_id == agent_id))
-    session.exec(delete(AgentConversation).where(AgentConversation.agent_id == agent_id))

@@ -23,7 +23,7 @@ from langgraph.graph import END, START, StateGraph
 
 from backend.errors import ErrorCode, MedAIError
 from backend.services.agents.executors import EXECUTORS, NodeResult, RunContext
-from backend.services.agents.nodes import REFERENCE, SPECS, SYSTEM, edge_handle, index, validate
+from backend.services.agents.nodes import REFERENCE, SYSTEM, edge_handle, index, validate
 
 logger = logging.getLogger(__name__)
 TRACE_TEXT_LIMIT = 4000
@@ -90,7 +90,7 @@ def _node_function(node: dict[str, Any], incoming: list[str], ctx: RunContext): 
         if incoming and not any(wire in state["fired"] for wire in incoming):
             write(RunEvent("node_skipped", node_id, {"type": kind}))
             return {}
-        write(RunEvent("node_started", node_id, {"type": kind, "label": SPECS[kind].label_en}))
+        write(RunEvent("node_started", node_id, {"type": kind}))
         started = time.perf_counter()
 
         def emit(event: str, data: dict[str, Any]) -> None:

@@ -68,6 +68,45 @@ class DatasetSummary:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class DatasetVersionInfo:
+    """One stored version as callers see it (plain values: no database row leaves the session)."""
+
+    id: str
+    dataset_id: str
+    version: int
+    filename: str
+    file_type: str
+    shape: str
+    size_bytes: int
+    sha256: str
+    rows: int
+    phi_masked: bool
+    status: str
+    report: dict[str, Any]
+    created_by: str
+    created_at: datetime
+
+
+def version_info(row: DatasetVersion) -> DatasetVersionInfo:
+    return DatasetVersionInfo(
+        id=row.id,
+        dataset_id=row.dataset_id,
+        version=row.version,
+        filename=row.filename,
+        file_type=row.file_type,
+        shape=row.shape,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        rows=row.rows,
+        phi_masked=row.phi_masked,
+        status=row.status,
+        report=dict(row.report),
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
 def _audit(
     session: Session, principal: Principal, action: str, target_id: str, outcome: str = "ok", **detail: Any
 ) -> None:

@@ -76,6 +76,49 @@ class ParameterChange:
     after: Any
 
 
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """One registered version as callers see it (plain values: no database row leaves the session)."""
+
+    id: str
+    model_id: str
+    version: int
+    framework: str
+    format: str
+    base_model: str
+    train_data_source: str
+    parameters: dict[str, Any]
+    status: str
+    source: str
+    files: list[dict[str, Any]]
+    size_bytes: int
+    model_card: str
+    eval_results: dict[str, Any]
+    created_by: str
+    created_at: datetime
+
+
+def version_info(row: ModelVersion) -> ModelVersionInfo:
+    return ModelVersionInfo(
+        id=row.id,
+        model_id=row.model_id,
+        version=row.version,
+        framework=row.framework,
+        format=row.format,
+        base_model=row.base_model,
+        train_data_source=row.train_data_source,
+        parameters=dict(row.parameters),
+        status=row.status,
+        source=row.source,
+        files=[dict(f) for f in row.files],
+        size_bytes=row.size_bytes,
+        model_card=row.model_card,
+        eval_results=dict(row.eval_results),
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
 def detect_format(names: Iterable[str]) -> str:
     formats = {_WEIGHTS[PurePosixPath(n).suffix.lower()] for n in names if PurePosixPath(n).suffix.lower() in _WEIGHTS}
     for preferred in ("safetensors", "gguf", "onnx", "pytorch-bin"):

@@ -2,8 +2,9 @@
 
 from sqlmodel import Session, select
 
-from backend.adapters.envelope import KeyRing
+from backend.adapters.envelope import KeyRing, key_id
 from backend.models import AgentTool, User, Workbench
+from backend.services.identity import audit
 
 # Every column that holds a sealed secret; each domain adds its own (tool auth secrets, ...).
 SEALED_COLUMNS = ((User, "mfa_secret"), (AgentTool, "auth_secret"), (Workbench, "token_sealed"))
@@ -20,4 +21,20 @@ def rewrap_all(session: Session, ring: KeyRing) -> int:
                 setattr(row, column, rewrapped)
                 session.add(row)
                 changed += 1
+    return changed
+
+
+def rotate_master_key(session: Session, ring: KeyRing, actor_label: str = "cli") -> int:
+    """Re-wrap every stored secret under the ring's current master key and record it in the audit
+    trail; returns how many secrets changed."""
+    changed = rewrap_all(session, ring)
+    audit.record(
+        session,
+        action="keys.rotate",
+        outcome="ok",
+        actor_label=actor_label,
+        target_type="master_key",
+        target_id=key_id(ring.current),
+        detail={"rewrapped": changed},
+    )
     return changed

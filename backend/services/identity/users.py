@@ -227,6 +227,15 @@ def pending_mfa_user(session: Session, token: str) -> tuple[UserSession, User]:
     return row, user
 
 
+def waiting_for_code(session: Session, token: str) -> bool:
+    """Whether ``token`` is a sign-in still waiting for its second factor (false after too many wrong codes)."""
+    try:
+        pending_mfa_user(session, token)
+    except MedAIError:
+        return False
+    return True
+
+
 def switch_tenant(session: Session, principal: Principal, token: str, tenant_id: str) -> Principal:
     """Act in another tenant the user belongs to (platform admins: any active tenant)."""
     require_interactive(session, principal, "auth.switch_tenant")

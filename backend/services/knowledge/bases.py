@@ -190,6 +190,28 @@ def update_knowledge_base(
     return kb
 
 
+def spec_of(kb: KnowledgeBase, **changes: object) -> KnowledgeBaseSpec:
+    """The knowledge base's current settings as a spec, with ``changes`` applied."""
+    values = {f.name: getattr(kb, f.name) for f in fields(KnowledgeBaseSpec)}
+    values["member_ids"] = tuple(kb.member_ids)
+    return KnowledgeBaseSpec(**{**values, **changes})  # type: ignore[arg-type]
+
+
+def update_retrieval_settings(
+    session: Session,
+    index: KnowledgeIndex,
+    principal: Principal,
+    knowledge_base_id: str,
+    retrieval_mode: str,
+    top_k: int,
+    score_threshold: float,
+) -> KnowledgeBase:
+    """Change only how the knowledge base is searched; every other setting stays as it is."""
+    kb = get_knowledge_base(session, principal, knowledge_base_id)
+    spec = spec_of(kb, retrieval_mode=retrieval_mode, top_k=top_k, score_threshold=score_threshold)
+    return update_knowledge_base(session, index, principal, knowledge_base_id, spec)
+
+
 def delete_knowledge_base(
     session: Session, index: KnowledgeIndex, objects: ObjectStore, principal: Principal, knowledge_base_id: str
 ) -> None:

@@ -9,15 +9,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 from sqlalchemy.engine import make_url
 
 from backend import db
 from backend.adapters import connectivity
-from backend.runtime import Runtime
 from backend.settings import Settings
+
+if TYPE_CHECKING:  # the composition root passes itself in; services never import it
+    from backend.runtime import Runtime
 
 PROBE_TIMEOUT_S = 2.0
 Status = Literal["ok", "down", "off"]

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 ENGINES = ("local", "vllm")
 MAX_RESTARTS = 5
+LOG_LINES = 300  # what a replica's log tail shows
 UNHEALTHY_AFTER = 3  # health-check misses in a row before a running replica is replaced
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -164,6 +165,18 @@ def get_deployment(session: Session, principal: Principal, deployment_id: str) -
         select(Replica).where(Replica.deployment_id == deployment.id).order_by(Replica.ordinal)
     ).all()
     return deployment, list(replicas)
+
+
+def replica_log(
+    session: Session, principal: Principal, compute: Compute, deployment_id: str, ordinal: int, lines: int = LOG_LINES
+) -> str:
+    """The last ``lines`` lines replica ``ordinal`` of the service wrote; NOT_FOUND when no such
+    replica runs (GET /api/deployments/{id}/log and the service page both show this)."""
+    _, replicas = get_deployment(session, principal, deployment_id)
+    replica = next((r for r in replicas if r.ordinal == ordinal), None)
+    if replica is None:
+        raise MedAIError(ErrorCode.NOT_FOUND, f"No replica {ordinal} is running.", "Pick a running replica.")
+    return compute.log_tail(replica.compute_ref, lines)
 
 
 def _mark_version(session: Session, version_id: str | None, status: str) -> None:

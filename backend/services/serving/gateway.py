@@ -2,8 +2,8 @@
 caller, which replicas may take the request (and the standby after them), the request and
 token limits per key, tenant and service, and metering (source §3.2, §3.4, §6.2, §6.5).
 
-Forwarding the bytes is the API layer's job (backend/api/gateway.py); everything that needs
-the database or the cache is here.
+Forwarding the bytes is ``proxy``'s job (behind the router's HTTP framing in
+backend/api/gateway.py); everything that needs the database or the cache is here.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from backend.models import Deployment, Replica, UsageRecord
 from backend.models.base import utcnow
 from backend.services.assets import phi
 from backend.services.identity import platform_assets, ratelimit
-from backend.services.identity.access import Principal, authorize, deny
+from backend.services.identity.access import Principal, authorize, deny, may
 from backend.services.identity.permissions import Action, Area
 from backend.services.identity.ratelimit import Limit
 from backend.services.serving import embeddings
@@ -133,6 +133,43 @@ def callable_models(session: Session, principal: Principal) -> list[Deployment]:
         ).all()
     )
     return [d for d in found if d.id in ready]
+
+
+@dataclass(frozen=True)
+class ListedModel:
+    """One entry of /v1/models (OpenAI's model list, with the ``kind``)."""
+
+    id: str
+    created: int  # seconds since the epoch
+    owned_by: str
+    kind: str  # chat | embedding
+    max_model_len: int | None = None  # chat
+    dimensions: int | None = None  # embedding
+
+
+def listed_models(session: Session, principal: Principal, sees_others: bool = False) -> list[ListedModel]:
+    """What the caller can call right now of the platform's models: chat services with a ready
+    replica (the tenant's own and the platform's shared ones such as ``starter``), then the
+    built-in embedding models. Empty for a caller who may not view services but may see other
+    models (``sees_others``: published agents); refused, audited, for one who may see neither."""
+    if not may(session, principal, Area.SERVING, Action.VIEW):
+        if not sees_others:
+            available_models(session, principal)  # refused, and the refusal is audited
+        return []
+    chat = [
+        ListedModel(
+            d.name,
+            int(d.created_at.timestamp()),
+            "platform" if d.shared else d.tenant_id,
+            "chat",
+            max_model_len=d.max_model_len,
+        )
+        for d in callable_models(session, principal)
+    ]
+    return chat + [
+        ListedModel(m.name, 0, "platform", "embedding", dimensions=m.dimensions)
+        for m in BUILTIN_EMBEDDING_MODELS.values()
+    ]
 
 
 def _token_key(tenant_id: str, now: float) -> str:

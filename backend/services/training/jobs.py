@@ -221,7 +221,11 @@ def job_curves(
 ) -> list[Series]:
     """The job's logged metrics (loss, eval_loss, learning_rate, grad_norm, tokens_per_s, …)."""
     tenant_id = authorize(session, principal, Area.TRAINING, Action.VIEW)
-    job = _job(session, tenant_id, job_id)
+    return curves_of(metrics, _job(session, tenant_id, job_id), since)
+
+
+def curves_of(metrics: MetricsStore, job: TrainingJob, since: datetime | None = None) -> list[Series]:
+    """The metrics a job (already authorized) logged since ``since`` (default: since it was made)."""
     start = since or job.created_at - timedelta(minutes=1)
     return metrics.query("train", {"job_id": job.id, "tenant_id": job.tenant_id}, start)
 
