@@ -19,8 +19,8 @@ from backend.api import (
     ops,
     samples,
     serving,
+    space,
     training,
-    workbenches,
 )
 from backend.api.errors import install_error_handlers, unknown_path_router
 
@@ -34,7 +34,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     assets.router,
     training.router,
     serving.router,
-    workbenches.router,
+    space.router,
     ops.router,
     knowledge.router,
     agents.router,

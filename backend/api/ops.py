@@ -15,7 +15,7 @@ from backend.services.ops import alerts, work_orders
 from backend.services.ops import logs as ops_logs
 from backend.services.ops import metrics as ops_metrics
 
-router = APIRouter(prefix="/api", tags=["operations"])
+router = APIRouter(prefix="/api", tags=["ops"])
 
 
 class LogLineOut(BaseModel):

@@ -35,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ui_text.agent_nodes import TEXT as NODE_TEXT
+
 NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 REFERENCE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+)+)\s*\}\}")
 IN_HANDLE = "in"
@@ -403,24 +405,29 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
 
 
+def _english_label(node_type: str, setting: Setting) -> str:
+    """A setting's English label for problem messages (the API's language); its name when it has none."""
+    return NODE_TEXT.get(label_key(node_type, setting.name), (setting.name, ""))[0]
+
+
 def _settings_problems(node: dict[str, Any]) -> list[Problem]:
     spec, data, node_id = SPECS[node["type"]], node.get("data") or {}, node["id"]
     problems: list[Problem] = []
     for setting in spec.settings:
         value = data.get(setting.name)
+        label = _english_label(spec.type, setting)
         if setting.required and (_blank(value) or (isinstance(value, str) and not value.strip())):
-            problems.append(Problem(node_id, setting.name, "missing_setting", f"'{setting.name}' is required."))
+            problems.append(Problem(node_id, setting.name, "missing_setting", f"'{label}' is required."))
             continue
         if value is None:
             continue
-        message = _setting_error(setting, value)
+        message = _setting_error(setting, value, label)
         if message:
             problems.append(Problem(node_id, setting.name, "invalid_setting", message))
     return problems
 
 
-def _setting_error(setting: Setting, value: Any) -> str:
-    label = setting.name
+def _setting_error(setting: Setting, value: Any, label: str) -> str:
     if setting.kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"'{label}' must be a number."

@@ -16,7 +16,7 @@ from backend.services.knowledge.text_search import (
     stored_terms,
     tokenize,
 )
-from tests.unit.test_knowledge import make_kb, owner, retrieve, upload  # noqa: F401 (owner is a fixture)
+from tests.unit.knowledge.test_knowledge import make_kb, owner, retrieve, upload  # noqa: F401 (owner is a fixture)
 
 CHUNKS = {
     "copd": "慢性阻塞性肺疾病患者应长期规律使用支气管扩张剂，并每年接种流感疫苗。",

@@ -22,7 +22,7 @@ from backend.services.space import packages as workbench_packages
 from backend.services.space import publishing, workbenches
 from backend.services.training import jobs as training
 
-router = APIRouter(prefix="/api", tags=["ai space"])
+router = APIRouter(prefix="/api", tags=["space"])
 
 
 class NewWorkbench(BaseModel):

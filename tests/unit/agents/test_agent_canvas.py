@@ -24,7 +24,7 @@ from state.agent_graph import (
     with_setting,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 JSX = ROOT / "assets" / "agent_canvas.jsx"
 
 

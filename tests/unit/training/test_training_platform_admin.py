@@ -10,7 +10,7 @@ from backend.models import ModelVersion, TrainingJob
 from backend.services.assets import datasets, model_registry
 from backend.services.training import jobs as training
 from tests.unit.identity_world import add_tenant, add_user, sign
-from tests.unit.test_training_service import ALPACA, RecordingCompute
+from tests.unit.training.test_training_service import ALPACA, RecordingCompute
 
 
 def test_a_platform_admins_job_registers_its_trained_model(runtime):
