@@ -14,14 +14,15 @@ class Area:
     route: str
     icon: str  # lucide icon name
     admin_only: bool = False  # shown to platform admins and tenant owners/admins only
+    former: str = ""  # the area's name before it was renamed: its old element id keeps working
 
 
 AREAS: tuple[Area, ...] = (
     Area("nav.home", "/", "activity"),
     Area("nav.space", "/space", "laptop"),
-    Area("nav.training", "/training", "flask-conical"),
+    Area("nav.training", "/training", "flask-conical", former="research"),
     Area("nav.assets", "/assets", "package"),
-    Area("nav.serving", "/serving", "rocket"),
+    Area("nav.serving", "/serving", "rocket", former="deploy"),
     Area("nav.playground", "/playground", "message-square"),
     Area("nav.agents", "/agents", "bot"),
     Area("nav.knowledge", "/knowledge", "library"),

@@ -24,6 +24,8 @@ def _nav_item(area: Area) -> rx.Component:
         _hover={"background": rx.color("gray", 3)},
         id=f"nav-{area.route.strip('/') or 'home'}",
     )
+    if area.former:  # links and scripts written for the old name (#nav-research) still find the entry
+        link = rx.box(link, id=f"nav-{area.former}", width="100%")
     return rx.cond(AuthState.can_administer, link) if area.admin_only else link
 
 

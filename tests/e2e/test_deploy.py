@@ -66,7 +66,7 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     assert model.status_code == 201, model.text
 
     # deploy it from the form
-    page.locator("#nav-deploy").click()
+    page.locator("#nav-serving").click()
     expect(page).to_have_url(re.compile(r"/serving/?$"), timeout=LOAD_TIMEOUT)
     expect(page.locator("#no-services")).to_be_visible(timeout=LOAD_TIMEOUT)
     expect(page.locator("#deploy-model")).to_contain_text(MODEL_NAME)
@@ -175,7 +175,8 @@ def test_a_model_is_deployed_chatted_with_and_stopped(app_server, admin, page, t
     expect(page.locator("#service-status")).to_contain_text("Stopped")
     _no_toasts(page)
     screenshot(page, "deploy-stopped-en")
-    page.goto(app_server.url + "/serving")
+    page.goto(app_server.url + "/deploy")  # the area's address before it was renamed forwards to /serving
+    expect(page).to_have_url(re.compile(r"/serving/?$"), timeout=LOAD_TIMEOUT)
     row = page.locator(f'#service-list tr[data-name="{SERVICE}"]')
     expect(row).to_have_attribute("data-status", "stopped", timeout=LOAD_TIMEOUT)
     expect(row).to_contain_text("2 · p50")  # the Playground's two requests, in the last 30 minutes

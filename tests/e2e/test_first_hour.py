@@ -160,7 +160,7 @@ def test_the_sample_knowledge_base_becomes_a_published_agent_with_citations(app_
 
 def _train(page: Page, name: str, job_type: str, dataset: str) -> None:
     """A job on the starter model: 3 steps of LoRA at 128 tokens, followed live to success."""
-    page.locator("#nav-research").click()
+    page.locator("#nav-training").click()
     expect(page).to_have_url(re.compile(r"/training/?$"), timeout=LOAD_TIMEOUT)
     _choose(page, "#job-type", job_type)
     _choose(page, "#job-base-model", "smollm2-135m-instruct v1", exact=False)
@@ -193,13 +193,13 @@ def _train(page: Page, name: str, job_type: str, dataset: str) -> None:
 
 def test_sft_on_the_starter_with_the_sample_dataset_is_deployed_and_answers(app_server, page, journey):
     _as_owner(page, app_server.url, journey)
-    page.locator("#nav-research").click()
+    page.locator("#nav-training").click()
     page.locator("#cta-sample-sft").click()
     _toast(page, "sample-medical-sft")
     _train(page, "first-sft", "SFT 监督微调", "sample-medical-sft")
     screenshot(page, "first-hour-sft")
 
-    page.locator("#nav-deploy").click()
+    page.locator("#nav-serving").click()
     expect(page.locator("#platform-services")).to_contain_text("starter", timeout=LOAD_TIMEOUT)
     _choose(page, "#deploy-model", "first-sft")
     _choose(page, "#deploy-version", "first-sft v1", exact=False)
@@ -214,7 +214,7 @@ def test_sft_on_the_starter_with_the_sample_dataset_is_deployed_and_answers(app_
 
 def test_dpo_on_the_sample_preference_pairs_registers_its_model(app_server, page, journey):
     _as_owner(page, app_server.url, journey)
-    page.locator("#nav-research").click()
+    page.locator("#nav-training").click()
     page.locator("#cta-sample-preference").click()
     _toast(page, "sample-medical-preference")
     _train(page, "first-dpo", "DPO 偏好优化", "sample-medical-preference")

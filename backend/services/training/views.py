@@ -149,7 +149,7 @@ def _job(session: Session, tenant_id: str | None, job_id: str) -> TrainingJob:
 
 
 def _model_choices(session: Session, tenant_id: str, found: Choices) -> None:
-    """Model versions in use, the tenant's and the platform's, in one read."""
+    """Model versions in use, the tenant's before the platform's (the form preselects the first), in one read."""
     platform_id = platform_assets.platform_tenant_id(session)  # its models are every tenant's to read
     owners = [tenant_id] if platform_id in (None, tenant_id) else [tenant_id, platform_id]
     rows = session.exec(
@@ -159,7 +159,7 @@ def _model_choices(session: Session, tenant_id: str, found: Choices) -> None:
         .order_by(ModelAsset.name, ModelAsset.id, ModelVersion.version.desc())  # type: ignore[attr-defined]
     ).all()
     seen: set[str] = set()
-    for model, version in rows:
+    for model, version in sorted(rows, key=lambda row: row[0].tenant_id != tenant_id):  # stable: keeps the order
         if model.id not in seen:
             seen.add(model.id)
             if model.tenant_id != tenant_id:

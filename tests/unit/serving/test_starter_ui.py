@@ -4,6 +4,7 @@ start/stop for platform admins only and hints at ``starter`` while the tenant ha
 own; Assets shows the platform model read-only; R&D and Deploy offer it as a base model and a model
 to deploy; the one-click samples are offered while the tenant lacks them."""
 
+import io
 import json
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from backend.errors import ErrorCode, MedAIError
 from backend.models import Agent, Deployment, Replica
 from backend.services import samples
+from backend.services.assets import model_registry
 from backend.services.assets import views as asset_views
 from backend.services.identity.permissions import Role
 from backend.services.serving import deployments as serving
@@ -154,6 +156,20 @@ def test_research_offers_the_starter_model_as_a_base_model(runtime, world):
         found = job_choices(session, world["dev"])
     assert found.platform_models == [MODEL]
     assert [m["id"] for m in found.models] == [world["version_id"]] and found.models[0]["label"].startswith(MODEL)
+
+
+def test_research_preselects_the_tenants_own_model_before_the_platforms(runtime, world):
+    """The first choice is what the form preselects: a model the tenant made comes before the starter,
+    even when its name sorts after it."""
+    files = [("config.json", io.BytesIO(b'{"model_type": "llama"}')), ("model.safetensors", io.BytesIO(b"\0" * 64))]
+    with runtime.session() as session:
+        spec = model_registry.VersionSpec(model_name="zz-own-model")
+        own = model_registry.register_version(session, runtime.objects, world["dev"], spec, files, "upload")
+        own_id = own.id
+    with runtime.session() as session:
+        found = job_choices(session, world["dev"])
+    assert [m["id"] for m in found.models] == [own_id, world["version_id"]]
+    assert found.platform_models == [MODEL]
 
 
 def test_sample_datasets_are_offered_until_imported(runtime, world):
