@@ -29,13 +29,16 @@ from backend.adapters.notify import Notifier, build_notifier
 from backend.adapters.objectstore import ObjectStore, build_object_store
 from backend.adapters.packaged_models import PackageMissingError
 from backend.adapters.replicas import ReplicaClients
+from backend.adapters.rerank import build_reranker
 from backend.adapters.vectors import build_vector_store
 from backend.services import pipelines
 from backend.services.identity import key_cache
 from backend.services.identity import users as identity
 from backend.services.identity.ratelimit import Limit
 from backend.services.knowledge import documents as knowledge_documents
+from backend.services.knowledge import offsets as knowledge_offsets
 from backend.services.knowledge import reembed as knowledge_reembed
+from backend.services.knowledge import vocabulary as knowledge_vocabulary
 from backend.services.knowledge.index import KnowledgeIndex
 from backend.services.ops import alerts
 from backend.services.ops import logs as ops_logs
@@ -148,6 +151,8 @@ class Runtime:
     def ingest_knowledge(self) -> None:
         knowledge_documents.start_ingestion(self.session, self.knowledge, self.objects)  # in its own thread
         knowledge_reembed.start_reembedding(self.session, self.knowledge)  # in another
+        knowledge_vocabulary.start_text_reindexing(self.session, self.knowledge)  # a vocabulary change, in a third
+        knowledge_offsets.start_filling_offsets(self.session, self.knowledge, self.objects)  # old chunks' offsets
 
     def reconcile_serving(self) -> None:
         with self.session() as session:
@@ -211,6 +216,7 @@ def build_runtime(settings: Settings) -> Runtime:
             remote_url=settings.embeddings_url,
             remote_key=settings.embeddings_api_key.get_secret_value(),
             e5=E5Embedder(),  # the built-in multilingual-e5-small (the default), loaded on first use
+            reranker=build_reranker(settings),  # None unless MEDAI_RERANK_URL is set
         ),
     )
     runtime.controller.register("training", runtime.reconcile_training)

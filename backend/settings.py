@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     )
     embeddings_api_key: SecretStr = Field(SecretStr(""), description="Bearer key for that endpoint (optional)")
 
+    # knowledge retrieval: the rerank stage (a cross-encoder server; off unless one is configured)
+    rerank_url: str = Field(
+        "", description="Base URL of a rerank server (TEI's POST /rerank, or Cohere/Jina-shaped); empty: no rerank"
+    )
+    rerank_key: SecretStr = Field(SecretStr(""), description="Bearer key for that server (optional; never logged)")
+    rerank_model: str = Field("", description="Model name sent as 'model', for servers that want one (optional)")
+    rerank_timeout_s: float = Field(10.0, gt=0, description="Seconds one rerank request may take")
+    rerank_max_batch: int = Field(32, gt=0, description="Most texts per rerank request (TEI's max client batch)")
+
     # metrics and telemetry
     metrics_db: Path | None = Field(None, description="Embedded SQLite time-series file (default DATA_DIR/metrics.db)")
     influx_url: str = Field("", description="InfluxDB 2 URL; set to switch from SQLite")

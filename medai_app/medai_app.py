@@ -21,6 +21,7 @@ from pages.auth import login
 from pages.home import home
 from pages.knowledge import knowledge_page
 from pages.knowledge_detail import knowledge_detail
+from pages.knowledge_document import knowledge_document
 from pages.ops import ops
 from pages.orchestration import orchestration
 from pages.pipelines import pipelines_page
@@ -45,6 +46,7 @@ from state.auth import AuthState
 from state.feedback import error_toast
 from state.home import HomeState
 from state.knowledge import KnowledgeDetailState, KnowledgeState
+from state.knowledge_document import KnowledgeDocumentState
 from state.legacy_routes import LegacyRouteState
 from state.ops import OpsState
 from state.ops_alerts import OpsAlertsState
@@ -153,6 +155,12 @@ app.add_page(
     route="/knowledge/[kb_id]",
     title="Knowledge base · MedAI Studio",
     on_load=[AuthState.require_sign_in, KnowledgeDetailState.load],
+)
+app.add_page(
+    knowledge_document,
+    route="/knowledge/[kb_id]/documents/[document_id]",
+    title="Document · MedAI Studio",
+    on_load=[AuthState.require_sign_in, KnowledgeDocumentState.load],
 )
 app.add_page(
     playground,

@@ -13,7 +13,18 @@ from state.auth import AuthState
 def _citation(c: rx.Var) -> rx.Component:
     return rx.hstack(
         rx.icon("file-text", size=12),
-        rx.text(c["document"], size="1", weight="medium"),
+        rx.cond(
+            c["href"].to(str) != "",
+            rx.link(
+                c["document"].to(str),
+                href=c["href"].to(str),
+                is_external=True,
+                size="1",
+                weight="medium",
+                class_name="citation-link",
+            ),
+            rx.text(c["document"], size="1", weight="medium"),
+        ),
         rx.code(c["chunk"], size="1"),
         align="center",
         class_name="chat-citation",

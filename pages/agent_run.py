@@ -28,7 +28,19 @@ def _citation(c: rx.Var) -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.icon("file-text", size=14),
-                rx.text(c["document"], weight="medium", size="2"),
+                rx.cond(
+                    c["href"] != "",
+                    rx.link(
+                        c["document"],
+                        href=c["href"],
+                        is_external=True,
+                        weight="medium",
+                        size="2",
+                        title=t("knowledge.document.open"),
+                        class_name="citation-link",
+                    ),
+                    rx.text(c["document"], weight="medium", size="2"),
+                ),
                 rx.code(c["chunk"], size="1"),
                 rx.cond(c["score"] != "", rx.badge(c["score"], variant="soft")),
                 align="center",

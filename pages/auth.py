@@ -58,6 +58,7 @@ def _password_step() -> rx.Component:
                 t("login.submit"),
                 type="submit",
                 loading=AuthState.signing_in,
+                disabled=~rx.State.is_hydrated,  # a click before the page is live would post the form as a plain GET
                 id="login-submit",
                 size="3",
                 width="100%",
@@ -95,6 +96,7 @@ def _code_step() -> rx.Component:
                 t("login.verify"),
                 type="submit",
                 loading=AuthState.signing_in,
+                disabled=~rx.State.is_hydrated,
                 id="login-verify",
                 size="3",
                 width="100%",

@@ -1,14 +1,22 @@
 """One knowledge base: documents with their ingestion status and progress, upload with a chunk
 preview, a document's chunks, retrieval settings, the recall test (vector, text and fused
-scores), saved test queries with the hit@k / MRR history, and re-embedding with another model
-(a progress bar refreshed while it runs)."""
+scores, and the synonyms the query was expanded with), saved test queries with the hit@k / MRR
+history, the knowledge base's own vocabulary with its full-text re-index, and re-embedding with
+another model (progress bars refreshed while they run)."""
 
 import plotly.graph_objects as go
 import reflex as rx
 
 from components.forms import field, section
 from components.i18n import t, t_choice
-from components.knowledge import RETRIEVAL_MODES, document_status, embedding_select, mode_select
+from components.knowledge import (
+    RETRIEVAL_MODES,
+    document_status,
+    embedding_select,
+    languages_select,
+    mode_select,
+    text_index_status,
+)
 from components.shell import page_shell
 from components.tables import headers
 from state.knowledge import DOCUMENT_UPLOAD, OTHER_MODEL, KnowledgeDetailState
@@ -188,6 +196,57 @@ def settings_panel() -> rx.Component:
             spacing="4",
             width="100%",
         ),
+        rx.grid(
+            field(
+                "kb.languages",
+                languages_select(
+                    "kb-setting-languages",
+                    form["languages"],
+                    lambda v: KnowledgeDetailState.set_setting("languages", v),
+                ),
+                "kb-setting-languages",
+                "kb.languages_hint",
+            ),
+            field(
+                "kb.vector_weight",
+                rx.hstack(
+                    rx.slider(
+                        value=[KnowledgeDetailState.weight_value],
+                        min=0,
+                        max=1,
+                        step=0.05,
+                        on_change=KnowledgeDetailState.set_weight.throttle(150),
+                        id="kb-setting-vector-weight",
+                        aria_label=t("kb.vector_weight"),
+                        disabled=~KnowledgeDetailState.may_edit,
+                    ),
+                    rx.text(form["vector_weight"], size="2", id="kb-vector-weight-value", min_width="3em"),
+                    align="center",
+                    spacing="3",
+                    width="100%",
+                ),
+                "kb-setting-vector-weight",
+                "kb.vector_weight_hint",
+            ),
+            field(
+                "kb.rerank",
+                rx.switch(
+                    checked=form["rerank"] == "on",
+                    on_change=KnowledgeDetailState.set_rerank,
+                    disabled=~KnowledgeDetailState.rerank_available | ~KnowledgeDetailState.may_edit,
+                    id="kb-setting-rerank",
+                ),
+                "kb-setting-rerank",
+                "kb.rerank_hint",
+            ),
+            columns=rx.breakpoints(initial="1", md="3"),
+            spacing="4",
+            width="100%",
+        ),
+        rx.cond(
+            ~KnowledgeDetailState.rerank_available,
+            rx.text(t("kb.rerank_unavailable"), size="1", color=rx.color("amber", 11), id="kb-rerank-unavailable"),
+        ),
         rx.text(
             t("kb.chunking"),
             ": ",
@@ -211,6 +270,102 @@ def settings_panel() -> rx.Component:
                 width="100%",
             ),
         ),
+    )
+
+
+def _text_index_progress() -> rx.Component:
+    kb = KnowledgeDetailState.kb
+    return rx.vstack(
+        rx.hstack(
+            text_index_status(kb["text_index_status"]),
+            rx.cond(
+                KnowledgeDetailState.reindexing,
+                rx.text(kb["text_index_progress"], "%", size="2", id="kb-text-index-percent"),
+            ),
+            align="center",
+            spacing="2",
+        ),
+        rx.cond(
+            KnowledgeDetailState.reindexing,
+            rx.vstack(
+                rx.progress(
+                    value=kb["text_index_progress"].to(int), max=100, width="100%", id="kb-text-index-progress"
+                ),
+                rx.text(t("kb.text_index_meanwhile"), size="1", color=rx.color("gray", 10)),
+                width="100%",
+                spacing="2",
+            ),
+        ),
+        rx.cond(
+            kb["text_index_status"] == "failed",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert")),
+                rx.callout.text(kb["text_index_reason"]),
+                color_scheme="red",
+                width="100%",
+                id="kb-text-index-failed",
+            ),
+        ),
+        width="100%",
+        spacing="2",
+        data_status=kb["text_index_status"],
+    )
+
+
+def vocabulary_panel() -> rx.Component:
+    """The knowledge base's own dictionary words and synonym groups, and its full-text re-index."""
+    return section(
+        "kb.vocabulary",
+        "kb.vocabulary_intro",
+        rx.grid(
+            field(
+                "kb.vocabulary_terms",
+                rx.text_area(
+                    value=KnowledgeDetailState.vocab_terms,
+                    on_change=KnowledgeDetailState.set_vocab_terms,
+                    placeholder="心内一病区\n替雷利珠单抗",
+                    rows="8",
+                    width="100%",
+                    read_only=~KnowledgeDetailState.may_edit,
+                    id="kb-vocabulary-terms",
+                ),
+                "kb-vocabulary-terms",
+                "kb.vocabulary_terms_hint",
+            ),
+            field(
+                "kb.vocabulary_synonyms",
+                rx.text_area(
+                    value=KnowledgeDetailState.vocab_synonyms,
+                    on_change=KnowledgeDetailState.set_vocab_synonyms,
+                    placeholder="降压药, 抗高血压药, antihypertensive",
+                    rows="8",
+                    width="100%",
+                    read_only=~KnowledgeDetailState.may_edit,
+                    id="kb-vocabulary-synonyms",
+                ),
+                "kb-vocabulary-synonyms",
+                "kb.vocabulary_synonyms_hint",
+            ),
+            columns=rx.breakpoints(initial="1", md="2"),
+            spacing="4",
+            width="100%",
+        ),
+        _text_index_progress(),
+        rx.cond(
+            KnowledgeDetailState.may_edit,
+            rx.hstack(
+                rx.button(
+                    rx.icon("book-open", size=14),
+                    t("kb.vocabulary_save"),
+                    on_click=KnowledgeDetailState.save_vocabulary,
+                    loading=KnowledgeDetailState.vocab_saving,
+                    id="kb-save-vocabulary",
+                ),
+                justify="end",
+                width="100%",
+            ),
+        ),
+        id="kb-vocabulary-panel",
     )
 
 
@@ -490,6 +645,7 @@ def knowledge_detail() -> rx.Component:
                 recall_panel(),
                 evaluation_panel(),
                 settings_panel(),
+                vocabulary_panel(),
                 reembed_panel(),
                 spacing="5",
                 width="100%",

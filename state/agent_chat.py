@@ -18,7 +18,7 @@ class AgentChatState(AuthState):
     agent_id: str = ""
     agent_name: str = ""
     live: bool = False
-    messages: list[dict[str, Any]] = []  # {role, content, citations: [{document, chunk, text, score}]}
+    messages: list[dict[str, Any]] = []  # {role, content, citations: [{document, chunk, text, score, href}]}
     draft: str = ""
     answering: bool = False
     conversation_id: str = ""

@@ -18,6 +18,7 @@ from backend.services.agents.runtime import RunEvent
 from state.agent_builder import AgentBuilderState, problem_rows
 from state.auth import run_as_user
 from state.feedback import error_toast
+from state.knowledge_document import document_href
 
 TEXT_LIMIT = 1500
 
@@ -43,13 +44,26 @@ def trace_row(step: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _offset(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def citation_row(citation: dict[str, Any]) -> dict[str, str]:
+    """A citation as the panels show it; ``href`` opens its document at the passage ("" for a
+    citation recorded before citations named their knowledge base)."""
     score = citation.get("score")
+    href = document_href(
+        str(citation.get("knowledge_base_id") or ""),
+        str(citation.get("document_id") or ""),
+        _offset(citation.get("start_char")),
+        _offset(citation.get("end_char")),
+    )
     return {
         "document": str(citation.get("document_name") or citation.get("document") or citation.get("document_id", "")),
         "chunk": str(citation.get("chunk_id", "")),
         "text": shown(str(citation.get("text", ""))),
         "score": f"{score:.3f}" if isinstance(score, int | float) else "",
+        "href": href,
     }
 
 

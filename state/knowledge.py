@@ -1,7 +1,8 @@
 """Knowledge bases: the list with the create form (KnowledgeState), and one knowledge base's page
 (KnowledgeDetailState): documents with live status and progress, upload with chunk preview,
-chunks of a document, retrieval settings, the recall test and the hit@k / MRR history, and
-re-embedding with another embedding model (its progress refreshed while it runs)."""
+chunks of a document, retrieval settings (mode, top k, threshold, languages, vector weight, rerank),
+the knowledge base's own vocabulary with its full-text re-index, the recall test and the hit@k /
+MRR history, and re-embedding with another embedding model (progress refreshed while it runs)."""
 
 # No `from __future__ import annotations`: Reflex reads the upload handlers' hints at runtime.
 
@@ -15,6 +16,7 @@ from backend.services.knowledge import documents as knowledge_documents
 from backend.services.knowledge import recall as knowledge_recall
 from backend.services.knowledge import reembed as knowledge_reembed
 from backend.services.knowledge import views as knowledge_views
+from backend.services.knowledge import vocabulary as knowledge_vocabulary
 from backend.services.knowledge.views import DEFAULT_MODEL, KnowledgeBaseDetail, KnowledgeBaseView
 from state import live
 from state.auth import AuthState
@@ -24,6 +26,8 @@ ROUTE = "/knowledge"
 DOCUMENT_UPLOAD = "kb-document-upload"
 MOVING = ("queued", "parsing", "chunking", "embedding")
 REEMBEDDING = knowledge.REEMBED_ACTIVE
+REINDEXING = knowledge_vocabulary.TEXT_INDEX_ACTIVE
+LANGUAGE_CHOICES: dict[str, tuple[str, ...]] = {"auto": (), "zh": ("zh",), "en": ("en",), "both": ("zh", "en")}
 OTHER_MODEL = "other"  # the embedding choice that reveals a text box: a model folder or remote:<model>
 EMBEDDING_CHOICES = (*knowledge_views.EMBEDDING_MODELS, OTHER_MODEL)
 CREATE_DEFAULTS = {
@@ -70,6 +74,12 @@ def create_spec(form: dict[str, str], member_ids: list[str] | None = None) -> kn
     )
 
 
+def languages_choice(languages: tuple[str, ...] | list[str]) -> str:
+    """The languages select's value for what a knowledge base holds (auto: detect)."""
+    held = set(languages)
+    return next((choice for choice, langs in LANGUAGE_CHOICES.items() if set(langs) == held), "auto")
+
+
 def kb_row(kb: KnowledgeBaseView) -> dict[str, str]:
     return {
         "id": kb.id,
@@ -90,6 +100,32 @@ def kb_row(kb: KnowledgeBaseView) -> dict[str, str]:
         "reembed_model": kb.reembed_model,
         "reembed_progress": str(round(kb.reembed_progress * 100)),
         "reembed_reason": kb.reembed_reason,
+        "languages": languages_choice(kb.languages),
+        "vector_weight": f"{kb.vector_weight:.2f}",
+        "rerank": "on" if kb.rerank else "",
+        "vocabulary_terms": knowledge_vocabulary.format_terms(kb.vocabulary_terms),
+        "vocabulary_synonyms": knowledge_vocabulary.format_synonyms(kb.vocabulary_synonyms),
+        "text_index_status": kb.text_index_status,
+        "text_index_progress": str(round(kb.text_index_progress * 100)),
+        "text_index_reason": kb.text_index_reason,
+    }
+
+
+SETTINGS_KEYS = ("retrieval_mode", "top_k", "score_threshold", "languages", "vector_weight", "rerank")
+
+
+def settings_changes(form: dict[str, str]) -> dict[str, Any]:
+    """The retrieval settings form as update_retrieval_settings takes it."""
+    choice = form.get("languages", "auto")
+    if choice not in LANGUAGE_CHOICES:
+        raise MedAIError(ErrorCode.DATA_INVALID, f"Unknown language choice '{choice}'.", "Choose one in the list.")
+    return {
+        "retrieval_mode": form.get("retrieval_mode", "hybrid"),
+        "top_k": _integer(form.get("top_k", "5"), "top_k"),
+        "score_threshold": _number(form.get("score_threshold", "0"), "Score threshold"),
+        "languages": LANGUAGE_CHOICES[choice],
+        "vector_weight": _number(form.get("vector_weight", "0.4"), "Vector weight"),
+        "rerank": form.get("rerank", "") == "on",
     }
 
 
@@ -212,7 +248,7 @@ def run_row(run: knowledge_views.RecallRunView) -> dict[str, str]:
 
 def detail(kb_id: str) -> Any:
     """The work that reads one knowledge base's page, for ``_as_user``."""
-    return lambda _rt, session, principal: knowledge_views.knowledge_base_detail(session, principal, kb_id)
+    return lambda rt, session, principal: knowledge_views.knowledge_base_detail(session, principal, kb_id, rt.knowledge)
 
 
 class KnowledgeDetailState(AuthState):
@@ -239,6 +275,10 @@ class KnowledgeDetailState(AuthState):
     reembed_choice: str = ""
     reembed_custom: str = ""  # a model folder or remote:<model>, when the choice is "other"
     reembed_starting: bool = False
+    rerank_available: bool = False  # a rerank server is configured (otherwise the switch is disabled)
+    vocab_terms: str = ""  # the knowledge base's dictionary words, one per line, as edited
+    vocab_synonyms: str = ""  # its synonym groups, one per line, as edited
+    vocab_saving: bool = False
     _follow_round: int = 0
 
     @rx.var
@@ -250,8 +290,20 @@ class KnowledgeDetailState(AuthState):
         return self.kb.get("reembed_status", "") in REEMBEDDING
 
     @rx.var
+    def reindexing(self) -> bool:
+        return self.kb.get("text_index_status", "") in REINDEXING
+
+    @rx.var
+    def weight_value(self) -> float:
+        """The vector weight as the slider shows it."""
+        try:
+            return min(max(float(self.settings_form.get("vector_weight", "0.4")), 0.0), 1.0)
+        except ValueError:
+            return 0.4
+
+    @rx.var
     def live(self) -> bool:
-        return any(d["status"] in MOVING for d in self.documents) or self.reembedding
+        return any(d["status"] in MOVING for d in self.documents) or self.reembedding or self.reindexing
 
     @rx.var
     def document_names(self) -> list[str]:
@@ -260,7 +312,7 @@ class KnowledgeDetailState(AuthState):
     async def _refresh(self) -> None:
         found: KnowledgeBaseDetail = await self._as_user(detail(self.kb_id))
         self._show_documents(found)
-        self.may_edit = found.may_edit
+        self.may_edit, self.rerank_available = found.may_edit, found.rerank_available
         self.queries = [
             {"id": q.id, "query": q.query, "expected": ", ".join(q.expected_documents)} for q in found.queries
         ]
@@ -281,7 +333,8 @@ class KnowledgeDetailState(AuthState):
             yield error_toast(error)
             return
         self.mode, self.top_k = self.kb["retrieval_mode"], self.kb["top_k"]
-        self.settings_form = {k: self.kb[k] for k in ("retrieval_mode", "top_k", "score_threshold")}
+        self.settings_form = {k: self.kb[k] for k in SETTINGS_KEYS}
+        self.vocab_terms, self.vocab_synonyms = self.kb["vocabulary_terms"], self.kb["vocabulary_synonyms"]
         yield KnowledgeDetailState.follow
 
     @rx.event
@@ -303,6 +356,46 @@ class KnowledgeDetailState(AuthState):
     @rx.event
     def set_setting(self, key: str, value: str) -> None:
         self.settings_form = {**self.settings_form, key: value}
+
+    @rx.event
+    def set_weight(self, value: list[float] | float) -> None:
+        chosen = value[0] if isinstance(value, list) else value
+        self.settings_form = {**self.settings_form, "vector_weight": f"{min(max(float(chosen), 0.0), 1.0):.2f}"}
+
+    @rx.event
+    def set_rerank(self, on: bool) -> None:
+        self.settings_form = {**self.settings_form, "rerank": "on" if on else ""}
+
+    @rx.event
+    def set_vocab_terms(self, value: str) -> None:
+        self.vocab_terms = value
+
+    @rx.event
+    def set_vocab_synonyms(self, value: str) -> None:
+        self.vocab_synonyms = value
+
+    @rx.event
+    async def save_vocabulary(self):  # noqa: ANN201 (Reflex event generator)
+        self.vocab_saving = True
+        yield
+        kb_id = self.kb_id
+        terms = knowledge_vocabulary.parse_terms(self.vocab_terms)
+        synonyms = knowledge_vocabulary.parse_synonyms(self.vocab_synonyms)
+        try:
+            await self._as_user(
+                lambda rt, session, principal: knowledge_vocabulary.update_vocabulary(
+                    session, rt.knowledge, principal, kb_id, terms, synonyms
+                )
+            )
+            await self._refresh()
+        except Exception as error:  # shown here: a raising handler would leave the button spinning
+            self.vocab_saving = False
+            yield error_toast(error)
+            return
+        self.vocab_saving = False
+        self.vocab_terms, self.vocab_synonyms = self.kb["vocabulary_terms"], self.kb["vocabulary_synonyms"]
+        yield await success_toast(self, "kb.vocabulary_saved")
+        yield KnowledgeDetailState.follow
 
     @rx.event
     def set_reembed_choice(self, value: str) -> None:
@@ -414,11 +507,7 @@ class KnowledgeDetailState(AuthState):
     async def save_settings(self):  # noqa: ANN201 (Reflex event generator)
         kb_id, form = self.kb_id, dict(self.settings_form)
         try:
-            changes = {
-                "retrieval_mode": form.get("retrieval_mode", "hybrid"),
-                "top_k": _integer(form.get("top_k", "5"), "top_k"),
-                "score_threshold": _number(form.get("score_threshold", "0"), "Score threshold"),
-            }
+            changes = settings_changes(form)
             await self._as_user(
                 lambda rt, session, principal: knowledge.update_retrieval_settings(
                     session, rt.knowledge, principal, kb_id, **changes
@@ -429,6 +518,7 @@ class KnowledgeDetailState(AuthState):
             yield error_toast(error)
             return
         self.mode, self.top_k = self.kb["retrieval_mode"], self.kb["top_k"]
+        self.settings_form = {k: self.kb[k] for k in SETTINGS_KEYS}
         yield await success_toast(self, "kb.settings_saved")
 
     @rx.event
@@ -506,8 +596,8 @@ class KnowledgeDetailState(AuthState):
 
     @rx.event(background=True)
     async def follow(self) -> None:
-        """Refresh the documents and the knowledge base while a document is being ingested or the
-        knowledge base re-embedded, and this page is open."""
+        """Refresh the documents and the knowledge base while a document is being ingested, the
+        knowledge base re-embedded or its full text re-indexed, and this page is open."""
         kb_id = self.kb_id
         await live.follow(
             self,

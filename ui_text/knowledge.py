@@ -86,8 +86,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "kb.chars": ("characters", "字符"),
     "kb.retrieval_settings": ("Retrieval settings", "检索设置"),
     "kb.retrieval_settings_intro": (
-        "Hybrid fuses vector and BM25 ranks (reciprocal-rank fusion); the threshold applies to the fused score.",
-        "混合检索以倒数排名融合向量与 BM25 结果；阈值作用于融合后的分数。",
+        "Hybrid fuses vector and BM25 results by the vector weight below; the threshold applies to the fused score.",
+        "混合检索按下方的向量权重融合向量与 BM25 结果；阈值作用于融合后的分数。",
     ),
     "kb.retrieval_mode": ("Retrieval", "检索方式"),
     "kb.mode.hybrid": ("Hybrid", "混合检索"),
@@ -95,7 +95,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "kb.mode.text": ("Full text (BM25)", "全文检索（BM25）"),
     "kb.top_k": ("Top k", "返回条数"),
     "kb.threshold": ("Score threshold", "分数阈值"),
-    "kb.threshold_hint": ("0 to 1; 1 means first in both rankings.", "0 至 1；1 表示在两种排名中均居首。"),
+    "kb.threshold_hint": (
+        "0 to 1: about the chance that a passage answers the question, the same for every question (0.5: even).",
+        "0 至 1：段落能回答问题的大致概率，对每个问题含义相同（0.5 表示一半把握）。",
+    ),
     "kb.chunking": ("Chunking", "分块"),
     "kb.embedding_model": ("Embedding model", "向量模型"),
     "kb.embedding_model_hint": (
@@ -113,7 +116,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "kb.query_required": ("Type a query first.", "请先输入查询。"),
     "kb.run_test": ("Test recall", "测试召回"),
     "kb.rank": ("Rank", "排名"),
-    "kb.fused_score": ("Fused", "融合分"),
+    "kb.fused_score": ("Score", "综合分"),
     "kb.vector_score": ("Vector", "向量分"),
     "kb.text_score": ("Text (BM25)", "全文分"),
     "kb.chunk_text": ("Chunk", "分块内容"),
@@ -169,4 +172,76 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     # medical vocabulary for full-text search (issue 21, item 5)
     "kb.expanded_terms": ("Full-text search also looked for (synonyms):", "全文检索同时查找了（同义词）："),
+    # retrieval settings: languages, fusion weight, rerank (issue 21, items 2-4)
+    "kb.languages": ("Languages it holds", "知识库语言"),
+    "kb.languages_hint": (
+        "Questions in the other language still find answers here; auto detects it from the documents.",
+        "用另一种语言提问也能检索到这里的内容；自动 表示根据文档识别。",
+    ),
+    "kb.languages.auto": ("Auto (detect)", "自动识别"),
+    "kb.languages.zh": ("Chinese", "中文"),
+    "kb.languages.en": ("English", "英文"),
+    "kb.languages.both": ("Chinese and English", "中英文"),
+    "kb.vector_weight": ("Vector weight", "向量权重"),
+    "kb.vector_weight_hint": (
+        "How hybrid retrieval weighs the two engines: 0 = full text only, 1 = vectors only.",
+        "混合检索中两种引擎的权重：0 = 仅全文检索，1 = 仅向量检索。",
+    ),
+    "kb.rerank": ("Rerank", "重排序"),
+    "kb.rerank_hint": (
+        "A rerank model orders the hits again by reading query and chunk together (slower, more precise).",
+        "由重排序模型同时阅读查询与分块，对结果重新排序（更慢，更准）。",
+    ),
+    "kb.rerank_unavailable": (
+        "No rerank server is configured: ask the platform admin to set MEDAI_RERANK_URL.",
+        "未配置重排序服务：请联系平台管理员设置 MEDAI_RERANK_URL。",
+    ),
+    # the knowledge base's own vocabulary (issue 21, item 5)
+    "kb.vocabulary": ("Vocabulary", "专业词表"),
+    "kb.vocabulary_intro": (
+        "Words and synonyms of this knowledge base, on top of the platform's medical vocabulary. "
+        "Synonyms apply at once; new words re-index the full text in the background, and search keeps working.",
+        "在平台医学词表之外，为本知识库添加词语与同义词。同义词立即生效；新词会在后台重建全文索引，期间检索不受影响。",
+    ),
+    "kb.vocabulary_terms": ("Dictionary words", "词典词语"),
+    "kb.vocabulary_terms_hint": (
+        "One per line; each stays one search term (e.g. a drug or ward name).",
+        "每行一个；每个词作为一个完整的检索词（如药名、病区名）。",
+    ),
+    "kb.vocabulary_synonyms": ("Synonym groups", "同义词组"),
+    "kb.vocabulary_synonyms_hint": (
+        "One group per line, words separated by commas (, or ，) or tabs: 降压药, 抗高血压药, antihypertensive",
+        "每行一组，词之间用逗号（, 或 ，）或制表符分隔：降压药, 抗高血压药, antihypertensive",
+    ),
+    "kb.vocabulary_save": ("Save vocabulary", "保存词表"),
+    "kb.vocabulary_saved": (
+        "Vocabulary saved; the full text is re-indexed in the background.",
+        "词表已保存；正在后台重建全文索引。",
+    ),
+    "kb.text_index.queued": ("Re-index queued", "重建索引排队中"),
+    "kb.text_index.running": ("Re-indexing full text", "正在重建全文索引"),
+    "kb.text_index.done": ("Full-text index up to date", "全文索引已是最新"),
+    "kb.text_index.failed": ("Re-index failed", "重建索引失败"),
+    "kb.text_index_meanwhile": (
+        "Searches keep working; chunks not yet re-indexed are matched with the new words anyway.",
+        "检索不受影响；尚未重建的分块也会按新词匹配。",
+    ),
+    # the document page, opened at a cited passage (issue 21, item 7)
+    "knowledge.document.title": ("Document", "文档"),
+    "knowledge.document.not_found": (
+        "This document does not exist, is not shared with you, or has no stored text.",
+        "该文档不存在、未向您共享，或没有保存的文本。",
+    ),
+    "knowledge.document.chars": ("characters", "字符"),
+    "knowledge.document.passage": ("Cited passage: characters", "引用段落：字符"),
+    "knowledge.document.to_passage": ("Go to the passage", "跳到引用段落"),
+    "knowledge.document.no_passage": (
+        "The cited passage's place in this document is not known; the whole text is shown.",
+        "引用段落在此文档中的位置未知，下面显示全文。",
+    ),
+    "knowledge.document.clipped": (
+        "A long document: only part of its text is shown, from character",
+        "文档较长，仅显示部分文本，起始字符",
+    ),
+    "knowledge.document.open": ("Open the document at this passage", "在文档中打开此段落"),
 }

@@ -1,7 +1,9 @@
 """/api/knowledge-bases: knowledge bases, their documents (upload, list, delete, chunks),
-retrieval, recall tests (saved queries, evaluation runs), and re-embedding with another
-embedding model (followed through the knowledge base's ``reembed_*`` fields). Keys need
-knowledge:read to read and retrieve, knowledge:write to change anything."""
+retrieval, recall tests (saved queries, evaluation runs), re-embedding with another
+embedding model (followed through the knowledge base's ``reembed_*`` fields), retrieval
+settings, and the knowledge base's own vocabulary (its full-text re-index followed through
+``text_index_*``). Keys need knowledge:read to read and retrieve, knowledge:write to change
+anything."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from backend.services.knowledge import bases as knowledge
 from backend.services.knowledge import documents as knowledge_documents
 from backend.services.knowledge import recall as knowledge_recall
 from backend.services.knowledge import reembed as knowledge_reembed
+from backend.services.knowledge import vocabulary as knowledge_vocabulary
 from backend.services.knowledge.parsing import MAX_BYTES
 from backend.services.knowledge.search import MAX_QUERY_CHARS
 
@@ -44,11 +47,23 @@ class KnowledgeBaseIn(BaseModel):
     score_threshold: float = 0.0
     visibility: str = "tenant"
     member_ids: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(
+        default_factory=list, description='The languages it holds: "zh", "en" or both; [] = detect from its documents'
+    )
+    vector_weight: float = Field(
+        default=0.4, description="The vector side's weight in hybrid fusion: 0 = full text only, 1 = vectors only"
+    )
+    rerank: bool = Field(default=False, description="Rerank the hits; needs a rerank server (MEDAI_RERANK_URL)")
 
     def spec(self) -> knowledge.KnowledgeBaseSpec:
         """Left out, the embedding model is the default on create and unchanged on update."""
         model = self.embedding_model if "embedding_model" in self.model_fields_set else ""
-        values = {**self.model_dump(), "member_ids": tuple(self.member_ids), "embedding_model": model}
+        values = {
+            **self.model_dump(),
+            "member_ids": tuple(self.member_ids),
+            "languages": tuple(self.languages),
+            "embedding_model": model,
+        }
         return knowledge.KnowledgeBaseSpec(**values)
 
 
@@ -66,10 +81,55 @@ class KnowledgeBaseOut(KnowledgeBaseIn):
     reembed_progress: float = 0.0
     reembed_reason: str = ""
     reembed_updated_at: datetime | None = None
+    vocabulary_terms: list[str] = Field(default_factory=list, description="Its own dictionary words (GET …/vocabulary)")
+    vocabulary_synonyms: list[list[str]] = Field(default_factory=list, description="Its own synonym groups")
+    text_index_status: str = Field(
+        "", description='The full-text re-index after a vocabulary change: "" (never), queued, running, failed or done'
+    )
+    text_index_progress: float = 0.0
+    text_index_reason: str = ""
 
 
 class ReembedIn(BaseModel):
     embedding_model: str
+
+
+class RetrievalSettingsIn(BaseModel):
+    """How the knowledge base is searched; a field left out keeps its current value."""
+
+    retrieval_mode: str | None = Field(None, description="hybrid, vector or text")
+    top_k: int | None = None
+    score_threshold: float | None = None
+    languages: list[str] | None = Field(None, description='"zh", "en" or both; [] = detect from its documents')
+    vector_weight: float | None = Field(None, description="0 = full text only, 1 = vectors only (hybrid fusion)")
+    rerank: bool | None = Field(None, description="Needs a rerank server (MEDAI_RERANK_URL); 422 without one")
+
+
+class VocabularyIn(BaseModel):
+    terms: list[str] = Field(
+        default_factory=list,
+        description=f"Dictionary words kept as one search term (at most {knowledge_vocabulary.MAX_TERMS}, "
+        f"{knowledge_vocabulary.MAX_CHARS} characters each)",
+    )
+    synonyms: list[list[str]] = Field(
+        default_factory=list,
+        description=f"Synonym groups of 2 to {knowledge_vocabulary.MAX_MEMBERS} words "
+        f"(at most {knowledge_vocabulary.MAX_GROUPS} groups), applied at query time",
+    )
+
+
+class VocabularyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    knowledge_base_id: str
+    terms: list[str]
+    synonyms: list[list[str]]
+    text_index_status: str = Field(
+        description='"" (never), queued, running, failed (see text_index_reason) or done; '
+        "searches keep working while it runs"
+    )
+    text_index_progress: float
+    text_index_reason: str
 
 
 class DocumentOut(BaseModel):
@@ -119,10 +179,27 @@ class RetrievedOut(BaseModel):
     document_id: str
     document_name: str
     text: str
-    score: float
-    vector_score: float | None
-    text_score: float | None
+    score: float = Field(
+        description="Calibrated: about the chance that the chunk answers the query, the same scale for every "
+        "query (what threshold applies to); the rerank score when the rerank stage ran"
+    )
+    vector_score: float | None = Field(description="The calibrated vector score; null in text mode")
+    text_score: float | None = Field(description="The calibrated full-text score; null in vector mode")
+    rerank_score: float | None = Field(None, description="The rerank server's score; null when rerank did not run")
     rank: int
+    language: str = Field("", description="The chunk's language: zh, en or other")
+    expanded_terms: list[str] = Field(
+        default_factory=list, description="Synonyms and abbreviations the full-text query was expanded with"
+    )
+    knowledge_base_id: str = ""
+    start_char: int | None = Field(
+        None, description="Where the chunk starts in its document's text (GET …/documents/{id}/text); null: unknown"
+    )
+    end_char: int | None = Field(
+        None,
+        description="Where it ends (exclusive). The matched chunk; in parent-child mode the child, inside the "
+        "parent context given as text",
+    )
 
 
 class RecallQueryIn(BaseModel):
@@ -195,6 +272,32 @@ def post_reembed(kb_id: str, body: ReembedIn, principal: CurrentPrincipal, sessi
     return KnowledgeBaseOut.model_validate(kb)
 
 
+@router.put("/knowledge-bases/{kb_id}/retrieval-settings", response_model=KnowledgeBaseOut)
+def put_retrieval_settings(
+    kb_id: str, body: RetrievalSettingsIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> Any:
+    """Change only how the knowledge base is searched (fields left out stay as they are); applies at once."""
+    kb = knowledge.update_retrieval_settings(session, rt.knowledge, principal, kb_id, **body.model_dump())
+    return KnowledgeBaseOut.model_validate(kb)
+
+
+@router.get("/knowledge-bases/{kb_id}/vocabulary", response_model=VocabularyOut)
+def get_vocabulary(kb_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
+    """The knowledge base's own dictionary words and synonym groups, and its full-text re-index status."""
+    return VocabularyOut.model_validate(knowledge_vocabulary.get_vocabulary(session, principal, kb_id))
+
+
+@router.put("/knowledge-bases/{kb_id}/vocabulary", response_model=VocabularyOut)
+def put_vocabulary(
+    kb_id: str, body: VocabularyIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> Any:
+    """Replace the knowledge base's own vocabulary. Synonyms apply to queries at once; the words
+    re-index its full text in the background: follow ``text_index_status`` and
+    ``text_index_progress`` here or on GET /api/knowledge-bases/{kb_id}."""
+    found = knowledge_vocabulary.update_vocabulary(session, rt.knowledge, principal, kb_id, body.terms, body.synonyms)
+    return VocabularyOut.model_validate(found)
+
+
 @router.get("/knowledge-bases/{kb_id}/documents", response_model=list[DocumentOut])
 def get_documents(kb_id: str, principal: CurrentPrincipal, session: SessionDep) -> Any:
     return [DocumentOut.model_validate(d) for d in knowledge_documents.list_documents(session, principal, kb_id)]
@@ -248,6 +351,32 @@ def get_chunks(kb_id: str, document_id: str, principal: CurrentPrincipal, sessio
     return [ChunkOut.model_validate(c) for c in chunks]
 
 
+class DocumentTextOut(BaseModel):
+    knowledge_base_id: str
+    document_id: str
+    name: str
+    file_format: str
+    status: str
+    text: str = Field(description="The parsed text that chunk offsets (start_char, end_char) index")
+
+
+@router.get("/knowledge-bases/{kb_id}/documents/{document_id}/text", response_model=DocumentTextOut)
+def get_document_text(
+    kb_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
+) -> Any:
+    """The document's text as it was chunked (Q&A documents: their pairs as "Q: …\\nA: …" blocks)."""
+    found = knowledge_documents.read_document(session, rt.objects, principal, kb_id, document_id)
+    doc = found.doc
+    return DocumentTextOut(
+        knowledge_base_id=found.kb.id,
+        document_id=doc.id,
+        name=doc.name,
+        file_format=doc.file_format,
+        status=doc.status,
+        text=found.text,
+    )
+
+
 @router.post("/knowledge-bases/{kb_id}/retrieve", response_model=list[RetrievedOut])
 def post_retrieve(
     kb_id: str, body: RetrieveIn, principal: CurrentPrincipal, session: SessionDep, rt: RuntimeDep
@@ -256,7 +385,11 @@ def post_retrieve(
     found = knowledge.retrieve(
         session, rt.knowledge, principal, kb_id, body.query, body.top_k, body.threshold, body.filters, body.mode
     )
-    return [RetrievedOut.model_validate(c) for c in found]
+    return [_hit(kb_id, c) for c in found]
+
+
+def _hit(kb_id: str, chunk: Any) -> RetrievedOut:
+    return RetrievedOut.model_validate(chunk).model_copy(update={"knowledge_base_id": kb_id})
 
 
 @router.get("/knowledge-bases/{kb_id}/recall-queries", response_model=list[RecallQueryOut])

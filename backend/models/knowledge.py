@@ -39,6 +39,17 @@ class KnowledgeBase(SQLModel, table=True):
     reembed_reason: str = Field(default="", max_length=1000)  # why the last re-embed failed
     reembed_by: str = Field(default="", max_length=254)
     reembed_updated_at: datetime | None = Field(default=None)
+    # retrieval quality (issue 21): which languages it holds ([] = as detected from its chunks), how much
+    # the vector side weighs in hybrid fusion (the text side weighs the rest), and the rerank stage
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    vector_weight: float = Field(default=0.4)  # calibration.DEFAULT_VECTOR_WEIGHT
+    rerank: bool = Field(default=False)
+    # the knowledge base's own vocabulary on top of the platform's: dictionary words and synonym groups
+    vocabulary_terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    vocabulary_synonyms: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    text_index_status: str = Field(default="", max_length=16)  # "" | queued | running | failed | done
+    text_index_progress: float = Field(default=0.0)  # 0..1
+    text_index_reason: str = Field(default="", max_length=1000)
     created_by: str = Field(max_length=254)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -79,6 +90,9 @@ class KnowledgeChunk(SQLModel, table=True):
     parent_id: str | None = Field(default=None, max_length=32)
     text: str = Field(sa_column=Column(Text, nullable=False))
     terms: str = Field(default="", sa_column=Column(Text, nullable=False))  # tokens for BM25, space-joined
+    language: str = Field(default="", max_length=8)  # zh | en | other (knowledge/languages.detect)
+    start_char: int | None = Field(default=None)  # where the text sits in its document's parsed text
+    end_char: int | None = Field(default=None)  # (None: not known yet; filled in by a background pass)
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

@@ -163,6 +163,7 @@ def admin(app_server) -> Account:
 def sign_in(page: Page, url: str, email: str, password: str) -> None:
     """Type the e-mail and password on the sign-in page and submit (what follows is the caller's)."""
     page.goto(url + "/login")
+    expect(page.locator("#login-submit")).to_be_enabled(timeout=30_000)  # the page is live (hydrated)
     page.locator("#login-email").fill(email)
     page.locator("#login-password").fill(password)
     page.locator("#login-submit").click()

@@ -216,6 +216,19 @@ def test_an_agent_is_built_by_dragging_published_and_called_with_openai(app_serv
     expect(page.locator("#run-trace tr[data-trace='knowledge_1']")).to_contain_text("5克")
     screenshot(page, "agents-test-run")
 
+    # a citation opens its document in a new tab, at the cited passage
+    citation = page.locator("#run-citations .citation-link").first
+    cited_document = citation.inner_text().strip()
+    with page.context.expect_page() as opened:
+        citation.click()
+    document = opened.value
+    expect(document.locator("#doc-title")).to_have_text(cited_document, timeout=LOAD_TIMEOUT)
+    expect(document.locator("#cited-passage")).to_be_visible(timeout=LOAD_TIMEOUT)
+    assert document.locator("#cited-passage").inner_text().strip()
+    assert document.locator("#cited-passage").inner_text().strip() in document.locator("#doc-text").inner_text()
+    screenshot(document, "knowledge-document-passage")
+    document.close()
+
     page.locator("#agent-publish-note").fill("first")
     page.locator("#agent-publish").click()
     _toast(page, "已发布")

@@ -104,6 +104,16 @@ def test_create_import_and_recall_test_with_scores(app_server, admin, page):
     expect(page.locator("#kb-history-chart")).to_be_visible()
     screenshot(page, "knowledge-evaluation")
 
+    # the knowledge base's own synonyms: saved, re-indexed in the background, used by the recall test
+    page.locator("#kb-vocabulary-synonyms").fill("低盐饮食，钠盐")
+    page.locator("#kb-save-vocabulary").click()
+    expect(page.locator("#kb-vocabulary-panel")).to_contain_text("全文索引已是最新", timeout=120_000)
+    page.locator("#kb-query").fill("低盐饮食")
+    page.locator("#kb-run-test").click()
+    expect(page.locator("#kb-expanded-terms")).to_contain_text("钠盐", timeout=LOAD_TIMEOUT)
+    expect(page.locator("#kb-results .result").first).to_contain_text("钠盐")
+    screenshot(page, "knowledge-vocabulary")
+
 
 def test_a_knowledge_base_for_chosen_members(app_server, admin, page):
     """Visibility "chosen members": the colleagues of the tenant are listed to tick."""

@@ -66,6 +66,7 @@ from backend.services.knowledge import documents as knowledge_documents
 from backend.services.knowledge import recall as knowledge_recall
 from backend.services.knowledge import reembed as knowledge_reembed
 from backend.services.knowledge import views as knowledge_views
+from backend.services.knowledge import vocabulary as knowledge_vocabulary
 from backend.services.ops import alerts, work_orders
 from backend.services.ops import logs as ops_logs
 from backend.services.ops import metrics as ops_metrics
@@ -734,6 +735,10 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
         Call(path=lambda w: {"kb_id": w.a.knowledge["kb"], "document_id": w.a.knowledge["doc"]}),
         Call(own=True, path=lambda w: {"kb_id": w.b.knowledge["kb"], "document_id": w.a.knowledge["doc"]}),
     ),
+    ("GET", "/api/knowledge-bases/{kb_id}/documents/{document_id}/text"): (
+        Call(path=lambda w: {"kb_id": w.a.knowledge["kb"], "document_id": w.a.knowledge["doc"]}),
+        Call(own=True, path=lambda w: {"kb_id": w.b.knowledge["kb"], "document_id": w.a.knowledge["doc"]}),
+    ),
     ("POST", "/api/knowledge-bases/{kb_id}/retrieve"): (
         Call(path=_a_kb, body=lambda _w: {"query": "hypertension"}),
         Call(own=True, path=_b_kb, body=lambda w: {"query": "diet", "filters": {"document_id": w.a.knowledge["doc"]}}),
@@ -741,6 +746,13 @@ CASES: dict[tuple[str, str], tuple[Call, ...]] = {
     ("GET", "/api/knowledge-bases/{kb_id}/recall-queries"): (Call(path=_a_kb),),
     ("POST", "/api/knowledge-bases/{kb_id}/reembed"): (
         Call(path=_a_kb, body=lambda _w: {"embedding_model": "all-minilm-l6-v2"}),
+    ),
+    ("PUT", "/api/knowledge-bases/{kb_id}/retrieval-settings"): (
+        Call(path=_a_kb, body=lambda _w: {"vector_weight": 0.9, "languages": ["en"]}),
+    ),
+    ("GET", "/api/knowledge-bases/{kb_id}/vocabulary"): (Call(path=_a_kb),),
+    ("PUT", "/api/knowledge-bases/{kb_id}/vocabulary"): (
+        Call(path=_a_kb, body=lambda _w: {"terms": ["beta word"], "synonyms": [["a1", "b1"]]}),
     ),
     ("POST", "/api/knowledge-bases/{kb_id}/recall-queries"): (
         Call(path=_a_kb, body=lambda _w: {"query": "x", "expected_documents": ["y"]}),
@@ -1426,6 +1438,15 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: knowledge_documents.list_chunks(s, p, w.a.knowledge["kb"], w.a.knowledge["doc"])
     )
     + _own(lambda w, s, p: knowledge_documents.list_chunks(s, p, w.b.knowledge["kb"], w.a.knowledge["doc"])),
+    "knowledge.documents.read_document": _refused(
+        lambda w, s, p: knowledge_documents.read_document(s, w.rt.objects, p, w.a.knowledge["kb"], w.a.knowledge["doc"])
+    )
+    + _own(
+        lambda w, s, p: knowledge_documents.read_document(s, w.rt.objects, p, w.b.knowledge["kb"], w.a.knowledge["doc"])
+    ),
+    "knowledge.views.document_page": _refused(
+        lambda w, s, p: knowledge_views.document_page(s, w.rt.objects, p, w.a.knowledge["kb"], w.a.knowledge["doc"])
+    ),
     "knowledge.documents.delete_document": _refused(
         lambda w, s, p: knowledge_documents.delete_document(
             s, w.rt.knowledge, w.rt.objects, p, w.a.knowledge["kb"], w.a.knowledge["doc"]
@@ -1433,6 +1454,14 @@ SERVICE_CASES: dict[str, tuple[ServiceCall, ...]] = {
         lambda w, s, p: knowledge_documents.delete_document(
             s, w.rt.knowledge, w.rt.objects, p, w.b.knowledge["kb"], w.a.knowledge["doc"]
         ),
+    ),
+    "knowledge.vocabulary.get_vocabulary": _refused(
+        lambda w, s, p: knowledge_vocabulary.get_vocabulary(s, p, w.a.knowledge["kb"])
+    ),
+    "knowledge.vocabulary.update_vocabulary": _refused(
+        lambda w, s, p: knowledge_vocabulary.update_vocabulary(
+            s, w.rt.knowledge, p, w.a.knowledge["kb"], ["beta word"], [["a1", "b1"]]
+        )
     ),
     "knowledge.reembed.request_reembed": _refused(
         lambda w, s, p: knowledge_reembed.request_reembed(s, w.rt.knowledge, p, w.a.knowledge["kb"], "all-minilm-l6-v2")

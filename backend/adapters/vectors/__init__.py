@@ -46,6 +46,10 @@ class VectorStore(Protocol):
         """The ``k`` nearest records whose metadata equals every item of ``where``, nearest first."""
         ...
 
+    def vectors(self, collection: str, tenant_id: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The stored vectors of ``ids`` (those that exist), by id."""
+        ...
+
     def delete(self, collection: str, tenant_id: str, where: Metadata) -> None:
         """Remove the records whose metadata equals every item of ``where``."""
         ...

@@ -132,6 +132,13 @@ class ChromaVectorStore:
         metadatas = (found.get("metadatas") or [[{}] * len(ids)])[0]
         return [VectorHit(i, 1.0 - float(d), dict(m or {})) for i, d, m in zip(ids, distances, metadatas, strict=True)]
 
+    def vectors(self, collection: str, tenant_id: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        target = self._collection(collection, tenant_id, create=False)
+        if target is None or not ids:
+            return {}
+        found = target.get(ids=list(ids), include=["embeddings"])
+        return {i: [float(x) for x in v] for i, v in zip(found["ids"], found["embeddings"], strict=True)}
+
     def delete(self, collection: str, tenant_id: str, where: Metadata) -> None:
         target = self._collection(collection, tenant_id, create=False)
         if target is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backend.adapters.envelope import KeyRing
 from backend.errors import ErrorCode, MedAIError
@@ -17,6 +17,9 @@ from backend.services.agents import tools as agent_tools
 from backend.services.agents.nodes import OUT_HANDLE, SPECS, start_variables
 from backend.services.agents.variables import Scope, as_text, render, render_template, resolve
 from backend.services.identity.access import Principal
+
+if TYPE_CHECKING:
+    from backend.services.knowledge.search import RetrievedChunk
 
 MAX_TOOL_ROUNDS = 5
 Emit = Callable[[str, dict[str, Any]], None]  # (event type, data): tokens of a streaming node
@@ -173,6 +176,22 @@ def knowledge_query(rendered: str) -> tuple[str | None, str]:
     return query, ""
 
 
+def citation(index: int, knowledge_base_id: str, chunk: RetrievedChunk) -> dict[str, Any]:
+    """A numbered citation: the passage's document, its place there (start_char/end_char, None when
+    unknown) for opening the document at it, and its text."""
+    return {
+        "index": index,
+        "knowledge_base_id": knowledge_base_id,
+        "document_id": chunk.document_id,
+        "document_name": chunk.document_name,
+        "chunk_id": chunk.chunk_id,
+        "start_char": chunk.start_char,
+        "end_char": chunk.end_char,
+        "score": round(chunk.score, 4),
+        "text": chunk.text[:1000],
+    }
+
+
 def run_knowledge(node: dict[str, Any], scope: Scope, ctx: RunContext, _emit: Emit) -> NodeResult:
     """Retrieve from each knowledge base, keep the best ``top_k`` overall, number them as citations."""
     from backend.services.knowledge import (
@@ -195,19 +214,10 @@ def run_knowledge(node: dict[str, Any], scope: Scope, ctx: RunContext, _emit: Em
     found = []
     with ctx.models.sessions() as session:
         for kb_id in data.get("knowledge_bases") or []:
-            found += knowledge.retrieve(session, ctx.knowledge, ctx.acting, kb_id, query, top_k, threshold or None)
-    found.sort(key=lambda chunk: chunk.score, reverse=True)
-    citations = [
-        {
-            "index": n,
-            "document_id": c.document_id,
-            "document_name": c.document_name,
-            "chunk_id": c.chunk_id,
-            "score": round(c.score, 4),
-            "text": c.text[:1000],
-        }
-        for n, c in enumerate(found[:top_k], start=1)
-    ]
+            hits = knowledge.retrieve(session, ctx.knowledge, ctx.acting, kb_id, query, top_k, threshold or None)
+            found += [(kb_id, hit) for hit in hits]
+    found.sort(key=lambda pair: pair[1].score, reverse=True)
+    citations = [citation(n, kb_id, c) for n, (kb_id, c) in enumerate(found[:top_k], start=1)]
     context = "\n\n".join(f"[{c['index']}] ({c['document_name']}) {c['text']}" for c in citations)
     outputs = {"output": context, "citations": citations} | ({"notice": notice} if notice else {})
     return NodeResult(inputs, outputs, citations=citations)

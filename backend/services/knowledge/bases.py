@@ -1,4 +1,4 @@
-"""Knowledge bases: create, import documents, retrieve (vector + BM25 + RRF), recall tests.
+"""Knowledge bases: create, import documents, retrieve (vector + BM25, calibrated; see search.py), recall tests.
 
 Contract for other areas (agents call this exactly so)::
 
@@ -12,7 +12,7 @@ Contract for other areas (agents call this exactly so)::
         knowledge_base_id,       # str
         query,                   # str
         top_k=None,              # int | None: None uses the knowledge base's retrieval settings
-        threshold=None,          # float | None: applies to the fused score, None uses the KB's setting
+        threshold=None,          # float | None: applies to the (calibrated) score, None uses the KB's setting
         filters=None,            # dict[str, str] | None: equality on document metadata, e.g. {"document_id": ...}
         mode=None,               # "hybrid" | "vector" | "text" | None (None = the KB's setting, default hybrid)
     )
@@ -20,8 +20,10 @@ Contract for other areas (agents call this exactly so)::
     kbs = list_knowledge_bases(session, principal, tenant_id=None)  # list[KnowledgeBase]: .id, .name, ...
     # tenant_id None = the principal's tenant; only knowledge bases visible to the principal
 
-RetrievedChunk is a frozen dataclass: chunk_id, document_id, document_name, text, score (fused; what
-the threshold applies to), vector_score (cosine similarity or None), text_score (BM25 or None), rank (1-based).
+RetrievedChunk is a frozen dataclass: chunk_id, document_id, document_name, text, score (calibrated, 0..1;
+what the threshold applies to), vector_score and text_score (each engine's calibrated score, None when
+that engine did not run), rank (1-based), expanded_terms, language, start_char / end_char (the chunk's
+place in its document's text, None when unknown) and rerank_score (None unless the rerank stage ran).
 Errors are MedAIError: NOT_FOUND for a knowledge base outside the principal's tenant or visibility,
 FORBIDDEN without knowledge view rights, DATA_INVALID (422) for a query that is empty, has no letters
 or digits, or is longer than knowledge_search.MAX_QUERY_CHARS (1000) characters.
@@ -29,6 +31,7 @@ or digits, or is longer than knowledge_search.MAX_QUERY_CHARS (1000) characters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from sqlmodel import Session, col, delete, select
@@ -70,6 +73,12 @@ class KnowledgeBaseSpec:
     score_threshold: float = 0.0
     visibility: str = "tenant"
     member_ids: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # the languages it holds, of LANGUAGES; () = detect them from its chunks
+    vector_weight: float = 0.4  # the vector side's weight in hybrid fusion, 0..1 (the text side weighs the rest)
+    rerank: bool = False  # rerank the fused hits (needs a rerank server: MEDAI_RERANK_URL)
+
+
+LANGUAGES = ("zh", "en")  # what a knowledge base may say it holds
 
 
 def _invalid(message: str, remedy: str) -> MedAIError:
@@ -89,6 +98,17 @@ def _check_spec(session: Session, tenant_id: str, spec: KnowledgeBaseSpec) -> No
         raise _invalid(f"Unknown retrieval mode '{spec.retrieval_mode}'.", "Use hybrid, vector or text.")
     if not 1 <= spec.top_k <= 50 or not 0.0 <= spec.score_threshold <= 1.0:
         raise _invalid("top_k must be 1 to 50 and the score threshold 0 to 1.", "Adjust the retrieval settings.")
+    unknown = [lang for lang in spec.languages if lang not in LANGUAGES]
+    if unknown or len(set(spec.languages)) != len(spec.languages):
+        raise _invalid(
+            f"Languages must be distinct, of {', '.join(LANGUAGES)}; got {', '.join(spec.languages)}.",
+            "Choose zh, en or both, or none to detect them from the documents.",
+        )
+    if not 0.0 <= spec.vector_weight <= 1.0:
+        raise _invalid(
+            f"The vector weight must be 0 to 1, not {spec.vector_weight:g}.",
+            "Use 0 for full text only, 1 for vectors only, or a value between.",
+        )
     if spec.visibility not in VISIBILITIES:
         raise _invalid(f"Unknown visibility '{spec.visibility}'.", "Use only_me, members or tenant.")
     if spec.visibility == "members" and not spec.member_ids:
@@ -101,6 +121,20 @@ def _check_spec(session: Session, tenant_id: str, spec: KnowledgeBaseSpec) -> No
         ).all()
         if len(set(found)) != len(set(spec.member_ids)):
             raise MedAIError(ErrorCode.NOT_FOUND, "Some chosen members are not in this tenant.", "Pick them again.")
+
+
+def _check_rerank(index: KnowledgeIndex, spec: KnowledgeBaseSpec, kb: KnowledgeBase | None = None) -> None:
+    """Turning rerank on needs a rerank server; one already on stays on (searches skip it while none is set)."""
+    if spec.rerank and index.reranker is None and not (kb is not None and kb.rerank):
+        raise _invalid(
+            "Rerank needs a rerank server, and none is configured.",
+            "Ask the platform admin to set MEDAI_RERANK_URL (a TEI-style /rerank endpoint), or leave rerank off.",
+        )
+
+
+def _languages(spec: KnowledgeBaseSpec) -> list[str]:
+    """The spec's languages in the order of LANGUAGES, as the knowledge base stores them."""
+    return [lang for lang in LANGUAGES if lang in spec.languages]
 
 
 def _tenant(tenant_id: str | None) -> str:
@@ -135,6 +169,7 @@ def create_knowledge_base(
 ) -> KnowledgeBase:
     tenant_id = _tenant(authorize(session, principal, Area.KNOWLEDGE, Action.CREATE))
     _check_spec(session, tenant_id, spec)
+    _check_rerank(index, spec)
     model = index.check_model(spec.embedding_model)
     name = spec.name.strip()
     if session.exec(
@@ -143,7 +178,13 @@ def create_knowledge_base(
         raise MedAIError(ErrorCode.CONFLICT, f"A knowledge base named '{name}' exists.", "Choose another name.")
     values = {f.name: getattr(spec, f.name) for f in fields(spec)}
     kb = KnowledgeBase(
-        **{**values, "name": name, "embedding_model": model, "member_ids": list(spec.member_ids)},
+        **{
+            **values,
+            "name": name,
+            "embedding_model": model,
+            "member_ids": list(spec.member_ids),
+            "languages": _languages(spec),
+        },
         tenant_id=tenant_id,
         owner_id=principal.user_id,
         created_by=principal.label,
@@ -162,6 +203,7 @@ def update_knowledge_base(
     tenant_id = _tenant(authorize(session, principal, Area.KNOWLEDGE, Action.UPDATE))
     kb = visible_knowledge_base(session, tenant_id, knowledge_base_id, principal)
     _check_spec(session, tenant_id, spec)
+    _check_rerank(index, spec, kb)
     model = index.check_model(spec.embedding_model) if spec.embedding_model else kb.embedding_model
     has_documents = session.exec(
         select(KnowledgeDocument.id).where(KnowledgeDocument.knowledge_base_id == kb.id)
@@ -183,6 +225,7 @@ def update_knowledge_base(
     for f in fields(spec):
         setattr(kb, f.name, getattr(spec, f.name))
     kb.name, kb.embedding_model, kb.member_ids = spec.name.strip(), model, list(spec.member_ids)
+    kb.languages = _languages(spec)
     kb.index_version += 1  # retrieval settings are read per query; the bump only refreshes caches
     kb.updated_at = utcnow()
     session.add(kb)
@@ -193,7 +236,7 @@ def update_knowledge_base(
 def spec_of(kb: KnowledgeBase, **changes: object) -> KnowledgeBaseSpec:
     """The knowledge base's current settings as a spec, with ``changes`` applied."""
     values = {f.name: getattr(kb, f.name) for f in fields(KnowledgeBaseSpec)}
-    values["member_ids"] = tuple(kb.member_ids)
+    values["member_ids"], values["languages"] = tuple(kb.member_ids), tuple(kb.languages)
     return KnowledgeBaseSpec(**{**values, **changes})  # type: ignore[arg-type]
 
 
@@ -202,13 +245,26 @@ def update_retrieval_settings(
     index: KnowledgeIndex,
     principal: Principal,
     knowledge_base_id: str,
-    retrieval_mode: str,
-    top_k: int,
-    score_threshold: float,
+    retrieval_mode: str | None = None,
+    top_k: int | None = None,
+    score_threshold: float | None = None,
+    languages: Sequence[str] | None = None,
+    vector_weight: float | None = None,
+    rerank: bool | None = None,
 ) -> KnowledgeBase:
-    """Change only how the knowledge base is searched; every other setting stays as it is."""
+    """Change only how the knowledge base is searched; every other setting stays as it is, and so
+    does each of these left None. ``languages``: of LANGUAGES, empty = detect; ``vector_weight``:
+    0..1; ``rerank``: refused (DATA_INVALID) while no rerank server is configured."""
     kb = get_knowledge_base(session, principal, knowledge_base_id)
-    spec = spec_of(kb, retrieval_mode=retrieval_mode, top_k=top_k, score_threshold=score_threshold)
+    given = {
+        "retrieval_mode": retrieval_mode,
+        "top_k": top_k,
+        "score_threshold": score_threshold,
+        "languages": None if languages is None else tuple(languages),
+        "vector_weight": vector_weight,
+        "rerank": rerank,
+    }
+    spec = spec_of(kb, **{key: value for key, value in given.items() if value is not None})
     return update_knowledge_base(session, index, principal, knowledge_base_id, spec)
 
 

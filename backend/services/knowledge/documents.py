@@ -9,6 +9,11 @@ BM25 index change only when a document becomes ready; a document that fails on t
 keeps its row with the reason and nothing else (its vectors and file are removed). A new
 upload under an existing name replaces the old document once it is ready.
 
+Every chunk row keeps its language (``languages.detect``) and its character offsets
+``[start_char, end_char)`` in the document's text (``document_text``: what parsing the stored
+file gives, the same text the document page shows); each vector's metadata carries the
+language as ``_lang`` so that retrieval can keep to one language.
+
 Chunks are embedded as passages. While the knowledge base is being re-embedded with another
 model, uploads are queued rather than ingested inline, and a document whose knowledge base
 switched to the new index while it was being ingested is queued again (knowledge_reembed).
@@ -26,6 +31,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
+from typing import Any
 
 from sqlmodel import Session, col, delete, select, update
 
@@ -39,11 +45,12 @@ from backend.services.identity import audit
 from backend.services.identity.access import Principal, authorize
 from backend.services.identity.permissions import Action, Area
 from backend.services.knowledge.bases import REEMBED_ACTIVE, knowledge_prefix, visible_knowledge_base
-from backend.services.knowledge.chunking import Chunked, ChunkSettings, chunk_pairs, chunk_prose
+from backend.services.knowledge.chunking import Chunked, ChunkSettings, chunk_pairs, chunk_prose, pairs_text
 from backend.services.knowledge.index import KnowledgeIndex, collection_of
+from backend.services.knowledge.languages import detect
 from backend.services.knowledge.parsing import Parsed, parse
-from backend.services.knowledge.search import check_fields
-from backend.services.knowledge.text_search import index_terms
+from backend.services.knowledge.search import LANGUAGE_KEY, check_fields
+from backend.services.knowledge.text_search import KbVocabulary, index_terms
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +60,7 @@ STALE_AFTER = timedelta(minutes=10)  # a step this old was left by a process tha
 IN_PROGRESS = ("parsing", "chunking", "embedding")
 PREVIEW_LIMIT = 50
 RESERVED_FIELDS = frozenset({"document_id", "document_name", "tenant_id", "knowledge_base_id"})
+
 
 OpenSession = Callable[[], AbstractContextManager[Session]]
 Progress = Callable[[str, float], None]
@@ -81,6 +89,22 @@ def _chunk(kb: KnowledgeBase, parsed: Parsed, settings: ChunkSettings | None = N
             "Upload CSV or JSONL with question and answer columns, or switch the knowledge base to general chunking.",
         )
     return chunk_prose(parsed.text, settings)
+
+
+def document_text(parsed: Parsed) -> str:
+    """The text chunk offsets point into: the prose, or a Q&A document's pairs written out
+    (``chunking.pairs_text``)."""
+    return pairs_text(parsed.pairs) if parsed.pairs else parsed.text
+
+
+def read_stored(objects: ObjectStore, doc: KnowledgeDocument) -> Parsed:
+    """The document's stored file parsed as ingestion parses it (masked text when PHI masking was on)."""
+    return parse(PurePosixPath(doc.object_key).name, b"".join(objects.open(doc.object_key)))
+
+
+def upload_fields(metadata: dict[str, str] | None) -> dict[str, str]:
+    """The fields an upload may declare: not the platform's own (reserved names, or a leading "_")."""
+    return {k: v for k, v in check_fields(metadata).items() if k not in RESERVED_FIELDS and not k.startswith("_")}
 
 
 def _masked(parsed: Parsed) -> Parsed:
@@ -156,7 +180,7 @@ def upload_document(
     name = _clean_name(filename)
     parsed = parse(name, data)
     _chunk(kb, parsed)  # settings that cannot apply to this document are refused now, not later
-    meta = {k: v for k, v in check_fields(metadata).items() if k not in RESERVED_FIELDS}
+    meta = upload_fields(metadata)
     stored_name, stored = _stored(name, data, parsed, kb.mask_phi)
     doc = KnowledgeDocument(
         tenant_id=kb.tenant_id,
@@ -205,7 +229,7 @@ def _prepare(
 ) -> list[KnowledgeChunk]:
     """Parse, chunk and embed ``doc`` (vectors go to the store now); the chunk rows to add when it is ready."""
     progress("parsing", 0.02)
-    parsed = parse(PurePosixPath(doc.object_key).name, b"".join(objects.open(doc.object_key)))
+    parsed = read_stored(objects, doc)
     progress("chunking", 0.05)
     chunked = _chunk(kb, parsed)
     base = {**doc.meta, "document_id": doc.id, "document_name": doc.name}
@@ -217,10 +241,14 @@ def _prepare(
             ordinal=n,
             kind="parent",
             text=text,
+            language=detect(text),
+            start_char=start,
+            end_char=end,
             meta=base,
         )
-        for n, text in enumerate(chunked.parents)
+        for n, (text, (start, end)) in enumerate(zip(chunked.parents, chunked.parent_spans, strict=True))
     ]
+    vocabulary = KbVocabulary.of(kb)
     rows = [
         KnowledgeChunk(
             id=new_id(),
@@ -230,7 +258,10 @@ def _prepare(
             ordinal=n,
             parent_id=None if piece.parent is None else parents[piece.parent].id,
             text=piece.text,
-            terms=index_terms(piece.text),
+            terms=index_terms(piece.text, vocabulary),
+            language=detect(piece.text),
+            start_char=piece.start,
+            end_char=piece.end,
             meta=base,
         )
         for n, piece in enumerate(chunked.pieces)
@@ -239,10 +270,17 @@ def _prepare(
     for start in range(0, len(rows), EMBED_BATCH):
         batch = rows[start : start + EMBED_BATCH]
         vectors = index.embed(kb.embedding_model, [row.text for row in batch])
-        metadatas = [{**base, "knowledge_base_id": kb.id} for _ in batch]
+        metadatas = [vector_metadata(row) for row in batch]
         index.vectors.upsert(collection_of(kb), kb.tenant_id, [r.id for r in batch], vectors, metadatas)
         progress("embedding", 0.1 + 0.9 * min(start + EMBED_BATCH, len(rows)) / max(len(rows), 1))
     return parents + rows
+
+
+def vector_metadata(chunk: KnowledgeChunk) -> dict[str, Any]:
+    """What a chunk's vector carries for filtering: the document's fields, the knowledge base and
+    the chunk's language (``_lang``)."""
+    language = chunk.language or detect(chunk.text)
+    return {**chunk.meta, "knowledge_base_id": chunk.knowledge_base_id, LANGUAGE_KEY: language}
 
 
 def _finish(
@@ -305,6 +343,33 @@ def list_chunks(
         KnowledgeChunk.kind == "chunk",
     )
     return list(session.exec(query.order_by(KnowledgeChunk.ordinal).limit(min(max(limit, 1), 1000))).all())
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    kb: KnowledgeBase
+    doc: KnowledgeDocument
+    text: str  # what chunk offsets point into (``document_text``)
+
+
+def read_document(
+    session: Session, objects: ObjectStore, principal: Principal, knowledge_base_id: str, document_id: str
+) -> DocumentText:
+    """A document's text as its chunks were cut from it: the stored file parsed again (so chunk
+    offsets index it exactly). NOT_FOUND outside the tenant or the knowledge base's visibility,
+    and for a document whose file is no longer kept (a failed import)."""
+    tenant_id = authorize(session, principal, Area.KNOWLEDGE, Action.VIEW)
+    kb = visible_knowledge_base(session, tenant_id, knowledge_base_id, principal)
+    doc = session.get(KnowledgeDocument, document_id)
+    if doc is None or doc.knowledge_base_id != kb.id or doc.tenant_id != kb.tenant_id:
+        raise MedAIError(ErrorCode.NOT_FOUND, "No such document in this knowledge base.", "Reload the documents.")
+    if not doc.object_key:
+        raise MedAIError(
+            ErrorCode.NOT_FOUND,
+            f"'{doc.name}' has no stored text (its import failed).",
+            "Upload the document again.",
+        )
+    return DocumentText(kb, doc, document_text(read_stored(objects, doc)))
 
 
 def delete_document(

@@ -25,10 +25,12 @@ from backend.adapters.embeddings import (
     RemoteEmbedder,
     canonical_embedding_name,
 )
+from backend.adapters.rerank import Reranker
 from backend.adapters.vectors import VectorStore
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase
-from backend.services.knowledge.text_search import TextIndexCache
+from backend.services.knowledge.calibration import LanguageSpread
+from backend.services.knowledge.text_search import TextIndexCache, VersionedCache
 from backend.services.serving import embeddings
 
 
@@ -41,10 +43,15 @@ class KnowledgeIndex:
     remote_url: str = ""  # an OpenAI-compatible embeddings endpoint, for models named remote:<name>
     remote_key: str = field(default="", repr=False)
     text_indexes: TextIndexCache = field(default_factory=TextIndexCache)
+    # each language's vector background for the calibration (search.language_spreads)
+    spreads: VersionedCache[dict[str, LanguageSpread]] = field(default_factory=VersionedCache)
     worker: threading.Thread | None = field(default=None, repr=False)  # the ingestion thread, while it runs
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards the two workers
     e5: E5Embedder = field(default_factory=E5Embedder)  # the built-in multilingual-e5-small (the default)
     reembed_worker: threading.Thread | None = field(default=None, repr=False)  # the re-embed thread, while it runs
+    reranker: Reranker | None = None  # the rerank stage (MEDAI_RERANK_URL); None: not configured
+    text_worker: threading.Thread | None = field(default=None, repr=False)  # full-text re-index, while it runs
+    offsets_worker: threading.Thread | None = field(default=None, repr=False)  # chunk offsets pass, while it runs
     _embedders: dict[str, Embedder] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlmodel import Session, col, func, select, update
 
@@ -34,14 +33,15 @@ from backend.models.base import utcnow
 from backend.services.identity import audit
 from backend.services.identity.access import Principal, authorize
 from backend.services.identity.permissions import Action, Area
+from backend.services.knowledge import claims
 from backend.services.knowledge.bases import REEMBED_ACTIVE, visible_knowledge_base
+from backend.services.knowledge.documents import vector_metadata
 from backend.services.knowledge.index import KnowledgeIndex, collection_name
 
 logger = logging.getLogger(__name__)
 
 OpenSession = Callable[[], AbstractContextManager[Session]]
 BATCH = 64  # chunks embedded and stored at a time; the progress is committed after each
-STALE_AFTER = timedelta(minutes=10)  # a running job this quiet was left by a process that died
 
 
 def request_reembed(
@@ -97,33 +97,14 @@ class Job:
 
 
 def _claim(open_session: OpenSession) -> Job | None:
-    """Take the oldest queued re-embed (an atomic status change, so two processes never share one)."""
-    with open_session() as session:
-        session.exec(
-            update(KnowledgeBase)
-            .where(
-                KnowledgeBase.reembed_status == "running",
-                col(KnowledgeBase.reembed_updated_at) < utcnow() - STALE_AFTER,
-            )
-            .values(reembed_status="queued", reembed_progress=0.0)
-        )
-        waiting = session.exec(
-            select(KnowledgeBase.id)
-            .where(KnowledgeBase.reembed_status == "queued")
-            .order_by(col(KnowledgeBase.reembed_updated_at))
-            .limit(5)
-        ).all()
-    for kb_id in waiting:
-        with open_session() as session:
-            taken = session.exec(
-                update(KnowledgeBase)
-                .where(KnowledgeBase.id == kb_id, KnowledgeBase.reembed_status == "queued")
-                .values(reembed_status="running", reembed_progress=0.0, reembed_updated_at=utcnow())
-            )
-            kb = session.get(KnowledgeBase, kb_id) if taken.rowcount == 1 else None  # type: ignore[attr-defined]
-            if kb is not None:
-                return Job(kb.id, kb.tenant_id, kb.reembed_model, kb.collection_generation + 1, kb.reembed_by)
-    return None
+    """Take the oldest queued re-embed (see claims.claim)."""
+    return claims.claim(
+        open_session,
+        KnowledgeBase.reembed_status,
+        KnowledgeBase.reembed_progress,
+        KnowledgeBase.reembed_updated_at,
+        lambda kb: Job(kb.id, kb.tenant_id, kb.reembed_model, kb.collection_generation + 1, kb.reembed_by),
+    )
 
 
 def _ready_documents(open_session: OpenSession, job: Job) -> set[str]:
@@ -187,7 +168,7 @@ def _fill(open_session: OpenSession, index: KnowledgeIndex, job: Job, documents:
     for document_id in sorted(documents):
         for batch in _batches(open_session, job, document_id):
             vectors = index.embed(job.model, [c.text for c in batch])  # passages
-            metadatas = [{**c.meta, "knowledge_base_id": job.kb_id} for c in batch]
+            metadatas = [vector_metadata(c) for c in batch]  # with the chunk's language (_lang)
             index.vectors.upsert(job.collection, job.tenant_id, [c.id for c in batch], vectors, metadatas)
             done += len(batch)
             if not _report(open_session, job, done / total):

@@ -1,8 +1,20 @@
 """Ranking chunks of one knowledge base for a query: vector (Chroma), full text (BM25 over
-jieba tokens) or both fused with reciprocal-rank fusion; the threshold applies after fusion.
+jieba tokens with the medical vocabulary) or both, then an optional rerank stage.
 
-Scores: hybrid is RRF (k=60) scaled so that a chunk ranked first by both retrievers scores
-1.0; vector mode is the cosine similarity; text mode is BM25 relative to the best hit.
+Scores are calibrated (``calibration``): each engine's raw score becomes an estimated probability
+that the chunk answers the query, the same scale for every query, so the threshold means one
+thing. Hybrid mixes the two with the knowledge base's vector weight, after scoring every
+candidate of either engine with both (a chunk found by one engine alone is not pushed down for
+lacking the other's rank). With rerank on (``kb.rerank`` and MEDAI_RERANK_URL), the best
+RERANK_DEPTH candidates are scored again by the cross-encoder and that score is final (when the
+rerank server fails, the fused ranking answers and the hits carry no rerank score).
+
+Language-aware: the query's language is detected (``languages.detect``); a chunk in the other
+language is calibrated on its own curve (cross-lingual cosines run lower), and when the
+knowledge base holds both languages (as declared, or as found in its chunks) and the nearest
+vectors hold fewer than PER_LANGUAGE other-language chunks, the other language is searched on
+its own, so a good answer in the other language is not buried under same-language chunks.
+
 The callers (knowledge.retrieve, recall evaluation) have already checked access to ``kb``.
 
 Guardrails: a query must hold a word character (a letter or digit of any script, so "β2" and
@@ -13,20 +25,30 @@ shared by retrieve, recall tests and agents (an agent's knowledge node cuts a lo
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 from sqlmodel import Session, col, select
 
+from backend.adapters.rerank import Reranker
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase, KnowledgeChunk, KnowledgeDocument
+from backend.services.knowledge import calibration
+from backend.services.knowledge.calibration import LanguageSpread
 from backend.services.knowledge.index import KnowledgeIndex, collection_of
-from backend.services.knowledge.text_search import Bm25Index, expand_query, is_current, stored_terms
+from backend.services.knowledge.languages import LANGUAGES, OTHER, detect
+from backend.services.knowledge.text_search import Bm25Index, KbVocabulary, expand_query, is_current, stored_terms
 
+log = logging.getLogger(__name__)
 MODES = ("hybrid", "vector", "text")
-RRF_K = 60
 MAX_TOP_K = 50
+VECTOR_POOL = 50  # nearest vectors fetched at least (more when top_k asks for more)
+PER_LANGUAGE = 5  # other-language chunks the pool should hold before the other language is searched alone
+RERANK_DEPTH = 20  # candidates the rerank stage reads (at least 2 x top_k)
+SPREAD_SAMPLE = 2000  # chunks per language whose vectors make its background (calibration.LanguageSpread)
+LANGUAGE_KEY = "_lang"  # the chunk's language in vector and text-index metadata (platform-reserved name)
 MAX_QUERY_CHARS = 1000  # one limit for retrieve, recall test queries and agents' knowledge nodes
 _WORD_CHARACTER = re.compile(r"[^\W_]")  # a letter or digit of any script ("_" is punctuation here)
 
@@ -38,25 +60,17 @@ class RetrievedChunk:
     document_name: str
     text: str
     score: float  # what the threshold applies to (see the module docstring)
-    vector_score: float | None
-    text_score: float | None
+    vector_score: float | None  # the calibrated vector score (None in text mode)
+    text_score: float | None  # the calibrated full-text score (None in vector mode)
     rank: int  # 1-based
     expanded_terms: tuple[str, ...] = ()  # synonyms the text query was expanded with (text and hybrid modes)
+    language: str = ""  # the chunk's (zh | en | other)
+    start_char: int | None = None  # where the chunk sits in its document's parsed text (None: not known yet)
+    end_char: int | None = None
+    rerank_score: float | None = None  # the cross-encoder's, when the rerank stage ran
 
     def with_expansion(self, expanded: tuple[str, ...]) -> RetrievedChunk:
         return replace(self, expanded_terms=expanded)
-
-
-def fuse(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
-    """Reciprocal-rank fusion of ranked id lists, scaled to 1.0 for an id first in every list."""
-    if not rankings:
-        return {}
-    best = len(rankings) / (k + 1)
-    fused: dict[str, float] = {}
-    for ranking in rankings:
-        for position, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + position)
-    return {item: value / best for item, value in fused.items()}
 
 
 def text_index(session: Session, index: KnowledgeIndex, kb: KnowledgeBase) -> Bm25Index:
@@ -64,15 +78,17 @@ def text_index(session: Session, index: KnowledgeIndex, kb: KnowledgeBase) -> Bm
 
     def build() -> Bm25Index:
         rows = session.exec(
-            select(KnowledgeChunk.id, KnowledgeChunk.terms, KnowledgeChunk.meta).where(
+            select(KnowledgeChunk.id, KnowledgeChunk.terms, KnowledgeChunk.meta, KnowledgeChunk.language).where(
                 KnowledgeChunk.knowledge_base_id == kb.id,
                 KnowledgeChunk.tenant_id == kb.tenant_id,
                 KnowledgeChunk.kind == "chunk",
             )
         ).all()
-        texts = _stale_texts(session, [r[0] for r in rows if not is_current(r[1])])
-        terms = [stored_terms(r[1], texts.get(r[0], "")) for r in rows]
-        return Bm25Index([r[0] for r in rows], terms, [r[2] or {} for r in rows])
+        vocabulary = KbVocabulary.of(kb)
+        texts = _stale_texts(session, [r[0] for r in rows if not is_current(r[1], vocabulary)])
+        terms = [stored_terms(r[1], texts.get(r[0], ""), vocabulary) for r in rows]
+        metadatas = [{**(r[2] or {}), LANGUAGE_KEY: r[3] or OTHER} for r in rows]
+        return Bm25Index([r[0] for r in rows], terms, metadatas)
 
     return index.text_indexes.get(kb.id, kb.index_version, build)
 
@@ -164,6 +180,103 @@ def _load(session: Session, kb: KnowledgeBase, ids: list[str]) -> dict[str, tupl
     }
 
 
+def known_span(start: int | None, end: int | None) -> tuple[int | None, int | None]:
+    """The offsets as readers take them: None for unknown (not yet filled in, or not found)."""
+    if start is None or end is None or start < 0 or end < start:
+        return None, None
+    return start, end
+
+
+def held_languages(kb: KnowledgeBase, text: Bm25Index) -> frozenset[str]:
+    """The languages the knowledge base holds: as it declares, else as found in its chunks."""
+    return frozenset(kb.languages) if kb.languages else text.distinct(LANGUAGE_KEY) & frozenset(LANGUAGES)
+
+
+def _language_of(text: Bm25Index, chunk_id: str) -> str:
+    position = text.position(chunk_id)
+    return OTHER if position is None else str(text.metadatas[position].get(LANGUAGE_KEY, OTHER))
+
+
+def _nearest(
+    index: KnowledgeIndex,
+    kb: KnowledgeBase,
+    text: Bm25Index,
+    vector: list[float],
+    wanted: int,
+    where: dict[str, str],
+    language: str,
+) -> dict[str, float]:
+    """Cosine similarity of the nearest chunks; other languages the pool lacks are searched alone."""
+    collection = collection_of(kb)
+    hits = index.vectors.query(collection, kb.tenant_id, vector, max(wanted, VECTOR_POOL), where)
+    found = {hit.id: hit.similarity for hit in hits}
+    for other in sorted(held_languages(kb, text) - {language}):
+        if sum(_language_of(text, hit.id) == other for hit in hits) >= PER_LANGUAGE:
+            continue
+        for hit in index.vectors.query(collection, kb.tenant_id, vector, wanted, {**where, LANGUAGE_KEY: other}):
+            found.setdefault(hit.id, hit.similarity)
+    return found
+
+
+def language_spreads(index: KnowledgeIndex, kb: KnowledgeBase, text: Bm25Index) -> dict[str, LanguageSpread]:
+    """Each held language's background for the vector calibration (``calibration.LanguageSpread``),
+    from up to SPREAD_SAMPLE of its chunks' vectors, kept until the chunks or the index change."""
+
+    def build() -> dict[str, LanguageSpread]:
+        spreads: dict[str, LanguageSpread] = {}
+        for language in sorted(held_languages(kb, text)):
+            ids = [i for i, meta in zip(text.ids, text.metadatas, strict=True) if meta.get(LANGUAGE_KEY) == language]
+            sample = ids[:: max(1, len(ids) // SPREAD_SAMPLE)][:SPREAD_SAMPLE]
+            vectors = list(index.vectors.vectors(collection_of(kb), kb.tenant_id, sample).values())
+            if len(vectors) >= calibration.MIN_SPREAD_SAMPLE:
+                spreads[language] = LanguageSpread.of(np.asarray(vectors, dtype=np.float32))
+        return spreads
+
+    version = (kb.index_version, kb.collection_generation, kb.embedding_model, tuple(kb.languages))
+    return index.spreads.get(kb.id, version, build)
+
+
+def _similarities(index: KnowledgeIndex, kb: KnowledgeBase, vector: list[float], ids: list[str]) -> dict[str, float]:
+    """Exact cosine similarity of the query to chunks the vector search did not bring."""
+    if not ids:
+        return {}
+    stored = index.vectors.vectors(collection_of(kb), kb.tenant_id, ids)
+    query = np.asarray(vector, dtype=np.float32)
+    query /= np.linalg.norm(query) or 1.0
+    found: dict[str, float] = {}
+    for chunk_id, values in stored.items():
+        array = np.asarray(values, dtype=np.float32)
+        found[chunk_id] = float(array @ query / (np.linalg.norm(array) or 1.0))
+    return found
+
+
+def _rerank(reranker: Reranker, query: str, ordered: list[str], texts: dict[str, str], top_k: int) -> dict[str, float]:
+    """The cross-encoder's scores for the best candidates (the rest drop out)."""
+    head = ordered[: max(RERANK_DEPTH, 2 * top_k)]
+    return dict(zip(head, reranker.rerank(query, [texts[item] for item in head]), strict=True))
+
+
+def _vector_scores(
+    index: KnowledgeIndex,
+    kb: KnowledgeBase,
+    text: Bm25Index,
+    vector: list[float],
+    similarity: dict[str, float],
+    language: str,
+) -> dict[str, float]:
+    """The calibrated vector score of each candidate, against its own language's background."""
+    if not similarity:
+        return {}
+    query = np.asarray(vector, dtype=np.float32)
+    backgrounds = {name: spread.background(query) for name, spread in language_spreads(index, kb, text).items()}
+    scores: dict[str, float] = {}
+    for item, value in similarity.items():
+        chunk_language = _language_of(text, item)
+        same = language == OTHER or chunk_language in (language, OTHER)
+        scores[item] = calibration.vector_probability(kb.embedding_model, value, same, backgrounds.get(chunk_language))
+    return scores
+
+
 def search(
     session: Session,
     index: KnowledgeIndex,
@@ -177,39 +290,69 @@ def search(
     query = check_query(query)
     top_k, threshold, mode = _checked(kb, top_k, threshold, mode)
     where, wanted = check_fields(filters), max(top_k * 4, 20)
-    vector_scores: dict[str, float] = {}
-    text_scores: dict[str, float] = {}
+    text = text_index(session, index, kb)
+    language = detect(query)
+    similarity: dict[str, float] = {}
+    coverage: dict[str, float] = {}
     expanded: tuple[str, ...] = ()
-    if mode in ("hybrid", "vector"):
+    vector: list[float] = []
+    if mode != "text":
         vector = index.embed(kb.embedding_model, [query], query=True)[0]
-        for hit in index.vectors.query(collection_of(kb), kb.tenant_id, vector, wanted, where):
-            vector_scores[hit.id] = hit.similarity
-    if mode in ("hybrid", "text"):
-        terms = expand_query(query)  # medical synonyms and abbreviations, weighted below the query's own words
+        similarity = _nearest(index, kb, text, vector, wanted, where, language)
+    if mode != "vector":
+        terms = expand_query(query, KbVocabulary.of(kb))  # synonyms, weighted below the query's own words
         expanded = terms.expanded
-        for text_hit in text_index(session, index, kb).search(terms.weights, wanted, where):
-            text_scores[text_hit.id] = text_hit.score
+        bm25, ideal = text.scores(terms.weights), text.ideal(terms.weights) or 1.0
+        coverage = {hit.id: hit.score / ideal for hit in text.top(bm25, wanted, where)}
+        if mode == "hybrid":  # every candidate is scored by both engines
+            similarity.update(_similarities(index, kb, vector, [i for i in coverage if i not in similarity]))
+            for item in similarity:
+                position = text.position(item)
+                coverage.setdefault(item, 0.0 if position is None else float(bm25[position]) / ideal)
+    vector_scores = _vector_scores(index, kb, text, vector, similarity, language)
+    text_scores = {item: calibration.text_probability(value) for item, value in coverage.items()}
     if mode == "hybrid":
-        scores = fuse([list(vector_scores), list(text_scores)])
-    elif mode == "vector":
-        scores = dict(vector_scores)
+        scores = {
+            item: calibration.fused(vector_scores.get(item, 0.0), text_scores.get(item, 0.0), kb.vector_weight)
+            for item in vector_scores.keys() | text_scores.keys()
+        }
     else:
-        top = max(text_scores.values(), default=1.0) or 1.0
-        scores = {item: value / top for item, value in text_scores.items()}
+        scores = vector_scores if mode == "vector" else text_scores
     found = _load(session, kb, list(scores))
-    ordered = sorted((i for i in scores if i in found and scores[i] >= threshold), key=lambda i: -scores[i])
+    ordered = sorted((i for i in scores if i in found), key=lambda i: -scores[i])
+    reranked: dict[str, float] = {}
+    if kb.rerank and index.reranker is not None and ordered:
+        try:
+            reranked = _rerank(index.reranker, query, ordered, {i: found[i][0].text for i in ordered}, top_k)
+        except MedAIError as exc:  # the fused ranking still answers; the hits say rerank did not run
+            log.warning("rerank skipped for knowledge base %s: %s", kb.id, exc.message)
+        else:
+            scores, ordered = reranked, sorted(reranked, key=lambda i: -reranked[i])
     results: list[RetrievedChunk] = []
     seen_parents: set[str] = set()
     for item in ordered:
-        chunk, name, text = found[item]
+        if scores[item] < threshold:
+            break
+        chunk, name, shown = found[item]
         if chunk.parent_id:
             if chunk.parent_id in seen_parents:
                 continue  # one context per parent: its best child stands for it
             seen_parents.add(chunk.parent_id)
         results.append(
             RetrievedChunk(
-                item, chunk.document_id, name, text, scores[item], vector_scores.get(item), text_scores.get(item), 0
-            ).with_expansion(expanded)
+                item,
+                chunk.document_id,
+                name,
+                shown,
+                scores[item],
+                vector_scores.get(item),
+                text_scores.get(item),
+                0,
+                expanded,
+                chunk.language,
+                *known_span(chunk.start_char, chunk.end_char),
+                reranked.get(item),
+            )
         )
         if len(results) == top_k:
             break

@@ -16,6 +16,7 @@ from backend.services.identity import tenancy
 from backend.services.identity.access import Principal, may
 from backend.services.identity.permissions import Action, Area
 from backend.services.knowledge import bases, documents, recall
+from backend.services.knowledge.index import KnowledgeIndex
 
 EMBEDDING_MODELS: tuple[str, ...] = tuple(BUILTIN_EMBEDDING_MODELS)  # the built-in ones, the default first
 DEFAULT_MODEL = DEFAULT_EMBEDDING_MODEL
@@ -43,6 +44,14 @@ class KnowledgeBaseView:
     reembed_progress: float
     reembed_reason: str
     documents: int = 0  # how many documents it holds
+    languages: tuple[str, ...] = ()  # what it holds (zh, en); () = detected from its chunks
+    vector_weight: float = 0.5  # the vector side's weight in hybrid fusion
+    rerank: bool = False
+    vocabulary_terms: tuple[str, ...] = ()  # its own dictionary words
+    vocabulary_synonyms: tuple[tuple[str, ...], ...] = ()  # its own synonym groups
+    text_index_status: str = ""  # the full-text re-index after a vocabulary change: "" | queued | running | ...
+    text_index_progress: float = 0.0
+    text_index_reason: str = ""
 
     @classmethod
     def of(cls, kb: KnowledgeBase, documents: int = 0) -> KnowledgeBaseView:
@@ -67,6 +76,14 @@ class KnowledgeBaseView:
             reembed_progress=kb.reembed_progress,
             reembed_reason=kb.reembed_reason,
             documents=documents,
+            languages=tuple(kb.languages),
+            vector_weight=kb.vector_weight,
+            rerank=kb.rerank,
+            vocabulary_terms=tuple(kb.vocabulary_terms),
+            vocabulary_synonyms=tuple(tuple(group) for group in kb.vocabulary_synonyms),
+            text_index_status=kb.text_index_status,
+            text_index_progress=kb.text_index_progress,
+            text_index_reason=kb.text_index_reason,
         )
 
 
@@ -150,15 +167,20 @@ class KnowledgeBaseDetail:
     documents: list[DocumentView] = field(default_factory=list)  # newest first
     queries: list[RecallQueryView] = field(default_factory=list)
     runs: list[RecallRunView] = field(default_factory=list)  # oldest first
+    rerank_available: bool = False  # a rerank server is configured (MEDAI_RERANK_URL)
 
 
-def knowledge_base_detail(session: Session, principal: Principal, knowledge_base_id: str) -> KnowledgeBaseDetail:
-    """One knowledge base as its page shows it: settings, documents, recall queries and runs."""
+def knowledge_base_detail(
+    session: Session, principal: Principal, knowledge_base_id: str, index: KnowledgeIndex | None = None
+) -> KnowledgeBaseDetail:
+    """One knowledge base as its page shows it: settings, documents, recall queries and runs; with
+    ``index``, whether rerank can be turned on."""
     kb = bases.get_knowledge_base(session, principal, knowledge_base_id)
     docs = documents.list_documents(session, principal, knowledge_base_id)
     return KnowledgeBaseDetail(
         kb=KnowledgeBaseView.of(kb, len(docs)),
         may_edit=may(session, principal, Area.KNOWLEDGE, Action.UPDATE),
+        rerank_available=index is not None and index.reranker is not None,
         documents=[
             DocumentView(d.id, d.name, d.file_format, d.status, d.reason, d.progress, d.chunk_count, d.size_bytes)
             for d in docs
@@ -171,4 +193,68 @@ def knowledge_base_detail(session: Session, principal: Principal, knowledge_base
             RecallRunView(r.k, r.hit_rate, r.mrr, r.queries, dict(r.settings), r.created_at)
             for r in recall.list_recall_runs(session, principal, knowledge_base_id)
         ],
+    )
+
+
+# the document page (citations open it at their passage) ------------------------------------------
+
+DOCUMENT_PAGE_CHARS = 200_000  # a longer document shows this much of its text, around the passage
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """A document's text as the document page shows it, cut around the cited passage:
+    ``before + passage + after`` is the text from ``shown_from`` (all of it when short enough)."""
+
+    knowledge_base_id: str
+    knowledge_base_name: str
+    document_id: str
+    name: str
+    file_format: str
+    status: str
+    chars: int  # of the whole text
+    before: str
+    passage: str  # "" when no passage was asked for or its offsets do not fit this text
+    after: str
+    shown_from: int
+    clipped_before: bool
+    clipped_after: bool
+
+
+def document_page(
+    session: Session,
+    objects: documents.ObjectStore,
+    principal: Principal,
+    knowledge_base_id: str,
+    document_id: str,
+    start: int | None = None,
+    end: int | None = None,
+    limit: int = DOCUMENT_PAGE_CHARS,
+) -> DocumentPage:
+    """The document's text (``documents.read_document``: tenant, visibility and document checked)
+    with the passage ``[start, end)`` of it marked, as chunk offsets give it."""
+    found = documents.read_document(session, objects, principal, knowledge_base_id, document_id)
+    text = found.text
+    low, high = (start, end) if start is not None and end is not None else (0, 0)
+    fits = 0 <= low < high <= len(text)
+    low, high = (low, high) if fits else (0, 0)
+    shown_from = 0
+    if len(text) > limit and fits:  # a window of ``limit`` characters, the passage in its middle
+        shown_from = min(low, max(0, min((low + high) // 2 - limit // 2, len(text) - limit)))
+    shown_to = min(len(text), max(shown_from + limit, high))
+    doc = found.doc
+    return DocumentPage(
+        knowledge_base_id=found.kb.id,
+        knowledge_base_name=found.kb.name,
+        document_id=doc.id,
+        name=doc.name,
+        file_format=doc.file_format,
+        status=doc.status,
+        chars=len(text),
+        before=text[shown_from:low] if fits else text[shown_from:shown_to],
+        passage=text[low:high],
+        after=text[high:shown_to] if fits else "",
+        shown_from=shown_from,
+        clipped_before=shown_from > 0,
+        clipped_after=shown_to < len(text),
     )

@@ -61,7 +61,9 @@ def test_run_events_become_progress_streamed_text_and_the_outcome():
     assert ended["status"] == "succeeded" and ended["answer"] == "少于5克。" and ended["tokens"] == 34
     assert ended["trace"][0]["latency"] == "12 ms" and ended["trace"][0]["tokens"] == "34"
     assert '"prompt": "q"' in ended["trace"][0]["input"]
-    assert ended["citations"] == [{"document": "guide.txt", "chunk": "k9", "text": "每日食盐少于5克", "score": "0.812"}]
+    assert ended["citations"] == [
+        {"document": "guide.txt", "chunk": "k9", "text": "每日食盐少于5克", "score": "0.812", "href": ""}
+    ]  # no knowledge base named: no link
 
 
 def test_a_failed_run_names_the_node_and_keeps_no_partial_answer():

@@ -19,7 +19,6 @@ from backend.services.knowledge import documents as knowledge_documents
 from backend.services.knowledge import recall as knowledge_recall
 from backend.services.knowledge.chunking import ChunkSettings, chunk_prose, split_text
 from backend.services.knowledge.index import collection_name
-from backend.services.knowledge.search import fuse
 from backend.services.knowledge.text_search import Bm25Index, tokenize
 from tests.unit.identity_world import add_tenant, add_user, sign
 
@@ -110,13 +109,6 @@ def test_parent_child_pieces_point_into_larger_parents():
     assert all(len(p) <= 200 for p in chunked.parents)
     for piece in chunked.pieces:
         assert piece.text in chunked.parents[piece.parent]
-
-
-def test_reciprocal_rank_fusion_rewards_agreement():
-    fused = fuse([["a", "b", "c"], ["b", "a", "d"]])
-    assert fused["a"] == pytest.approx(fused["b"])
-    assert fused["a"] > fused["c"] > 0 and fused["c"] == pytest.approx(fused["d"])
-    assert fuse([["x"], ["x"]])["x"] == pytest.approx(1.0)  # first in both lists scores 1
 
 
 def test_bm25_finds_chinese_words_and_filters_by_metadata():
