@@ -37,7 +37,15 @@ from backend.services.knowledge import calibration
 from backend.services.knowledge import documents as knowledge_documents
 from backend.services.knowledge.index import collection_of
 from backend.services.knowledge.languages import detect
-from backend.services.knowledge.search import LANGUAGE_KEY, language_spreads, search, text_index
+from backend.services.knowledge.search import (
+    LANGUAGE_KEY,
+    anchored,
+    held_languages,
+    language_spreads,
+    search,
+    text_index,
+    vector_anchors,
+)
 from backend.services.knowledge.text_search import expand_query
 from backend.settings import Settings
 from tests.unit.identity_world import add_tenant, add_user, sign
@@ -327,11 +335,14 @@ def fit(split: Split) -> None:
         spreads = language_spreads(p.rt.knowledge, kb, text)
         rows_same, rows_cross, rows_text, rows_standout = [], [], [], []
         for query in split.queries:
-            vector = np.array(p.rt.knowledge.embed(kb.embedding_model, [query.text], query=True)[0], dtype=np.float32)
-            cosines = matrix @ vector
-            weights = expand_query(query.text).weights
-            bm25, ideal = text.scores(weights), text.ideal(weights) or 1.0
             language = detect(query.text)
+            terms = expand_query(query.text)
+            anchors = vector_anchors(terms.expanded, language, held_languages(kb, text))
+            embedded = p.rt.knowledge.embed(kb.embedding_model, [query.text, *anchors], query=True)
+            vector = np.array(anchored(embedded[0], embedded[1:]), dtype=np.float32)
+            cosines = matrix @ vector
+            weights = terms.weights
+            bm25, ideal = text.scores(weights), text.ideal(weights) or 1.0
             backgrounds = {name: spread.background(vector) for name, spread in spreads.items()}
             for n, chunk_id in enumerate(ids):
                 label = float(names[chunk_id] in query.relevant)

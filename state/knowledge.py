@@ -124,7 +124,7 @@ def settings_changes(form: dict[str, str]) -> dict[str, Any]:
         "top_k": _integer(form.get("top_k", "5"), "top_k"),
         "score_threshold": _number(form.get("score_threshold", "0"), "Score threshold"),
         "languages": LANGUAGE_CHOICES[choice],
-        "vector_weight": _number(form.get("vector_weight", "0.4"), "Vector weight"),
+        "vector_weight": _number(form.get("vector_weight", "0.5"), "Vector weight"),
         "rerank": form.get("rerank", "") == "on",
     }
 
@@ -297,9 +297,9 @@ class KnowledgeDetailState(AuthState):
     def weight_value(self) -> float:
         """The vector weight as the slider shows it."""
         try:
-            return min(max(float(self.settings_form.get("vector_weight", "0.4")), 0.0), 1.0)
+            return min(max(float(self.settings_form.get("vector_weight", "0.5")), 0.0), 1.0)
         except ValueError:
-            return 0.4
+            return 0.5
 
     @rx.var
     def live(self) -> bool:

@@ -147,7 +147,7 @@ class E5Embedder:
     asymmetric = True
     name = E5
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 8) -> None:
         self.batch_size = batch_size
         self._engine: Any = None
         self._lock = threading.Lock()
@@ -164,15 +164,15 @@ class E5Embedder:
         return BUILTIN_EMBEDDING_MODELS[E5].dimensions
 
     def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
-        if not texts:
-            return []
-        with self._lock:
-            engine = self._load()
-            encode = engine.query if query else engine.passage
-            vectors: list[list[float]] = []
-            for start in range(0, len(texts), self.batch_size):
+        """The lock is taken per batch, so a search query waits for one batch of an import being
+        embedded (well under a second), not for the whole import."""
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            with self._lock:
+                engine = self._load()
+                encode = engine.query if query else engine.passage
                 vectors.extend(encode(texts[start : start + self.batch_size]).tolist())
-            return vectors
+        return vectors
 
     def count_tokens(self, texts: list[str], *, query: bool = False) -> int:
         """Tokens the model reads, its prefix and special tokens included."""

@@ -51,7 +51,7 @@ class KnowledgeBaseIn(BaseModel):
         default_factory=list, description='The languages it holds: "zh", "en" or both; [] = detect from its documents'
     )
     vector_weight: float = Field(
-        default=0.4, description="The vector side's weight in hybrid fusion: 0 = full text only, 1 = vectors only"
+        default=0.5, description="The vector side's weight in hybrid fusion: 0 = full text only, 1 = vectors only"
     )
     rerank: bool = Field(default=False, description="Rerank the hits; needs a rerank server (MEDAI_RERANK_URL)")
 

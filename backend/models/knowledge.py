@@ -42,7 +42,7 @@ class KnowledgeBase(SQLModel, table=True):
     # retrieval quality (issue 21): which languages it holds ([] = as detected from its chunks), how much
     # the vector side weighs in hybrid fusion (the text side weighs the rest), and the rerank stage
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    vector_weight: float = Field(default=0.4)  # calibration.DEFAULT_VECTOR_WEIGHT
+    vector_weight: float = Field(default=0.5)  # calibration.DEFAULT_VECTOR_WEIGHT
     rerank: bool = Field(default=False)
     # the knowledge base's own vocabulary on top of the platform's: dictionary words and synonym groups
     vocabulary_terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

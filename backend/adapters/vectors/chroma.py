@@ -136,8 +136,11 @@ class ChromaVectorStore:
         target = self._collection(collection, tenant_id, create=False)
         if target is None or not ids:
             return {}
-        found = target.get(ids=list(ids), include=["embeddings"])
-        return {i: [float(x) for x in v] for i, v in zip(found["ids"], found["embeddings"], strict=True)}
+        vectors: dict[str, list[float]] = {}
+        for start in range(0, len(ids), 1000):  # in pages: an id list this long is one SQL parameter each
+            found = target.get(ids=list(ids[start : start + 1000]), include=["embeddings"])
+            vectors.update((i, [float(x) for x in v]) for i, v in zip(found["ids"], found["embeddings"], strict=True))
+        return vectors
 
     def delete(self, collection: str, tenant_id: str, where: Metadata) -> None:
         target = self._collection(collection, tenant_id, create=False)

@@ -36,7 +36,7 @@ def _language(text: str) -> str:
 def upgrade() -> None:
     with op.batch_alter_table("knowledge_base") as batch:
         batch.add_column(sa.Column("languages", sa.JSON(), nullable=False, server_default="[]"))
-        batch.add_column(sa.Column("vector_weight", sa.Float(), nullable=False, server_default="0.4"))
+        batch.add_column(sa.Column("vector_weight", sa.Float(), nullable=False, server_default="0.5"))
         batch.add_column(sa.Column("rerank", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("vocabulary_terms", sa.JSON(), nullable=False, server_default="[]"))
         batch.add_column(sa.Column("vocabulary_synonyms", sa.JSON(), nullable=False, server_default="[]"))

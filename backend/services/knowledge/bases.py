@@ -74,7 +74,7 @@ class KnowledgeBaseSpec:
     visibility: str = "tenant"
     member_ids: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()  # the languages it holds, of LANGUAGES; () = detect them from its chunks
-    vector_weight: float = 0.4  # the vector side's weight in hybrid fusion, 0..1 (the text side weighs the rest)
+    vector_weight: float = 0.5  # the vector side's weight in hybrid fusion, 0..1 (the text side weighs the rest)
     rerank: bool = False  # rerank the fused hits (needs a rerank server: MEDAI_RERANK_URL)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from backend.adapters.cache import Cache
 from backend.adapters.embeddings import (
@@ -29,7 +30,6 @@ from backend.adapters.rerank import Reranker
 from backend.adapters.vectors import VectorStore
 from backend.errors import ErrorCode, MedAIError
 from backend.models import KnowledgeBase
-from backend.services.knowledge.calibration import LanguageSpread
 from backend.services.knowledge.text_search import TextIndexCache, VersionedCache
 from backend.services.serving import embeddings
 
@@ -43,8 +43,8 @@ class KnowledgeIndex:
     remote_url: str = ""  # an OpenAI-compatible embeddings endpoint, for models named remote:<name>
     remote_key: str = field(default="", repr=False)
     text_indexes: TextIndexCache = field(default_factory=TextIndexCache)
-    # each language's vector background for the calibration (search.language_spreads)
-    spreads: VersionedCache[dict[str, LanguageSpread]] = field(default_factory=VersionedCache)
+    # each language's vector background, and a small language's vectors (search.language_vectors)
+    language_vectors: VersionedCache[dict[str, Any]] = field(default_factory=VersionedCache)
     worker: threading.Thread | None = field(default=None, repr=False)  # the ingestion thread, while it runs
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards the two workers
     e5: E5Embedder = field(default_factory=E5Embedder)  # the built-in multilingual-e5-small (the default)

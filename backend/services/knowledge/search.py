@@ -9,11 +9,13 @@ lacking the other's rank). With rerank on (``kb.rerank`` and MEDAI_RERANK_URL), 
 RERANK_DEPTH candidates are scored again by the cross-encoder and that score is final (when the
 rerank server fails, the fused ranking answers and the hits carry no rerank score).
 
-Language-aware: the query's language is detected (``languages.detect``); a chunk in the other
-language is calibrated on its own curve (cross-lingual cosines run lower), and when the
-knowledge base holds both languages (as declared, or as found in its chunks) and the nearest
-vectors hold fewer than PER_LANGUAGE other-language chunks, the other language is searched on
-its own, so a good answer in the other language is not buried under same-language chunks.
+Language-aware: the query's language is detected (``languages.detect``); the vector side embeds
+the query together with the synonyms it names in the knowledge base's other language (``anchored``); a
+chunk's cosine is calibrated against its own language's background (cross-lingual cosines run
+lower: ``calibration.LanguageSpread``); and when the knowledge base holds both languages (as
+declared, or as found in its chunks) and the nearest vectors hold fewer than PER_LANGUAGE chunks
+of the other language, that language is searched on its own (``LanguageVectors``), so a good
+answer in the other language is not buried under same-language chunks.
 
 The callers (knowledge.retrieve, recall evaluation) have already checked access to ``kb``.
 
@@ -48,6 +50,9 @@ VECTOR_POOL = 50  # nearest vectors fetched at least (more when top_k asks for m
 PER_LANGUAGE = 5  # other-language chunks the pool should hold before the other language is searched alone
 RERANK_DEPTH = 20  # candidates the rerank stage reads (at least 2 x top_k)
 SPREAD_SAMPLE = 2000  # chunks per language whose vectors make its background (calibration.LanguageSpread)
+MINORITY_CHUNKS = 20_000  # a language this small keeps its vectors in memory for an exact search of its own
+WIDE_POOL = 200  # nearest vectors read for a larger language the first pool lacks
+MAX_ANCHORS = 4  # other-language synonyms whose vectors join the query's, at most
 LANGUAGE_KEY = "_lang"  # the chunk's language in vector and text-index metadata (platform-reserved name)
 MAX_QUERY_CHARS = 1000  # one limit for retrieve, recall test queries and agents' knowledge nodes
 _WORD_CHARACTER = re.compile(r"[^\W_]")  # a letter or digit of any script ("_" is punctuation here)
@@ -197,6 +202,79 @@ def _language_of(text: Bm25Index, chunk_id: str) -> str:
     return OTHER if position is None else str(text.metadatas[position].get(LANGUAGE_KEY, OTHER))
 
 
+def vector_anchors(expansions: tuple[str, ...], language: str, held: frozenset[str]) -> list[str]:
+    """The synonyms a query names in the knowledge base's other language (慢阻肺 -> COPD, chronic
+    obstructive pulmonary disease), at most MAX_ANCHORS; none when the knowledge base holds no
+    other language. Their vectors join the query's (``anchored``) and pull it towards answers
+    written in the other language."""
+    others = held - {language}
+    if language == OTHER or not others:
+        return []
+    return [term for term in expansions if detect(term) in others][:MAX_ANCHORS]
+
+
+def anchored(query: list[float], anchors: list[list[float]]) -> list[float]:
+    """The query's vector plus the mean of its anchors' vectors, unit length again (an anchor is a
+    vocabulary term, so its vector comes from the embedding cache after its first use)."""
+    if not anchors:
+        return query
+    mixed = np.asarray(query, dtype=np.float32) + np.mean(np.asarray(anchors, dtype=np.float32), axis=0)
+    return (mixed / (np.linalg.norm(mixed) or 1.0)).tolist()
+
+
+@dataclass(frozen=True)
+class LanguageVectors:
+    """One language's part of a knowledge base's vectors: its background for the calibration
+    (None with fewer than MIN_SPREAD_SAMPLE chunks) and, for a language of at most MINORITY_CHUNKS
+    chunks, all its vectors (unit rows), searched exactly when the nearest vectors lack it. A
+    filtered Chroma query would do the same but scans the metadata: 75-300 ms at 100k chunks."""
+
+    spread: LanguageSpread | None
+    ids: tuple[str, ...] = ()
+    matrix: np.ndarray | None = None
+
+    def nearest(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        if self.matrix is None or not self.ids:
+            return []
+        scores = self.matrix @ query
+        best = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else np.arange(len(scores))
+        return [(self.ids[i], float(scores[i])) for i in best[np.argsort(-scores[best], kind="stable")]]
+
+
+def language_vectors(index: KnowledgeIndex, kb: KnowledgeBase, text: Bm25Index) -> dict[str, LanguageVectors]:
+    """Each held language's LanguageVectors, kept until the chunks, the model or the index change."""
+
+    def build() -> dict[str, LanguageVectors]:
+        found: dict[str, LanguageVectors] = {}
+        collection = collection_of(kb)
+        for language in sorted(held_languages(kb, text)):
+            ids = [i for i, meta in zip(text.ids, text.metadatas, strict=True) if meta.get(LANGUAGE_KEY) == language]
+            small = len(ids) <= MINORITY_CHUNKS
+            wanted = ids if small else ids[:: max(1, len(ids) // SPREAD_SAMPLE)][:SPREAD_SAMPLE]
+            stored = index.vectors.vectors(collection, kb.tenant_id, wanted)
+            kept = [i for i in wanted if i in stored]
+            matrix = np.asarray([stored[i] for i in kept], dtype=np.float32).reshape(len(kept), -1)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            spread = LanguageSpread.of(matrix) if len(kept) >= calibration.MIN_SPREAD_SAMPLE else None
+            found[language] = LanguageVectors(spread, tuple(kept), matrix) if small else LanguageVectors(spread)
+        return found
+
+    version = (kb.index_version, kb.collection_generation, kb.embedding_model, tuple(kb.languages))
+    return index.language_vectors.get(kb.id, version, build)
+
+
+def language_spreads(index: KnowledgeIndex, kb: KnowledgeBase, text: Bm25Index) -> dict[str, LanguageSpread]:
+    """Each held language's background for the vector calibration (``calibration.LanguageSpread``)."""
+    return {
+        language: own.spread for language, own in language_vectors(index, kb, text).items() if own.spread is not None
+    }
+
+
+def _matches(text: Bm25Index, chunk_id: str, where: dict[str, str]) -> bool:
+    position = text.position(chunk_id)
+    return position is not None and all(text.metadatas[position].get(k) == v for k, v in where.items())
+
+
 def _nearest(
     index: KnowledgeIndex,
     kb: KnowledgeBase,
@@ -206,34 +284,25 @@ def _nearest(
     where: dict[str, str],
     language: str,
 ) -> dict[str, float]:
-    """Cosine similarity of the nearest chunks; other languages the pool lacks are searched alone."""
+    """Cosine similarity of the nearest chunks; another language the pool lacks is searched alone:
+    exactly in memory when it is small (LanguageVectors), else in a wider pool."""
     collection = collection_of(kb)
     hits = index.vectors.query(collection, kb.tenant_id, vector, max(wanted, VECTOR_POOL), where)
     found = {hit.id: hit.similarity for hit in hits}
+    own_vectors = language_vectors(index, kb, text)
+    query = np.asarray(vector, dtype=np.float32)
     for other in sorted(held_languages(kb, text) - {language}):
         if sum(_language_of(text, hit.id) == other for hit in hits) >= PER_LANGUAGE:
             continue
-        for hit in index.vectors.query(collection, kb.tenant_id, vector, wanted, {**where, LANGUAGE_KEY: other}):
-            found.setdefault(hit.id, hit.similarity)
+        own = own_vectors.get(other)
+        if own is not None and own.matrix is not None:
+            nearest = [(i, sim) for i, sim in own.nearest(query, wanted * 4) if _matches(text, i, where)][:wanted]
+        else:
+            wider = index.vectors.query(collection, kb.tenant_id, vector, WIDE_POOL, where)
+            nearest = [(hit.id, hit.similarity) for hit in wider if _language_of(text, hit.id) == other]
+        for item, similarity in nearest:
+            found.setdefault(item, similarity)
     return found
-
-
-def language_spreads(index: KnowledgeIndex, kb: KnowledgeBase, text: Bm25Index) -> dict[str, LanguageSpread]:
-    """Each held language's background for the vector calibration (``calibration.LanguageSpread``),
-    from up to SPREAD_SAMPLE of its chunks' vectors, kept until the chunks or the index change."""
-
-    def build() -> dict[str, LanguageSpread]:
-        spreads: dict[str, LanguageSpread] = {}
-        for language in sorted(held_languages(kb, text)):
-            ids = [i for i, meta in zip(text.ids, text.metadatas, strict=True) if meta.get(LANGUAGE_KEY) == language]
-            sample = ids[:: max(1, len(ids) // SPREAD_SAMPLE)][:SPREAD_SAMPLE]
-            vectors = list(index.vectors.vectors(collection_of(kb), kb.tenant_id, sample).values())
-            if len(vectors) >= calibration.MIN_SPREAD_SAMPLE:
-                spreads[language] = LanguageSpread.of(np.asarray(vectors, dtype=np.float32))
-        return spreads
-
-    version = (kb.index_version, kb.collection_generation, kb.embedding_model, tuple(kb.languages))
-    return index.spreads.get(kb.id, version, build)
 
 
 def _similarities(index: KnowledgeIndex, kb: KnowledgeBase, vector: list[float], ids: list[str]) -> dict[str, float]:
@@ -296,11 +365,13 @@ def search(
     coverage: dict[str, float] = {}
     expanded: tuple[str, ...] = ()
     vector: list[float] = []
+    terms = expand_query(query, KbVocabulary.of(kb))  # synonyms and abbreviations, across zh and en
     if mode != "text":
-        vector = index.embed(kb.embedding_model, [query], query=True)[0]
+        anchors = vector_anchors(terms.expanded, language, held_languages(kb, text))
+        embedded = index.embed(kb.embedding_model, [query, *anchors], query=True)
+        vector = anchored(embedded[0], embedded[1:])
         similarity = _nearest(index, kb, text, vector, wanted, where, language)
     if mode != "vector":
-        terms = expand_query(query, KbVocabulary.of(kb))  # synonyms, weighted below the query's own words
         expanded = terms.expanded
         bm25, ideal = text.scores(terms.weights), text.ideal(terms.weights) or 1.0
         coverage = {hit.id: hit.score / ideal for hit in text.top(bm25, wanted, where)}
@@ -318,8 +389,16 @@ def search(
         }
     else:
         scores = vector_scores if mode == "vector" else text_scores
-    found = _load(session, kb, list(scores))
-    ordered = sorted((i for i in scores if i in found), key=lambda i: -scores[i])
+    ranked = sorted(scores, key=lambda i: -scores[i])
+    # rows only for the best: enough for top_k after chunks of unready documents (and, in
+    # parent-child mode, siblings of one parent) drop out, and for the rerank stage
+    depth = len(ranked) if kb.chunk_mode == "parent_child" else max(RERANK_DEPTH, 3 * top_k)
+    found: dict[str, tuple[KnowledgeChunk, str, str]] = {}
+    read = 0
+    while read < len(ranked) and len(found) < depth:
+        found.update(_load(session, kb, ranked[read : read + depth]))
+        read += depth
+    ordered = [i for i in ranked[:read] if i in found]
     reranked: dict[str, float] = {}
     if kb.rerank and index.reranker is not None and ordered:
         try:

@@ -5,6 +5,7 @@ lack it), the rerank stage against a local stand-in server, and the calibration 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from backend.adapters.embeddings import E5, MINILM
@@ -70,6 +71,33 @@ def test_languages_are_told_by_their_characters():
     assert detect("500 123") == "other"
 
 
+def test_the_vector_side_adds_the_synonyms_the_query_names_in_the_other_language():
+    held = frozenset({"zh", "en"})
+    named = ("慢性阻塞性肺疾病", "COPD", "chronic obstructive pulmonary disease")
+    anchors = knowledge_search.vector_anchors(named, "zh", held)
+    assert anchors == ["COPD", "chronic obstructive pulmonary disease"]
+    assert knowledge_search.vector_anchors(named, "zh", frozenset({"zh"})) == []  # nothing in another language
+    assert knowledge_search.vector_anchors(("华法林", "warfarin"), "en", held) == ["华法林"]
+    assert len(knowledge_search.vector_anchors(tuple(f"term {n}" for n in range(9)), "zh", held)) == 4
+    query, anchor = [1.0, 0.0], [[0.0, 1.0]]
+    assert knowledge_search.anchored(query, []) == query
+    assert knowledge_search.anchored(query, anchor) == pytest.approx([2**-0.5, 2**-0.5])
+
+
+def test_a_language_background_is_the_mean_and_spread_of_a_query_s_cosines_to_its_chunks():
+    rng = np.random.default_rng(4)
+    chunks = rng.normal(size=(300, 16))
+    chunks /= np.linalg.norm(chunks, axis=1, keepdims=True)
+    query = rng.normal(size=16)
+    query /= np.linalg.norm(query)
+    mean, deviation = calibration.LanguageSpread.of(chunks).background(query)
+    assert mean == pytest.approx(float((chunks @ query).mean()), abs=1e-5)
+    assert deviation == pytest.approx(float((chunks @ query).std()), abs=1e-5)
+    # a chunk far above its language's background is likely an answer, one at the background is not
+    assert calibration.vector_probability(E5, mean + 4 * deviation, True, (mean, deviation)) > 0.8
+    assert calibration.vector_probability(E5, mean, True, (mean, deviation)) < 0.01
+
+
 def test_calibration_curves_rise_and_cross_lingual_cosines_count_for_more():
     for model in (E5, MINILM, "some/local-model"):
         low, high = (calibration.vector_probability(model, c, True) for c in (0.3, 0.95))
@@ -121,23 +149,30 @@ def test_hits_carry_language_and_a_chinese_question_reaches_the_english_answer(r
 
 def test_the_other_language_is_searched_alone_when_the_nearest_vectors_lack_it(runtime, owner, kb, monkeypatch):
     monkeypatch.setattr(knowledge_search, "VECTOR_POOL", 1)
-    asked: list[object] = []
+    asked: list[tuple[int, object]] = []
     real = runtime.knowledge.vectors.query
 
-    def spy(collection, tenant_id, vector, k, where=None):
-        asked.append(where)
-        return real(collection, tenant_id, vector, k, where)
+    def spy(collection, tenant_id, vector, k, where=None):  # the nearest vectors never hold the English one
+        asked.append((k, where))
+        return [hit for hit in real(collection, tenant_id, vector, k, where) if hit.metadata.get("_lang") != "en"]
 
     monkeypatch.setattr(runtime.knowledge.vectors, "query", spy)
     hits = retrieve(runtime, owner, kb, "痛风急性发作用什么药", mode="vector", top_k=1)
     assert hits[0].document_name == "gout.txt"
-    assert {"_lang": "en"} in asked  # the pool held no English chunk: English was searched on its own
-    by_language = retrieve(runtime, owner, kb, "痛风急性发作用什么药", mode="vector", top_k=20)
-    assert "warfarin.txt" in [h.document_name for h in by_language]
+    # the pool held no English chunk: English (small) was searched exactly in memory, with no filter
+    everything = retrieve(runtime, owner, kb, "痛风急性发作用什么药", mode="vector", top_k=20)
+    assert "warfarin.txt" in [h.document_name for h in everything]
+    assert all(not where for _k, where in asked) and len(asked) == 2
+    asked.clear()  # a language too large to keep in memory is looked for in a wider pool instead
+    monkeypatch.setattr(knowledge_search, "MINORITY_CHUNKS", 0)
+    settle(runtime, kb, vector_weight=0.5)  # a new index version: the language vectors are made again
+    wide = retrieve(runtime, owner, kb, "痛风急性发作用什么药", mode="vector", top_k=20)
+    assert "warfarin.txt" not in [h.document_name for h in wide]  # (the stand-in pool hides it everywhere)
+    assert [k for k, _where in asked] == [20 * 4, knowledge_search.WIDE_POOL]
     asked.clear()
     settle(runtime, kb, languages=["zh"])  # the knowledge base says it holds Chinese only
     retrieve(runtime, owner, kb, "痛风急性发作用什么药", mode="vector", top_k=1)
-    assert asked == [{}] or asked == [None]
+    assert len(asked) == 1
 
 
 def test_the_rerank_stage_reorders_the_best_candidates_and_a_failing_server_leaves_the_fused_order(runtime, owner, kb):
